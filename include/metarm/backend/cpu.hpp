@@ -1,0 +1,414 @@
+// The CPU backend: host memory and Eigen kernels. Every model, loss, optimiser and strategy reaches the
+// hardware only through the static members of a backend policy like this one, so a second backend (CUDA)
+// supplies the same members and nothing above this layer changes.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "metarm/backend/transpose.hpp"
+#include "metarm/backend/views.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/core/scalar_math.hpp"
+
+namespace metarm {
+
+struct cpu {
+  static constexpr std::string_view name = "cpu";
+  // Views handed out by this backend can be read and written by host code directly.
+  static constexpr bool host_accessible = true;
+
+  // Per-run execution settings. Eigen's thread count is process-wide, so setting it here sets it for every
+  // context in the process.
+  class context {
+   public:
+    context() = default;
+    explicit context(int threads) { set_threads(threads); }
+
+    // 0 keeps Eigen's default (all cores when built with OpenMP, else 1).
+    void set_threads(int threads) {
+      METARM_REQUIRE(threads >= 0, "cpu::context", "argument 'threads' must be >= 0, got " + std::to_string(threads));
+      threads_ = threads;
+      if (threads > 0) {
+        Eigen::setNbThreads(threads);
+      }
+    }
+    int threads() const { return threads_ > 0 ? threads_ : Eigen::nbThreads(); }
+
+    // Host work is complete when an op returns.
+    void synchronize() const {}
+
+   private:
+    int threads_ = 0;
+  };
+
+  // Owning, 64-byte aligned, zero-initialised host storage. Growing keeps the existing prefix; shrinking
+  // only changes size(), so a buffer sized once for the largest batch never allocates again.
+  template <class T>
+  class buffer {
+   public:
+    buffer() = default;
+    explicit buffer(index_t size) { resize(size); }
+    buffer(const buffer&) = delete;
+    buffer& operator=(const buffer&) = delete;
+    buffer(buffer&& other) noexcept { swap(other); }
+    buffer& operator=(buffer&& other) noexcept {
+      buffer(std::move(other)).swap(*this);
+      return *this;
+    }
+    ~buffer() { release(); }
+
+    void swap(buffer& other) noexcept {
+      std::swap(data_, other.data_);
+      std::swap(size_, other.size_);
+      std::swap(capacity_, other.capacity_);
+    }
+
+    void resize(index_t size) {
+      METARM_REQUIRE(size >= 0, "cpu::buffer", "argument 'size' must be >= 0, got " + std::to_string(size));
+      if (size > capacity_) {
+        T* fresh = static_cast<T*>(::operator new(static_cast<std::size_t>(size) * sizeof(T), std::align_val_t{alignment}));
+        std::fill(fresh, fresh + size, T(0));
+        if (size_ > 0) {
+          std::memcpy(fresh, data_, static_cast<std::size_t>(size_) * sizeof(T));
+        }
+        release();
+        data_ = fresh;
+        capacity_ = size;
+      }
+      size_ = size;
+    }
+
+    T* data() { return data_; }
+    const T* data() const { return data_; }
+    index_t size() const { return size_; }
+    index_t capacity() const { return capacity_; }
+
+    VectorView<T> view() { return {data_, size_}; }
+    VectorView<const T> view() const { return {data_, size_}; }
+    MatrixView<T> matrix(index_t rows, index_t cols) {
+      METARM_REQUIRE(rows * cols <= size_, "cpu::buffer", "a " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                                              " view does not fit in " + std::to_string(size_) + " elements");
+      return {data_, rows, cols, rows};
+    }
+
+   private:
+    static constexpr std::size_t alignment = 64;
+
+    void release() noexcept {
+      if (data_ != nullptr) {
+        ::operator delete(data_, std::align_val_t{alignment});
+      }
+      data_ = nullptr;
+      size_ = capacity_ = 0;
+    }
+
+    T* data_ = nullptr;
+    index_t size_ = 0;
+    index_t capacity_ = 0;
+  };
+
+  // ---- transfers ----------------------------------------------------------------------------------------
+
+  template <class T>
+  static void copy_to_host(context&, VectorView<const T> source, T* destination) {
+    if (source.size > 0) {
+      std::memcpy(destination, source.data, static_cast<std::size_t>(source.size) * sizeof(T));
+    }
+  }
+
+  template <class T>
+  static void copy_from_host(context&, const T* source, VectorView<T> destination) {
+    if (destination.size > 0) {
+      std::memcpy(destination.data, source, static_cast<std::size_t>(destination.size) * sizeof(T));
+    }
+  }
+
+  // ---- vector algebra -----------------------------------------------------------------------------------
+
+  template <class T>
+  static void fill(context&, VectorView<T> x, T value) {
+    std::fill(x.data, x.data + x.size, value);
+  }
+
+  template <class T>
+  static void copy(context&, VectorView<const T> source, VectorView<T> destination) {
+    check_same_size(source.size, destination.size, "cpu::copy");
+    if (source.data != destination.data && source.size > 0) {
+      std::memmove(destination.data, source.data, static_cast<std::size_t>(source.size) * sizeof(T));
+    }
+  }
+
+  // y += alpha * x
+  template <class T>
+  static void axpy(context&, T alpha, VectorView<const T> x, VectorView<T> y) {
+    check_same_size(x.size, y.size, "cpu::axpy");
+    map(y) += alpha * map(x);
+  }
+
+  template <class T>
+  static void scale(context&, T alpha, VectorView<T> x) {
+    map(x) *= alpha;
+  }
+
+  template <class T>
+  static T dot(context&, VectorView<const T> x, VectorView<const T> y) {
+    check_same_size(x.size, y.size, "cpu::dot");
+    return map(x).dot(map(y));
+  }
+
+  template <class T>
+  static T squared_norm(context&, VectorView<const T> x) {
+    return map(x).squaredNorm();
+  }
+
+  // ---- matrix algebra -----------------------------------------------------------------------------------
+
+  // C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
+  template <class T>
+  static void gemm(context&, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
+                   MatrixView<T> c) {
+    const index_t m = trans_a == Trans::yes ? a.cols : a.rows;
+    const index_t k = trans_a == Trans::yes ? a.rows : a.cols;
+    const index_t kb = trans_b == Trans::yes ? b.cols : b.rows;
+    const index_t n = trans_b == Trans::yes ? b.rows : b.cols;
+    METARM_REQUIRE(k == kb && m == c.rows && n == c.cols, "cpu::gemm",
+                   "shapes do not agree: op(A) is " + std::to_string(m) + " x " + std::to_string(k) + ", op(B) is " +
+                       std::to_string(kb) + " x " + std::to_string(n) + ", C is " + std::to_string(c.rows) + " x " +
+                       std::to_string(c.cols));
+    auto C = map(c);
+    if (k == 0) {
+      if (beta == T(0)) {
+        C.setZero();
+      } else {
+        C *= beta;
+      }
+      return;
+    }
+    const auto A = map(a);
+    const auto B = map(b);
+    auto run = [&](const auto& op_a, const auto& op_b) {
+      if (beta == T(0)) {
+        C.noalias() = alpha * op_a * op_b;
+      } else {
+        if (beta != T(1)) {
+          C *= beta;
+        }
+        C.noalias() += alpha * op_a * op_b;
+      }
+    };
+    if (trans_a == Trans::no && trans_b == Trans::no) {
+      run(A, B);
+    } else if (trans_a == Trans::no) {
+      run(A, B.transpose());
+    } else if (trans_b == Trans::no) {
+      run(A.transpose(), B);
+    } else {
+      run(A.transpose(), B.transpose());
+    }
+  }
+
+  // Every column of C gets `bias` added.
+  template <class T>
+  static void add_to_columns(context&, VectorView<const T> bias, MatrixView<T> c) {
+    check_same_size(bias.size, c.rows, "cpu::add_to_columns");
+    map(c).colwise() += map(bias);
+  }
+
+  // out += sum of the columns of M (a row-wise reduction).
+  template <class T>
+  static void accumulate_column_sum(context&, MatrixView<const T> m, VectorView<T> out) {
+    check_same_size(m.rows, out.size, "cpu::accumulate_column_sum");
+    map(out) += map(m).rowwise().sum();
+  }
+
+  // ---- elementwise maps ---------------------------------------------------------------------------------
+
+  // a = f(z); a may alias z.
+  template <class Activation, class T>
+  static void activation_forward(context&, MatrixView<const T> z, MatrixView<T> a) {
+    for (index_t j = 0; j < z.cols; ++j) {
+      const T* zc = z.data + j * z.ld;
+      T* ac = a.data + j * a.ld;
+      for (index_t i = 0; i < z.rows; ++i) {
+        ac[i] = Activation::value(zc[i]);
+      }
+    }
+  }
+
+  // dz = da * f'(z), with a = f(z) available for activations whose derivative is cheaper from the output;
+  // dz may alias da.
+  template <class Activation, class T>
+  static void activation_backward(context&, MatrixView<const T> z, MatrixView<const T> a, MatrixView<const T> da,
+                                  MatrixView<T> dz) {
+    for (index_t j = 0; j < z.cols; ++j) {
+      const T* zc = z.data + j * z.ld;
+      const T* ac = a.data + j * a.ld;
+      const T* dac = da.data + j * da.ld;
+      T* dzc = dz.data + j * dz.ld;
+      for (index_t i = 0; i < z.rows; ++i) {
+        dzc[i] = dac[i] * Activation::derivative(zc[i], ac[i]);
+      }
+    }
+  }
+
+  // ---- objective kernels (see docs/math.md) --------------------------------------------------------------
+
+  // Bradley-Terry loss over n pairs whose rewards are laid out [chosen (n) | rejected (n)].
+  // margins is empty or holds n values. d_rewards is empty (value only) or 2n values, overwritten.
+  // Returns NaN when a reward is not finite, so the caller can report it.
+  template <class T>
+  static T bradley_terry(context&, VectorView<const T> rewards, VectorView<const T> margins, T centering,
+                         VectorView<T> d_rewards) {
+    const index_t n = rewards.size / 2;
+    const T* chosen = rewards.data;
+    const T* rejected = rewards.data + n;
+    const T inv_n = T(1) / static_cast<T>(n);
+    double total = 0.0;
+    bool finite = true;
+    for (index_t i = 0; i < n; ++i) {
+      const T rw = chosen[i];
+      const T rl = rejected[i];
+      finite = finite && std::isfinite(rw) && std::isfinite(rl);
+      const T margin = margins.size > 0 ? margins.data[i] : T(0);
+      const T delta = rw - rl - margin;
+      const T sum = rw + rl;
+      total += static_cast<double>(softplus(-delta)) + static_cast<double>(centering) * static_cast<double>(sum * sum);
+      if (d_rewards.size > 0) {
+        // d softplus(-delta) / d delta = -sigmoid(-delta)
+        const T pull = sigmoid(-delta) * inv_n;
+        const T centre = T(2) * centering * sum * inv_n;
+        d_rewards.data[i] = -pull + centre;
+        d_rewards.data[n + i] = pull + centre;
+      }
+    }
+    if (!finite) {
+      return std::numeric_limits<T>::quiet_NaN();
+    }
+    return static_cast<T>(total / static_cast<double>(n));
+  }
+
+  // The difference objective J over prompts p = 0..m-1 whose responses occupy
+  // rewards[offsets[p] .. offsets[p+1]). d_rewards is empty or rewards.size values, overwritten.
+  // Returns NaN when a reward is not finite.
+  template <class T>
+  static T difference_objective(context&, VectorView<const T> rewards, VectorView<const index_t> offsets,
+                                VectorView<T> d_rewards) {
+    const index_t m = offsets.size - 1;
+    const T inv_m = T(1) / static_cast<T>(m);
+    const bool want_gradient = d_rewards.size > 0;
+    if (want_gradient) {
+      std::fill(d_rewards.data, d_rewards.data + d_rewards.size, T(0));
+    }
+    double total = 0.0;
+    bool finite = true;
+    for (index_t p = 0; p < m; ++p) {
+      const index_t begin = offsets.data[p];
+      const index_t k = offsets.data[p + 1] - begin;
+      const T* r = rewards.data + begin;
+      const T weight = T(2) / static_cast<T>(k * k);
+      double prompt_sum = 0.0;
+      for (index_t i = 0; i < k; ++i) {
+        finite = finite && std::isfinite(r[i]);
+        for (index_t j = i + 1; j < k; ++j) {
+          const T d = r[i] - r[j];
+          const T s = sigmoid(std::fabs(d));
+          prompt_sum += static_cast<double>(s);
+          if (want_gradient) {
+            // d sigma(|d|) / d d = sigma(|d|) (1 - sigma(|d|)) sign(d); sign(0) = 0.
+            const T g = weight * inv_m * s * (T(1) - s) * sign_of(d);
+            d_rewards.data[begin + i] += g;
+            d_rewards.data[begin + j] -= g;
+          }
+        }
+      }
+      total += static_cast<double>(weight) * prompt_sum;
+    }
+    if (!finite) {
+      return std::numeric_limits<T>::quiet_NaN();
+    }
+    return static_cast<T>(total / static_cast<double>(m));
+  }
+
+  // ---- fused optimiser updates (one pass over params, gradient and state) ---------------------------------
+
+  // p -= lr * (g + weight_decay * p)
+  template <class T>
+  static void sgd_update(context&, VectorView<T> p, VectorView<const T> g, T lr, T weight_decay) {
+    check_same_size(p.size, g.size, "cpu::sgd_update");
+    for (index_t i = 0; i < p.size; ++i) {
+      p.data[i] -= lr * (g.data[i] + weight_decay * p.data[i]);
+    }
+  }
+
+  // b = momentum * b + (g + weight_decay * p); p -= lr * (nesterov ? g' + momentum * b : b)
+  template <class T>
+  static void momentum_update(context&, VectorView<T> p, VectorView<const T> g, VectorView<T> velocity, T lr,
+                              T momentum, T weight_decay, bool nesterov) {
+    check_same_size(p.size, g.size, "cpu::momentum_update");
+    check_same_size(p.size, velocity.size, "cpu::momentum_update");
+    for (index_t i = 0; i < p.size; ++i) {
+      const T grad = g.data[i] + weight_decay * p.data[i];
+      const T b = momentum * velocity.data[i] + grad;
+      velocity.data[i] = b;
+      p.data[i] -= lr * (nesterov ? grad + momentum * b : b);
+    }
+  }
+
+  // Adam (decoupled = false: L2 weight decay added to the gradient) or AdamW (decoupled = true: params
+  // shrink by lr * weight_decay before the Adam step). bias_correction1/2 are 1 - beta^t for this step.
+  template <class T>
+  static void adam_update(context&, VectorView<T> p, VectorView<const T> g, VectorView<T> exp_avg,
+                          VectorView<T> exp_avg_sq, T lr, T beta1, T beta2, T epsilon, T weight_decay, bool decoupled,
+                          T bias_correction1, T bias_correction2) {
+    check_same_size(p.size, g.size, "cpu::adam_update");
+    check_same_size(p.size, exp_avg.size, "cpu::adam_update");
+    check_same_size(p.size, exp_avg_sq.size, "cpu::adam_update");
+    const T step_size = lr / bias_correction1;
+    const T bias_correction2_sqrt = std::sqrt(bias_correction2);
+    const T shrink = decoupled ? T(1) - lr * weight_decay : T(1);
+    const T l2 = decoupled ? T(0) : weight_decay;
+    for (index_t i = 0; i < p.size; ++i) {
+      const T param = p.data[i] * shrink;
+      const T grad = g.data[i] + l2 * p.data[i];
+      const T m = exp_avg.data[i] * beta1 + (T(1) - beta1) * grad;
+      const T v = exp_avg_sq.data[i] * beta2 + (T(1) - beta2) * grad * grad;
+      exp_avg.data[i] = m;
+      exp_avg_sq.data[i] = v;
+      p.data[i] = param - step_size * m / (std::sqrt(v) / bias_correction2_sqrt + epsilon);
+    }
+  }
+
+ private:
+  template <class T>
+  using matrix_type = Eigen::Matrix<std::remove_const_t<T>, Eigen::Dynamic, Eigen::Dynamic>;
+  template <class T>
+  using vector_type = Eigen::Matrix<std::remove_const_t<T>, Eigen::Dynamic, 1>;
+
+  template <class T>
+  static auto map(MatrixView<T> v) {
+    using M = std::conditional_t<std::is_const_v<T>, const matrix_type<T>, matrix_type<T>>;
+    return Eigen::Map<M, Eigen::Unaligned, Eigen::OuterStride<>>(v.data, v.rows, v.cols,
+                                                                 Eigen::OuterStride<>(std::max(v.ld, v.rows)));
+  }
+
+  template <class T>
+  static auto map(VectorView<T> v) {
+    using V = std::conditional_t<std::is_const_v<T>, const vector_type<T>, vector_type<T>>;
+    return Eigen::Map<V>(v.data, v.size);
+  }
+
+  static void check_same_size(index_t a, index_t b, const char* where) {
+    METARM_REQUIRE(a == b, where, "sizes differ: " + std::to_string(a) + " vs " + std::to_string(b));
+  }
+};
+
+}  // namespace metarm

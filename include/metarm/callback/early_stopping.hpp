@@ -1,0 +1,64 @@
+// Stops a fit when an evaluation metric has not improved for `patience` evaluations in a row.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "metarm/callback/events.hpp"
+#include "metarm/core/error.hpp"
+
+namespace metarm {
+
+class EarlyStopping {
+ public:
+  enum class Mode { maximize, minimize };
+
+  explicit EarlyStopping(std::string metric = "eval_accuracy", int patience = 3, Mode mode = Mode::maximize,
+                         double min_delta = 0.0)
+      : metric_(std::move(metric)), patience_(patience), mode_(mode), min_delta_(min_delta) {
+    METARM_REQUIRE(patience >= 1, "EarlyStopping", "argument 'patience' must be >= 1, got " + std::to_string(patience));
+    METARM_REQUIRE(min_delta >= 0.0, "EarlyStopping",
+                   "argument 'min_delta' must be >= 0, got " + std::to_string(min_delta));
+  }
+
+  std::string_view name() const { return "EarlyStopping"; }
+
+  bool on_eval(const EvalEvent& e) {
+    const auto value = e.metrics.find(metric_);
+    METARM_REQUIRE(value.has_value(), "EarlyStopping",
+                   "the evaluation has no metric '" + metric_ + "' (argument 'metric'); check the eval_ prefix");
+    const double v = *value;
+    const bool improved = std::isnan(best_) || (mode_ == Mode::maximize ? v > best_ + min_delta_ : v < best_ - min_delta_);
+    if (improved) {
+      best_ = v;
+      best_step_ = e.step;
+      stale_ = 0;
+      return false;
+    }
+    ++stale_;
+    return stale_ >= patience_;
+  }
+
+  std::string stop_reason() const {
+    return metric_ + " did not improve for " + std::to_string(stale_) + " evaluation(s); best " + std::to_string(best_) +
+           " at step " + std::to_string(best_step_);
+  }
+
+  double best() const { return best_; }
+  std::int64_t best_step() const { return best_step_; }
+
+ private:
+  std::string metric_;
+  int patience_;
+  Mode mode_;
+  double min_delta_;
+  double best_ = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t best_step_ = 0;
+  int stale_ = 0;
+};
+
+}  // namespace metarm

@@ -1,0 +1,116 @@
+// Progress of a fit on one line: epoch, step, loss, J, rate and time left. On a terminal the line is
+// rewritten in place at most every `interval` seconds; elsewhere (a log file, CI) a plain line is printed
+// every `every` steps and at each epoch end.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+
+#include <unistd.h>
+
+#include "metarm/callback/events.hpp"
+
+namespace metarm {
+
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::FILE* out = stderr, std::int64_t every = 50, double interval = 0.1)
+      : out_(out), every_(every > 0 ? every : 1), interval_(interval), terminal_(isatty(fileno(out)) != 0) {}
+
+  std::string_view name() const { return "ProgressLine"; }
+
+  void on_fit_begin(const FitBeginEvent& e) {
+    start_ = clock::now();
+    last_print_ = start_ - std::chrono::hours(1);
+    std::fprintf(out_, "fit: strategy %.*s, %lld pairs, %lld meta prompts, %d epoch(s) x %lld batches\n",
+                 static_cast<int>(e.strategy.size()), e.strategy.data(), static_cast<long long>(e.pairs),
+                 static_cast<long long>(e.meta_prompts), e.epochs, static_cast<long long>(e.batches_per_epoch));
+  }
+
+  void on_step(const StepEvent& e) {
+    const auto now = clock::now();
+    const bool due = terminal_ ? seconds(last_print_, now) >= interval_ || e.step == e.total_steps
+                               : e.step % every_ == 0;
+    if (!due) {
+      return;
+    }
+    last_print_ = now;
+    const double elapsed = seconds(start_, now);
+    const double rate = elapsed > 0.0 ? static_cast<double>(e.step) / elapsed : 0.0;
+    const double left = rate > 0.0 ? static_cast<double>(e.total_steps - e.step) / rate : 0.0;
+    char objective[32] = "";
+    if (!std::isnan(e.stats.objective)) {
+      std::snprintf(objective, sizeof objective, "  J %.4f", e.stats.objective);
+    }
+    std::fprintf(out_, "%sepoch %d/%d  step %lld/%lld  loss %.4f%s  lr %.2e  %.1f step/s  ETA %s%s",
+                 terminal_ ? "\r" : "", e.epoch, e.epochs, static_cast<long long>(e.step),
+                 static_cast<long long>(e.total_steps), e.stats.loss, objective, e.stats.learning_rate, rate,
+                 format_duration(left).text, terminal_ ? "\033[K" : "\n");
+    std::fflush(out_);
+    pending_newline_ = terminal_;
+  }
+
+  void on_epoch_end(const EpochEvent& e) {
+    end_line();
+    std::fprintf(out_, "epoch %d/%d done  mean loss %.4f", e.epoch, e.epochs, e.mean_loss);
+    if (!std::isnan(e.mean_objective)) {
+      std::fprintf(out_, "  mean J %.4f", e.mean_objective);
+    }
+    if (e.eval != nullptr) {
+      for (const auto& [metric, value] : e.eval->items()) {
+        if (metric == "eval_accuracy" || metric == "eval_loss" || metric == "eval_difference_objective") {
+          std::fprintf(out_, "  %s %.4f", metric.c_str(), value);
+        }
+      }
+    }
+    std::fprintf(out_, "\n");
+    std::fflush(out_);
+  }
+
+  void on_fit_end(const StopReason& reason) {
+    end_line();
+    std::fprintf(out_, "fit: %s after %.1fs\n", reason.describe().c_str(), seconds(start_, clock::now()));
+    std::fflush(out_);
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  struct Duration {
+    char text[32];
+  };
+
+  static Duration format_duration(double s) {
+    Duration d{};
+    const auto total = static_cast<long long>(std::llround(s));
+    if (total >= 3600) {
+      std::snprintf(d.text, sizeof d.text, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
+    } else if (total >= 60) {
+      std::snprintf(d.text, sizeof d.text, "%lldm%02llds", total / 60, total % 60);
+    } else {
+      std::snprintf(d.text, sizeof d.text, "%llds", total);
+    }
+    return d;
+  }
+
+  static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+  void end_line() {
+    if (pending_newline_) {
+      std::fprintf(out_, "\n");
+      pending_newline_ = false;
+    }
+  }
+
+  std::FILE* out_;
+  std::int64_t every_;
+  double interval_;
+  bool terminal_;
+  bool pending_newline_ = false;
+  clock::time_point start_{};
+  clock::time_point last_print_{};
+};
+
+}  // namespace metarm

@@ -1,0 +1,19 @@
+// Compile-time configuration shared by every layer.
+#pragma once
+
+#include <cstddef>
+
+// Scalar helpers are written once and called from host code and, when a translation unit is compiled by
+// nvcc, from device kernels too.
+#if defined(__CUDACC__)
+#define METARM_HOST_DEVICE __host__ __device__
+#else
+#define METARM_HOST_DEVICE
+#endif
+
+namespace metarm {
+
+// Signed, like Eigen::Index, so that shape arithmetic never wraps silently.
+using index_t = std::ptrdiff_t;
+
+}  // namespace metarm

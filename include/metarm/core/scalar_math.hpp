@@ -1,0 +1,35 @@
+// Numerically stable scalar functions used by the losses on every backend.
+#pragma once
+
+#include <cmath>
+
+#include "metarm/core/config.hpp"
+
+namespace metarm {
+
+// log(1 + e^z) without overflow for large |z| and without cancellation for very negative z.
+template <class T>
+METARM_HOST_DEVICE inline T softplus(T z) {
+  using std::exp;
+  using std::fabs;
+  using std::log1p;
+  return (z > T(0) ? z : T(0)) + log1p(exp(-fabs(z)));
+}
+
+// 1 / (1 + e^-z), evaluated on the side where the exponential cannot overflow.
+template <class T>
+METARM_HOST_DEVICE inline T sigmoid(T z) {
+  using std::exp;
+  if (z >= T(0)) {
+    return T(1) / (T(1) + exp(-z));
+  }
+  const T e = exp(z);
+  return e / (T(1) + e);
+}
+
+template <class T>
+METARM_HOST_DEVICE inline T sign_of(T x) {
+  return static_cast<T>((x > T(0)) - (x < T(0)));
+}
+
+}  // namespace metarm

@@ -1,0 +1,75 @@
+// Unlabelled responses from the shifted distribution in host memory, grouped by prompt: prompt p owns
+// columns offsets[p] .. offsets[p+1] of a dim x total feature matrix, k_p >= 2 of them.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "metarm/core/config.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/data/preference_set.hpp"
+
+namespace metarm {
+
+template <class T>
+class MetaSet {
+ public:
+  using scalar_type = T;
+
+  MetaSet() = default;
+  explicit MetaSet(index_t dim) : dim_(dim) {
+    METARM_REQUIRE(dim > 0, "MetaSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
+  }
+
+  // A preference set with its labels dropped: each pair becomes a prompt with k = 2 responses.
+  static MetaSet from_pairs(const PreferenceSet<T>& pairs) {
+    MetaSet set(pairs.dim());
+    std::vector<T> both(static_cast<std::size_t>(2 * pairs.dim()));
+    for (index_t i = 0; i < pairs.size(); ++i) {
+      std::copy(pairs.chosen(i), pairs.chosen(i) + pairs.dim(), both.begin());
+      std::copy(pairs.rejected(i), pairs.rejected(i) + pairs.dim(), both.begin() + pairs.dim());
+      set.add_prompt(both);
+    }
+    return set;
+  }
+
+  // Adds one prompt's k responses: a column-major dim x k block, k >= 2, all values finite.
+  void add_prompt(std::span<const T> responses) {
+    const std::string prompt = "prompt " + std::to_string(prompts());
+    METARM_REQUIRE(dim_ > 0, "MetaSet::add_prompt", "the set was created without a feature dimension");
+    METARM_REQUIRE(responses.size() % static_cast<std::size_t>(dim_) == 0, "MetaSet::add_prompt",
+                   prompt + ": argument 'responses' has " + std::to_string(responses.size()) +
+                       " values, not a multiple of the feature dimension " + std::to_string(dim_));
+    const index_t k = static_cast<index_t>(responses.size()) / dim_;
+    METARM_REQUIRE(k >= 2, "MetaSet::add_prompt",
+                   prompt + ": argument 'responses' holds k = " + std::to_string(k) +
+                       " responses; the difference objective needs k >= 2");
+    for (std::size_t i = 0; i < responses.size(); ++i) {
+      METARM_REQUIRE(std::isfinite(responses[i]), "MetaSet::add_prompt",
+                     prompt + ": response " + std::to_string(i / static_cast<std::size_t>(dim_)) + " feature " +
+                         std::to_string(i % static_cast<std::size_t>(dim_)) + " is not finite");
+    }
+    features_.insert(features_.end(), responses.begin(), responses.end());
+    offsets_.push_back(offsets_.back() + k);
+  }
+
+  index_t dim() const { return dim_; }
+  index_t prompts() const { return static_cast<index_t>(offsets_.size()) - 1; }
+  bool empty() const { return prompts() == 0; }
+  index_t responses() const { return offsets_.back(); }
+  index_t responses_of(index_t p) const { return offsets_[p + 1] - offsets_[p]; }
+  const T* prompt_features(index_t p) const { return features_.data() + offsets_[p] * dim_; }
+
+  const std::vector<T>& features() const { return features_; }
+  const std::vector<index_t>& offsets() const { return offsets_; }
+
+ private:
+  index_t dim_ = 0;
+  std::vector<T> features_;
+  std::vector<index_t> offsets_{0};
+};
+
+}  // namespace metarm

@@ -1,0 +1,76 @@
+// Labelled preference pairs in host memory: for pair i, the chosen and rejected responses' feature columns
+// and an optional margin (how strongly chosen is preferred; 0 when the data has none).
+#pragma once
+
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "metarm/core/config.hpp"
+#include "metarm/core/error.hpp"
+
+namespace metarm {
+
+template <class T>
+class PreferenceSet {
+ public:
+  using scalar_type = T;
+
+  PreferenceSet() = default;
+  explicit PreferenceSet(index_t dim) : dim_(dim) {
+    METARM_REQUIRE(dim > 0, "PreferenceSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
+  }
+
+  void reserve(index_t pairs) {
+    chosen_.reserve(static_cast<std::size_t>(pairs * dim_));
+    rejected_.reserve(static_cast<std::size_t>(pairs * dim_));
+    margins_.reserve(static_cast<std::size_t>(pairs));
+  }
+
+  // Adds one pair; both feature spans hold dim() values, all finite.
+  void add(std::span<const T> chosen, std::span<const T> rejected, T margin = T(0)) {
+    const std::string pair = "pair " + std::to_string(size());
+    check_column(chosen, "chosen", pair);
+    check_column(rejected, "rejected", pair);
+    METARM_REQUIRE(std::isfinite(margin), "PreferenceSet::add", pair + ": argument 'margin' is not finite");
+    chosen_.insert(chosen_.end(), chosen.begin(), chosen.end());
+    rejected_.insert(rejected_.end(), rejected.begin(), rejected.end());
+    margins_.push_back(margin);
+    has_margins_ = has_margins_ || margin != T(0);
+  }
+
+  index_t dim() const { return dim_; }
+  index_t size() const { return static_cast<index_t>(margins_.size()); }
+  bool empty() const { return margins_.empty(); }
+  bool has_margins() const { return has_margins_; }
+
+  const T* chosen(index_t i) const { return chosen_.data() + i * dim_; }
+  const T* rejected(index_t i) const { return rejected_.data() + i * dim_; }
+  T margin(index_t i) const { return margins_[static_cast<std::size_t>(i)]; }
+
+  // Column-major dim x size() matrices.
+  const std::vector<T>& chosen_features() const { return chosen_; }
+  const std::vector<T>& rejected_features() const { return rejected_; }
+  const std::vector<T>& margins() const { return margins_; }
+
+ private:
+  void check_column(std::span<const T> column, const char* side, const std::string& pair) const {
+    METARM_REQUIRE(dim_ > 0, "PreferenceSet::add", "the set was created without a feature dimension");
+    METARM_REQUIRE(static_cast<index_t>(column.size()) == dim_, "PreferenceSet::add",
+                   pair + ": argument '" + side + "' has " + std::to_string(column.size()) + " features, expected " +
+                       std::to_string(dim_));
+    for (std::size_t i = 0; i < column.size(); ++i) {
+      METARM_REQUIRE(std::isfinite(column[i]), "PreferenceSet::add",
+                     pair + ": argument '" + side + "' feature " + std::to_string(i) + " is not finite");
+    }
+  }
+
+  index_t dim_ = 0;
+  std::vector<T> chosen_;
+  std::vector<T> rejected_;
+  std::vector<T> margins_;
+  bool has_margins_ = false;
+};
+
+}  // namespace metarm

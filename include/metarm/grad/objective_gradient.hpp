@@ -1,0 +1,68 @@
+// The value of an objective of a model's rewards, and its gradient with respect to the flat parameters:
+// one forward pass, the objective's reward derivative, one backward pass.
+#pragma once
+
+#include "metarm/backend/views.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/data/batch.hpp"
+#include "metarm/loss/bradley_terry.hpp"
+#include "metarm/loss/difference_objective.hpp"
+
+namespace metarm {
+
+// `objective(rewards, d_rewards)` returns the value and, when d_rewards is not empty, writes the reward
+// derivative into it. `d_rewards_storage` holds at least x.cols values. When `grad` is empty only the
+// value is computed; otherwise grad is overwritten with the gradient.
+template <class Backend, class Model, class Input, class RewardObjective>
+typename Model::scalar_type objective_and_gradient(typename Backend::context& ctx, const Model& model,
+                                                   VectorView<const typename Model::scalar_type> params, const Input& x,
+                                                   typename Model::template workspace<Backend>& ws,
+                                                   RewardObjective&& objective,
+                                                   VectorView<typename Model::scalar_type> d_rewards_storage,
+                                                   VectorView<typename Model::scalar_type> grad) {
+  using T = typename Model::scalar_type;
+  const VectorView<const T> rewards = model.template forward<Backend>(ctx, params, x, ws);
+  if (grad.empty()) {
+    return objective(rewards, VectorView<T>{});
+  }
+  METARM_REQUIRE(d_rewards_storage.size >= rewards.size, "objective_and_gradient",
+                 "argument 'd_rewards_storage' holds " + std::to_string(d_rewards_storage.size) + " values, need " +
+                     std::to_string(rewards.size));
+  const VectorView<T> d_rewards = d_rewards_storage.segment(0, rewards.size);
+  const T value = objective(rewards, d_rewards);
+  Backend::fill(ctx, grad, T(0));
+  model.template backward<Backend>(ctx, params, x, ws, as_const(d_rewards), grad);
+  return value;
+}
+
+template <class Backend, class Model, class Input>
+typename Model::scalar_type preference_loss_and_gradient(
+    typename Backend::context& ctx, const Model& model, const BradleyTerryLoss& loss,
+    VectorView<const typename Model::scalar_type> params, const PreferenceBatch<typename Model::scalar_type, Input>& batch,
+    typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
+    VectorView<typename Model::scalar_type> grad) {
+  using T = typename Model::scalar_type;
+  return objective_and_gradient<Backend>(
+      ctx, model, params, batch.features, ws,
+      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
+        return loss.template value_and_gradient<Backend, T>(ctx, rewards, batch.margins, d_rewards);
+      },
+      d_rewards_storage, grad);
+}
+
+template <class Backend, class Model, class Input>
+typename Model::scalar_type difference_objective_and_gradient(
+    typename Backend::context& ctx, const Model& model, const DifferenceObjective& objective,
+    VectorView<const typename Model::scalar_type> params, const MetaBatch<typename Model::scalar_type, Input>& batch,
+    typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
+    VectorView<typename Model::scalar_type> grad) {
+  using T = typename Model::scalar_type;
+  return objective_and_gradient<Backend>(
+      ctx, model, params, batch.features, ws,
+      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
+        return objective.template value_and_gradient<Backend, T>(ctx, rewards, batch.offsets, d_rewards);
+      },
+      d_rewards_storage, grad);
+}
+
+}  // namespace metarm

@@ -1,0 +1,341 @@
+// MetaLearner: owns a reward model's parameters, optimiser state and workspaces, and trains them with a
+// strategy. `step` performs one update on given batches; `fit` runs epochs of shuffled batches with
+// callbacks; `evaluate` reports metrics on held-out data.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metarm/backend/default.hpp"
+#include "metarm/callback/dispatch.hpp"
+#include "metarm/callback/events.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/core/rng.hpp"
+#include "metarm/core/scalar_math.hpp"
+#include "metarm/data/batch.hpp"
+#include "metarm/data/batch_buffer.hpp"
+#include "metarm/data/meta_set.hpp"
+#include "metarm/data/preference_set.hpp"
+#include "metarm/learner/options.hpp"
+#include "metarm/metrics/difference_metrics.hpp"
+#include "metarm/metrics/metric_map.hpp"
+#include "metarm/metrics/preference_metrics.hpp"
+#include "metarm/model/reward_model.hpp"
+#include "metarm/optim/optimizer.hpp"
+#include "metarm/strategy/step_context.hpp"
+#include "metarm/strategy/strategy.hpp"
+
+namespace metarm {
+
+struct FitResult {
+  std::int64_t steps = 0;
+  int epochs_completed = 0;
+  StopReason stop;
+  Metrics last_eval;  // the last evaluation's metrics (eval_ prefix), empty when none ran
+};
+
+template <class Model, class Strategy, class Optimizer, class Backend = default_backend>
+class MetaLearner {
+  static_assert(check_reward_model<Model, Backend>());
+  static_assert(check_optimizer<Optimizer, Backend, typename Model::scalar_type>());
+
+ public:
+  using model_type = Model;
+  using strategy_type = Strategy;
+  using optimizer_type = Optimizer;
+  using backend_type = Backend;
+  using scalar_type = typename Model::scalar_type;
+  using T = scalar_type;
+  using step_context_type = StepContext<Model, Optimizer, Backend>;
+
+  static_assert(check_strategy<Strategy, step_context_type>());
+
+  MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options = {},
+              typename Backend::context ctx = {})
+      : strategy_(std::move(strategy)),
+        options_(options),
+        step_(std::move(model), std::move(optimizer), options.step, std::move(ctx)) {
+    Rng init = Rng(options_.seed).stream(0);
+    std::vector<T> host(static_cast<std::size_t>(step_.parameter_count()));
+    step_.model().initialize(std::span<T>(host), init);
+    set_parameters(host);
+  }
+
+  // ---- training -----------------------------------------------------------------------------------------
+
+  // One update on a preference batch and (for strategies that use one) a meta batch in backend memory.
+  StepStats step(const PreferenceBatch<T>& pairs, const MetaBatch<T>& meta = {}) {
+    validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
+    if constexpr (strategy_uses_meta_batch<Strategy>()) {
+      validate_batch<Backend>(meta, step_.model().input_dim(), "MetaLearner::step");
+    }
+    step_.set_batches(pairs, meta);
+    StepStats stats = strategy_.step(step_);
+    stats.learning_rate = step_.last_learning_rate();
+    return stats;
+  }
+
+  // Trains on `train` for options.epochs epochs of shuffled batches, drawing meta batches from `meta`
+  // (required when the strategy uses them). Callbacks receive the hooks listed in callback/dispatch.hpp.
+  template <class... Callbacks>
+  FitResult fit(const PreferenceSet<T>& train, const MetaSet<T>* meta, const FitOptions<T>& options,
+                Callbacks&&... callbacks) {
+    constexpr bool needs_meta = strategy_uses_meta_batch<Strategy>();
+    check_fit_arguments(train, meta, options, needs_meta);
+
+    const index_t pairs = train.size();
+    const index_t batch_size = std::min(options.batch_size, pairs);
+    const index_t batches = options.drop_last ? pairs / batch_size : (pairs + batch_size - 1) / batch_size;
+    std::int64_t total_steps = static_cast<std::int64_t>(batches) * options.epochs;
+    if (options.max_steps > 0) {
+      total_steps = std::min(total_steps, options.max_steps);
+    }
+
+    Rng order_rng = Rng(options_.seed).stream(1 + 1000 * static_cast<std::uint64_t>(fits_));
+    Rng meta_rng = Rng(options_.seed).stream(2 + 1000 * static_cast<std::uint64_t>(fits_));
+    ++fits_;
+    std::vector<index_t> order(static_cast<std::size_t>(pairs));
+    std::iota(order.begin(), order.end(), index_t{0});
+    std::vector<index_t> meta_order;
+    std::size_t meta_cursor = 0;
+    index_t meta_take = 0;
+    index_t max_columns = 2 * batch_size;
+    if (needs_meta) {
+      meta_order.resize(static_cast<std::size_t>(meta->prompts()));
+      std::iota(meta_order.begin(), meta_order.end(), index_t{0});
+      meta_rng.shuffle(meta_order.begin(), meta_order.end());
+      meta_take = std::min(options.meta_batch_size, meta->prompts());
+      meta_buffer_.reserve_for(*meta, meta_take);
+      max_columns = std::max(max_columns, largest_meta_columns(*meta, meta_take));
+    }
+    step_.reserve(max_columns);
+
+    FitResult result;
+    [[maybe_unused]] const FitBeginEvent begin{strategy_name<Strategy>(), options.epochs, batches, total_steps, pairs,
+                              meta != nullptr ? meta->prompts() : 0};
+    (detail::call_on_fit_begin(callbacks, begin), ...);
+
+    std::int64_t step_count = 0;
+    bool stop = false;
+    for (int epoch = 1; epoch <= options.epochs && !stop; ++epoch) {
+      order_rng.shuffle(order.begin(), order.end());
+      double loss_sum = 0.0, objective_sum = 0.0;
+      std::int64_t epoch_steps = 0;
+      Metrics epoch_eval;
+      for (index_t b = 0; b < batches && !stop; ++b) {
+        const index_t first = b * batch_size;
+        const index_t count = std::min(batch_size, pairs - first);
+        const PreferenceBatch<T> pair_batch = pair_buffer_.gather(
+            step_.backend_context(), train,
+            std::span<const index_t>(order.data() + first, static_cast<std::size_t>(count)));
+        MetaBatch<T> meta_batch{};
+        if (needs_meta) {
+          if (meta_cursor + static_cast<std::size_t>(meta_take) > meta_order.size()) {
+            meta_rng.shuffle(meta_order.begin(), meta_order.end());
+            meta_cursor = 0;
+          }
+          meta_batch = meta_buffer_.gather(
+              step_.backend_context(), *meta,
+              std::span<const index_t>(meta_order.data() + meta_cursor, static_cast<std::size_t>(meta_take)));
+          meta_cursor += static_cast<std::size_t>(meta_take);
+        }
+        const StepStats stats = step(pair_batch, meta_batch);
+        ++step_count;
+        ++epoch_steps;
+        loss_sum += stats.loss;
+        objective_sum += stats.objective;
+
+        const StepEvent event{step_count, epoch, options.epochs, b + 1, batches, total_steps, stats};
+        stop = detail::dispatch(
+            result.stop, [&](auto& c) { return detail::call_on_step(c, event); }, callbacks...);
+
+        if (!stop && options.eval_every > 0 && step_count % options.eval_every == 0 && has_eval(options)) {
+          result.last_eval = evaluate_for_fit(options);
+          const EvalEvent eval_event{step_count, epoch, result.last_eval};
+          stop = detail::dispatch(
+              result.stop, [&](auto& c) { return detail::call_on_eval(c, eval_event); }, callbacks...);
+        }
+        if (!stop && options.max_steps > 0 && step_count >= options.max_steps) {
+          stop = true;
+          result.stop.kind = StopReason::Kind::max_steps;
+        }
+      }
+      const Metrics* epoch_eval_ptr = nullptr;
+      if (options.eval_every == 0 && has_eval(options) && result.stop.kind != StopReason::Kind::callback) {
+        result.last_eval = evaluate_for_fit(options);
+        epoch_eval_ptr = &result.last_eval;
+        const EvalEvent eval_event{step_count, epoch, result.last_eval};
+        stop = detail::dispatch(
+                   result.stop, [&](auto& c) { return detail::call_on_eval(c, eval_event); }, callbacks...) ||
+               stop;
+      }
+      const double denominator = static_cast<double>(std::max<std::int64_t>(1, epoch_steps));
+      const EpochEvent epoch_event{epoch, options.epochs, step_count, loss_sum / denominator,
+                                   objective_sum / denominator, epoch_eval_ptr};
+      stop = detail::dispatch(
+                 result.stop, [&](auto& c) { return detail::call_on_epoch_end(c, epoch_event); }, callbacks...) ||
+             stop;
+      // An epoch cut short by max_steps or a callback does not count as completed.
+      if (epoch_steps == batches) {
+        result.epochs_completed = epoch;
+      }
+    }
+    result.steps = step_count;
+    (detail::call_on_fit_end(callbacks, result.stop), ...);
+    return result;
+  }
+
+  // ---- evaluation ---------------------------------------------------------------------------------------
+
+  // Rewards of `count` feature columns (dim x count, column-major, host memory).
+  std::vector<T> score(std::span<const T> features, index_t count) {
+    const index_t dim = step_.model().input_dim();
+    METARM_REQUIRE(static_cast<index_t>(features.size()) == dim * count, "MetaLearner::score",
+                   "argument 'features' has " + std::to_string(features.size()) + " values, expected " +
+                       std::to_string(dim) + " x " + std::to_string(count));
+    std::vector<T> rewards(static_cast<std::size_t>(count));
+    constexpr index_t chunk = 1024;
+    auto& ctx = step_.backend_context();
+    for (index_t first = 0; first < count; first += chunk) {
+      const index_t cols = std::min(chunk, count - first);
+      eval_features_.resize(std::max(eval_features_.size(), dim * chunk));
+      Backend::copy_from_host(ctx, features.data() + first * dim, VectorView<T>{eval_features_.data(), dim * cols});
+      const MatrixView<const T> x{eval_features_.data(), dim, cols, dim};
+      const auto r = forward_for_eval(x);
+      Backend::copy_to_host(ctx, r, rewards.data() + first);
+    }
+    return rewards;
+  }
+
+  // Metrics of the current parameters on labelled pairs and, optionally, on a meta set:
+  // loss, accuracy, margin, rewards/chosen, rewards/rejected, rewards/mean|std|min|max and, with a meta set,
+  // difference_objective (J) and reward_gap (mean |r_i - r_j| within a prompt). Names carry `prefix`.
+  Metrics evaluate(const PreferenceSet<T>& pairs, const MetaSet<T>* meta = nullptr, std::string_view prefix = "") {
+    METARM_REQUIRE(!pairs.empty(), "MetaLearner::evaluate", "argument 'pairs' is empty");
+    check_dim(pairs.dim(), "MetaLearner::evaluate", "pairs");
+    const auto chosen = score(pairs.chosen_features(), pairs.size());
+    const auto rejected = score(pairs.rejected_features(), pairs.size());
+    Metrics raw;
+    double loss = 0.0;
+    const double c = step_.loss().centering();
+    for (index_t i = 0; i < pairs.size(); ++i) {
+      const double rw = chosen[static_cast<std::size_t>(i)];
+      const double rl = rejected[static_cast<std::size_t>(i)];
+      loss += softplus(-(rw - rl - static_cast<double>(pairs.margin(i)))) + c * (rw + rl) * (rw + rl);
+    }
+    raw.set("loss", loss / static_cast<double>(pairs.size()));
+    raw.merge(summarize_preferences<T>(chosen, rejected).to_metrics());
+    if (meta != nullptr) {
+      METARM_REQUIRE(!meta->empty(), "MetaLearner::evaluate", "argument 'meta' is empty");
+      check_dim(meta->dim(), "MetaLearner::evaluate", "meta");
+      const auto rewards = score(meta->features(), meta->responses());
+      raw.set("difference_objective", difference_objective_value<T>(rewards, meta->offsets()));
+      const auto gaps = reward_differences<T>(rewards, meta->offsets());
+      raw.set("reward_gap", std::accumulate(gaps.begin(), gaps.end(), 0.0) / static_cast<double>(gaps.size()));
+    }
+    Metrics out;
+    out.merge(raw, prefix);
+    return out;
+  }
+
+  // ---- state --------------------------------------------------------------------------------------------
+
+  std::vector<T> parameters() const {
+    std::vector<T> host(static_cast<std::size_t>(step_.parameter_count()));
+    Backend::copy_to_host(step_.backend_context(), step_.parameters().view(), host.data());
+    return host;
+  }
+
+  void set_parameters(std::span<const T> values) {
+    METARM_REQUIRE(static_cast<index_t>(values.size()) == step_.parameter_count(), "MetaLearner::set_parameters",
+                   "argument 'values' has " + std::to_string(values.size()) + " values, the model has " +
+                       std::to_string(step_.parameter_count()));
+    Backend::copy_from_host(step_.backend_context(), values.data(), step_.parameters().view());
+  }
+
+  const Model& model() const { return step_.model(); }
+  Strategy& strategy() { return strategy_; }
+  const Optimizer& optimizer() const { return step_.optimizer(); }
+  const LearnerOptions& options() const { return options_; }
+  step_context_type& step_context() { return step_; }
+  std::int64_t updates() const { return step_.updates(); }
+
+ private:
+  void check_dim(index_t dim, const char* where, const char* argument) const {
+    METARM_REQUIRE(dim == step_.model().input_dim(), where,
+                   std::string("argument '") + argument + "' has " + std::to_string(dim) +
+                       " features per response, the model expects " + std::to_string(step_.model().input_dim()));
+  }
+
+  void check_fit_arguments(const PreferenceSet<T>& train, const MetaSet<T>* meta, const FitOptions<T>& options,
+                           bool needs_meta) const {
+    const char* where = "MetaLearner::fit";
+    METARM_REQUIRE(!train.empty(), where, "argument 'train' has no pairs");
+    check_dim(train.dim(), where, "train");
+    METARM_REQUIRE(options.epochs >= 1, where, "argument 'epochs' must be >= 1, got " + std::to_string(options.epochs));
+    METARM_REQUIRE(options.batch_size >= 1, where,
+                   "argument 'batch_size' must be >= 1, got " + std::to_string(options.batch_size));
+    METARM_REQUIRE(!options.drop_last || options.batch_size <= train.size(), where,
+                   "argument 'batch_size' (" + std::to_string(options.batch_size) +
+                       ") exceeds the training set (" + std::to_string(train.size()) + ") with drop_last set");
+    METARM_REQUIRE(options.max_steps >= 0, where, "argument 'max_steps' must be >= 0");
+    METARM_REQUIRE(options.eval_every >= 0, where, "argument 'eval_every' must be >= 0");
+    if (needs_meta) {
+      METARM_REQUIRE(meta != nullptr && !meta->empty(), where,
+                     "strategy '" + std::string(strategy_name<Strategy>()) +
+                         "' needs a meta set of shifted-distribution responses (argument 'meta' is empty)");
+      check_dim(meta->dim(), where, "meta");
+      METARM_REQUIRE(options.meta_batch_size >= 1, where,
+                     "argument 'meta_batch_size' must be >= 1, got " + std::to_string(options.meta_batch_size));
+    }
+    if (options.eval_pairs != nullptr) {
+      check_dim(options.eval_pairs->dim(), where, "eval_pairs");
+    }
+    if (options.eval_meta != nullptr) {
+      METARM_REQUIRE(options.eval_pairs != nullptr, where, "argument 'eval_meta' needs 'eval_pairs' as well");
+    }
+  }
+
+  static index_t largest_meta_columns(const MetaSet<T>& meta, index_t prompts) {
+    std::vector<index_t> sizes(static_cast<std::size_t>(meta.prompts()));
+    for (index_t p = 0; p < meta.prompts(); ++p) {
+      sizes[static_cast<std::size_t>(p)] = meta.responses_of(p);
+    }
+    std::sort(sizes.begin(), sizes.end(), std::greater<>());
+    return std::accumulate(sizes.begin(), sizes.begin() + prompts, index_t{0});
+  }
+
+  static bool has_eval(const FitOptions<T>& options) { return options.eval_pairs != nullptr; }
+
+  Metrics evaluate_for_fit(const FitOptions<T>& options) {
+    return evaluate(*options.eval_pairs, options.eval_meta, "eval_");
+  }
+
+  VectorView<const T> forward_for_eval(const MatrixView<const T>& x) {
+    if (!eval_workspace_) {
+      eval_workspace_.emplace(step_.model().template make_workspace<Backend>(x.cols));
+    }
+    return step_.model().template forward<Backend>(step_.backend_context(), as_const(step_.parameters().view()), x,
+                                                   *eval_workspace_);
+  }
+
+  Strategy strategy_;
+  LearnerOptions options_;
+  step_context_type step_;
+  PreferenceBatchBuffer<T, Backend> pair_buffer_;
+  MetaBatchBuffer<T, Backend> meta_buffer_;
+  std::optional<typename Model::template workspace<Backend>> eval_workspace_;
+  typename Backend::template buffer<T> eval_features_;
+  std::uint64_t fits_ = 0;
+};
+
+}  // namespace metarm

@@ -1,0 +1,58 @@
+// metarm: reward models that stay sharp when the policy's output distribution shifts.
+// This umbrella header brings in the whole library on the default backend.
+#pragma once
+
+#include "metarm/core/config.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/core/rng.hpp"
+#include "metarm/core/scalar_math.hpp"
+#include "metarm/core/version.hpp"
+
+#include "metarm/backend/default.hpp"
+#include "metarm/backend/transpose.hpp"
+#include "metarm/backend/views.hpp"
+
+#include "metarm/params/flat_params.hpp"
+#include "metarm/params/layout.hpp"
+
+#include "metarm/model/activation.hpp"
+#include "metarm/model/dense.hpp"
+#include "metarm/model/mlp.hpp"
+#include "metarm/model/reward_model.hpp"
+
+#include "metarm/loss/bradley_terry.hpp"
+#include "metarm/loss/difference_objective.hpp"
+
+#include "metarm/grad/gradient_check.hpp"
+#include "metarm/grad/objective_gradient.hpp"
+
+#include "metarm/optim/adam.hpp"
+#include "metarm/optim/clip.hpp"
+#include "metarm/optim/momentum.hpp"
+#include "metarm/optim/optimizer.hpp"
+#include "metarm/optim/schedule.hpp"
+#include "metarm/optim/sgd.hpp"
+
+#include "metarm/data/batch.hpp"
+#include "metarm/data/batch_buffer.hpp"
+#include "metarm/data/meta_set.hpp"
+#include "metarm/data/preference_set.hpp"
+
+#include "metarm/metrics/difference_metrics.hpp"
+#include "metarm/metrics/metric_map.hpp"
+#include "metarm/metrics/preference_metrics.hpp"
+
+#include "metarm/strategy/metarm.hpp"
+#include "metarm/strategy/step_context.hpp"
+#include "metarm/strategy/step_stats.hpp"
+#include "metarm/strategy/strategy.hpp"
+#include "metarm/strategy/vanilla.hpp"
+
+#include "metarm/callback/dispatch.hpp"
+#include "metarm/callback/early_stopping.hpp"
+#include "metarm/callback/events.hpp"
+#include "metarm/callback/history.hpp"
+#include "metarm/callback/progress_line.hpp"
+
+#include "metarm/learner/meta_learner.hpp"
+#include "metarm/learner/options.hpp"

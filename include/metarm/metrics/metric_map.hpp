@@ -1,0 +1,56 @@
+// Named scalar metrics in insertion order, with TRL-style names ("accuracy", "rewards/chosen", an
+// "eval_" prefix for held-out sets).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "metarm/core/error.hpp"
+
+namespace metarm {
+
+class Metrics {
+ public:
+  void set(std::string name, double value) {
+    for (auto& item : items_) {
+      if (item.first == name) {
+        item.second = value;
+        return;
+      }
+    }
+    items_.emplace_back(std::move(name), value);
+  }
+
+  std::optional<double> find(std::string_view name) const {
+    for (const auto& item : items_) {
+      if (item.first == name) {
+        return item.second;
+      }
+    }
+    return std::nullopt;
+  }
+
+  double at(std::string_view name) const {
+    const auto value = find(name);
+    METARM_REQUIRE(value.has_value(), "Metrics::at", "no metric named '" + std::string(name) + "'");
+    return *value;
+  }
+
+  // Copies every metric of `other` with `prefix` in front of its name.
+  void merge(const Metrics& other, std::string_view prefix = {}) {
+    for (const auto& [name, value] : other.items_) {
+      set(std::string(prefix) + name, value);
+    }
+  }
+
+  const std::vector<std::pair<std::string, double>>& items() const { return items_; }
+  bool empty() const { return items_.empty(); }
+
+ private:
+  std::vector<std::pair<std::string, double>> items_;
+};
+
+}  // namespace metarm

@@ -1,0 +1,227 @@
+// The reward model: Dense -> Activation -> ... -> Dense -> Activation -> Dense(h, 1), with any number of
+// hidden layers (none gives a linear model). Sizes are runtime values; which activation is the template.
+//
+// Block names: "hidden.<l>.weight", "hidden.<l>.bias" for hidden layer l, then "head.weight", "head.bias".
+#pragma once
+
+#include <algorithm>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metarm/backend/views.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/core/rng.hpp"
+#include "metarm/model/activation.hpp"
+#include "metarm/model/dense.hpp"
+#include "metarm/params/layout.hpp"
+
+namespace metarm {
+
+template <class Activation, class T = float>
+class Mlp {
+ public:
+  using scalar_type = T;
+  using activation_type = Activation;
+
+  // Forward results kept for the backward pass, and backward scratch, sized for up to `capacity` columns.
+  // Built once per model and reused, so forward and backward do not allocate.
+  template <class Backend>
+  class workspace {
+   public:
+    workspace() = default;
+
+    index_t capacity() const { return capacity_; }
+    index_t columns() const { return columns_; }
+
+   private:
+    friend class Mlp;
+    using buffer = typename Backend::template buffer<T>;
+
+    std::vector<buffer> pre_;   // z of each hidden layer
+    std::vector<buffer> post_;  // f(z) of each hidden layer (unused for the identity)
+    buffer rewards_;
+    buffer delta_[2];  // ping-pong buffers for the backward pass
+    std::vector<index_t> widths_;
+    index_t max_width_ = 0;
+    index_t capacity_ = 0;
+    index_t columns_ = 0;
+  };
+
+  Mlp() = default;
+
+  Mlp(index_t input_dim, std::vector<index_t> hidden = {}) : input_dim_(input_dim), hidden_(std::move(hidden)) {
+    METARM_REQUIRE(input_dim > 0, "Mlp", "argument 'input_dim' must be > 0, got " + std::to_string(input_dim));
+    index_t fan_in = input_dim;
+    for (std::size_t l = 0; l < hidden_.size(); ++l) {
+      METARM_REQUIRE(hidden_[l] > 0, "Mlp",
+                     "argument 'hidden[" + std::to_string(l) + "]' must be > 0, got " + std::to_string(hidden_[l]));
+      layers_.emplace_back(layout_, "hidden." + std::to_string(l), fan_in, hidden_[l]);
+      fan_in = hidden_[l];
+    }
+    layers_.emplace_back(layout_, "head", fan_in, 1);
+  }
+
+  index_t input_dim() const { return input_dim_; }
+  const std::vector<index_t>& hidden_sizes() const { return hidden_; }
+  const Layout& layout() const { return layout_; }
+  index_t parameter_count() const { return layout_.size(); }
+  const std::vector<Dense<T>>& layers() const { return layers_; }
+
+  // A one-line description that, with the layout, lets a checkpoint reader rebuild the model.
+  std::string describe() const {
+    std::string text = "mlp<" + std::string(Activation::name) + ">(" + std::to_string(input_dim_);
+    for (index_t h : hidden_) {
+      text += "," + std::to_string(h);
+    }
+    return text + ",1)";
+  }
+
+  // params is host memory of parameter_count() values.
+  void initialize(std::span<T> params, Rng& rng) const {
+    METARM_REQUIRE(static_cast<index_t>(params.size()) == parameter_count(), "Mlp::initialize",
+                   "argument 'params' has " + std::to_string(params.size()) + " values, the model has " +
+                       std::to_string(parameter_count()));
+    for (const auto& layer : layers_) {
+      layer.initialize(params, rng);
+    }
+  }
+
+  template <class Backend>
+  workspace<Backend> make_workspace(index_t capacity) const {
+    workspace<Backend> ws;
+    ws.pre_.resize(hidden_.size());
+    ws.post_.resize(hidden_.size());
+    ws.widths_ = hidden_;
+    ws.max_width_ = std::max<index_t>(input_dim_, hidden_.empty() ? 1 : *std::max_element(hidden_.begin(), hidden_.end()));
+    reserve(ws, capacity);
+    return ws;
+  }
+
+  // Grows the workspace to hold `capacity` columns; does nothing when it already does.
+  template <class Backend>
+  void reserve(workspace<Backend>& ws, index_t capacity) const {
+    if (capacity <= ws.capacity_) {
+      return;
+    }
+    for (std::size_t l = 0; l < hidden_.size(); ++l) {
+      ws.pre_[l].resize(hidden_[l] * capacity);
+      if constexpr (!Activation::is_identity) {
+        ws.post_[l].resize(hidden_[l] * capacity);
+      }
+    }
+    ws.rewards_.resize(capacity);
+    ws.delta_[0].resize(ws.max_width_ * capacity);
+    ws.delta_[1].resize(ws.max_width_ * capacity);
+    ws.capacity_ = capacity;
+  }
+
+  // Rewards of the x.cols columns of x; the returned view lives in the workspace until the next forward.
+  template <class Backend, class Input>
+  VectorView<const T> forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x,
+                              workspace<Backend>& ws) const {
+    METARM_REQUIRE(x.rows == input_dim_, "Mlp::forward",
+                   "input has " + std::to_string(x.rows) + " features per column, the model expects " +
+                       std::to_string(input_dim_));
+    METARM_REQUIRE(params.size == parameter_count(), "Mlp::forward",
+                   "argument 'params' has " + std::to_string(params.size) + " values, the model has " +
+                       std::to_string(parameter_count()));
+    reserve(ws, x.cols);
+    ws.columns_ = x.cols;
+    const index_t n = x.cols;
+    const std::size_t hidden_count = hidden_.size();
+    if (hidden_count == 0) {
+      MatrixView<T> out = ws.rewards_.matrix(1, n);
+      layers_[0].template forward<Backend>(ctx, params, x, out);
+      return out.flat();
+    }
+    layers_[0].template forward<Backend>(ctx, params, x, hidden_pre(ws, 0, n));
+    activate(ctx, ws, 0, n);
+    for (std::size_t l = 1; l < hidden_count; ++l) {
+      layers_[l].template forward<Backend>(ctx, params, as_const(hidden_post(ws, l - 1, n)), hidden_pre(ws, l, n));
+      activate(ctx, ws, l, n);
+    }
+    MatrixView<T> out = ws.rewards_.matrix(1, n);
+    layers_.back().template forward<Backend>(ctx, params, as_const(hidden_post(ws, hidden_count - 1, n)), out);
+    return out.flat();
+  }
+
+  // Accumulates d(sum_j d_rewards[j] * reward_j)/d(params) into grad, for the x and params of the forward
+  // pass just run on ws. When input_grad is not empty it receives the gradient with respect to x (dense).
+  template <class Backend, class Input>
+  void backward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, workspace<Backend>& ws,
+                VectorView<const T> d_rewards, VectorView<T> grad, MatrixView<T> input_grad = {}) const {
+    const index_t n = ws.columns_;
+    METARM_REQUIRE(x.cols == n && d_rewards.size == n, "Mlp::backward",
+                   "argument 'd_rewards' has " + std::to_string(d_rewards.size) + " values and the input " +
+                       std::to_string(x.cols) + " columns, the last forward pass had " + std::to_string(n));
+    METARM_REQUIRE(grad.size == parameter_count(), "Mlp::backward",
+                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
+                       std::to_string(parameter_count()));
+    METARM_REQUIRE(input_grad.empty() || (input_grad.rows == input_dim_ && input_grad.cols == n), "Mlp::backward",
+                   "argument 'input_grad' must be " + std::to_string(input_dim_) + " x " + std::to_string(n));
+    const MatrixView<const T> d_out{d_rewards.data, 1, n, 1};
+    const std::size_t hidden_count = hidden_.size();
+    if (hidden_count == 0) {
+      layers_[0].template backward<Backend>(ctx, params, x, d_out, grad, input_grad);
+      return;
+    }
+    // Head: its input is the last hidden activation.
+    int current = 0;
+    MatrixView<T> delta = delta_view(ws, current, hidden_[hidden_count - 1], n);
+    layers_.back().template backward<Backend>(ctx, params, as_const(hidden_post(ws, hidden_count - 1, n)), d_out, grad,
+                                              delta);
+    for (std::size_t l = hidden_count; l-- > 0;) {
+      // delta holds dL/d(post_l); turn it into dL/d(pre_l) in place.
+      if constexpr (!Activation::is_identity) {
+        Backend::template activation_backward<Activation, T>(ctx, as_const(hidden_pre(ws, l, n)),
+                                                             as_const(hidden_post(ws, l, n)), as_const(delta), delta);
+      }
+      if (l == 0) {
+        layers_[0].template backward<Backend>(ctx, params, x, as_const(delta), grad, input_grad);
+      } else {
+        MatrixView<T> below = delta_view(ws, 1 - current, hidden_[l - 1], n);
+        layers_[l].template backward<Backend>(ctx, params, as_const(hidden_post(ws, l - 1, n)), as_const(delta), grad,
+                                              below);
+        current = 1 - current;
+        delta = below;
+      }
+    }
+  }
+
+ private:
+  template <class Backend>
+  static MatrixView<T> hidden_pre(workspace<Backend>& ws, std::size_t l, index_t n) {
+    return ws.pre_[l].matrix(ws.widths_[l], n);
+  }
+  template <class Backend>
+  static MatrixView<T> hidden_post(workspace<Backend>& ws, std::size_t l, index_t n) {
+    if constexpr (Activation::is_identity) {
+      return ws.pre_[l].matrix(ws.widths_[l], n);
+    } else {
+      return ws.post_[l].matrix(ws.widths_[l], n);
+    }
+  }
+  template <class Backend>
+  static MatrixView<T> delta_view(workspace<Backend>& ws, int which, index_t rows, index_t n) {
+    return ws.delta_[which].matrix(rows, n);
+  }
+  template <class Backend>
+  static void activate(typename Backend::context& ctx, workspace<Backend>& ws, std::size_t l, index_t n) {
+    if constexpr (!Activation::is_identity) {
+      Backend::template activation_forward<Activation, T>(ctx, as_const(hidden_pre(ws, l, n)), hidden_post(ws, l, n));
+    }
+  }
+
+  index_t input_dim_ = 0;
+  std::vector<index_t> hidden_;
+  Layout layout_;
+  std::vector<Dense<T>> layers_;
+};
+
+// A linear reward model r(x) = w . x + b.
+template <class T = float>
+using LinearModel = Mlp<Identity, T>;
+
+}  // namespace metarm

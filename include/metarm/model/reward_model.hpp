@@ -1,0 +1,47 @@
+// What the learner needs from a reward model type, checked with messages that say what is missing.
+#pragma once
+
+#include <concepts>
+#include <span>
+#include <string>
+
+#include "metarm/backend/views.hpp"
+#include "metarm/core/rng.hpp"
+#include "metarm/params/layout.hpp"
+
+namespace metarm {
+
+template <class M>
+concept HasRewardModelBasics = requires(const M& m, std::span<typename M::scalar_type> host_params, Rng& rng) {
+  typename M::scalar_type;
+  { m.layout() } -> std::convertible_to<const Layout&>;
+  { m.input_dim() } -> std::convertible_to<index_t>;
+  { m.describe() } -> std::convertible_to<std::string>;
+  m.initialize(host_params, rng);
+};
+
+template <class M, class Backend>
+concept HasRewardModelPasses =
+    requires(const M& m, typename Backend::context& ctx, VectorView<const typename M::scalar_type> params,
+             MatrixView<const typename M::scalar_type> x, typename M::template workspace<Backend>& ws,
+             VectorView<const typename M::scalar_type> d_rewards, VectorView<typename M::scalar_type> grad) {
+      { m.template make_workspace<Backend>(index_t{}) } -> std::same_as<typename M::template workspace<Backend>>;
+      { m.template forward<Backend>(ctx, params, x, ws) } -> std::convertible_to<VectorView<const typename M::scalar_type>>;
+      m.template backward<Backend>(ctx, params, x, ws, d_rewards, grad);
+    };
+
+template <class M, class Backend>
+constexpr bool check_reward_model() {
+  static_assert(HasRewardModelBasics<M>,
+                "metarm: the Model type needs `scalar_type`, `layout()`, `input_dim()`, `describe()` and "
+                "`initialize(std::span<scalar_type>, Rng&)` (see metarm/model/mlp.hpp for a complete model).");
+  if constexpr (HasRewardModelBasics<M>) {
+    static_assert(HasRewardModelPasses<M, Backend>,
+                  "metarm: the Model type needs a nested `template <class Backend> class workspace`, "
+                  "`make_workspace<Backend>(capacity)`, `forward<Backend>(ctx, params, x, ws)` returning the "
+                  "rewards, and `backward<Backend>(ctx, params, x, ws, d_rewards, grad)` (see metarm/model/mlp.hpp).");
+  }
+  return true;
+}
+
+}  // namespace metarm

@@ -1,0 +1,38 @@
+// Plain stochastic gradient descent: p -= lr * (g + weight_decay * p).
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "metarm/backend/views.hpp"
+#include "metarm/core/error.hpp"
+
+namespace metarm {
+
+struct Sgd {
+  static constexpr std::string_view name = "sgd";
+  static constexpr std::array<std::string_view, 0> state_names{};
+
+  double learning_rate = 1e-2;
+  double weight_decay = 0.0;
+
+  void validate() const {
+    METARM_REQUIRE(std::isfinite(learning_rate) && learning_rate >= 0.0, "Sgd",
+                   "argument 'learning_rate' must be finite and >= 0, got " + std::to_string(learning_rate));
+    METARM_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0, "Sgd",
+                   "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
+  }
+
+  // `lr` is the scheduled rate for this update; `step` counts updates from 1.
+  template <class Backend, class T>
+  void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
+              std::span<const VectorView<T>>, double lr, std::int64_t) const {
+    Backend::sgd_update(ctx, params, grad, static_cast<T>(lr), static_cast<T>(weight_decay));
+  }
+};
+
+}  // namespace metarm

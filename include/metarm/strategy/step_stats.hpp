@@ -1,0 +1,19 @@
+// What one training step reports. Quantities a strategy does not compute stay NaN.
+#pragma once
+
+#include <limits>
+
+namespace metarm {
+
+struct StepStats {
+  static constexpr double not_measured = std::numeric_limits<double>::quiet_NaN();
+
+  double loss = not_measured;             // preference loss where its gradient was taken
+  double objective = not_measured;        // difference objective J at the parameters before the step
+  double objective_after = not_measured;  // J at the adapted parameters, when the strategy measures it
+  double grad_norm = not_measured;        // norm of the gradient handed to the optimiser, before clipping
+  double ascent_norm = not_measured;      // norm of grad J used for the ascent step
+  double learning_rate = not_measured;    // scheduled learning rate of the update (filled in by the learner)
+};
+
+}  // namespace metarm
