@@ -1,0 +1,139 @@
+// No allocation inside a training step after the first: this binary replaces the global operator new to
+// count allocations, and turns on Eigen's own malloc check, then runs 100 steps of each strategy.
+#define EIGEN_RUNTIME_NO_MALLOC
+#include <Eigen/Core>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+std::atomic<long> allocations{0};
+
+void* counted(std::size_t size, std::size_t alignment) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (size == 0) size = 1;
+  void* p = alignment > alignof(std::max_align_t) ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
+                                                  : std::malloc(size);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return counted(size, 0); }
+void* operator new[](std::size_t size) { return counted(size, 0); }
+void* operator new(std::size_t size, std::align_val_t a) { return counted(size, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t size, std::align_val_t a) { return counted(size, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try { return counted(size, 0); } catch (...) { return nullptr; }
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  try { return counted(size, 0); } catch (...) { return nullptr; }
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+#include "test_support.hpp"
+
+using namespace metarm;
+using test::index_t;
+
+namespace {
+
+constexpr int kSteps = 101;
+
+// Records the allocation count at every step and forbids Eigen from allocating between steps.
+struct AllocationProbe {
+  std::array<long, kSteps + 1> at_step{};
+  bool on_step(const StepEvent& e) {
+    at_step[static_cast<std::size_t>(e.step)] = allocations.load();
+    Eigen::internal::set_is_malloc_allowed(false);
+    return false;
+  }
+  void on_fit_end(const StopReason&) { Eigen::internal::set_is_malloc_allowed(true); }
+};
+
+// A user strategy that uses three scratch vectors and both objectives.
+struct ThreeGradients {
+  template <class Step>
+  StepStats step(Step& s) {
+    auto g = s.scratch(0), a = s.scratch(1), b = s.scratch(2);
+    StepStats stats;
+    stats.objective = s.difference_objective_and_gradient(s.params(), a);
+    s.copy(s.params(), b);
+    s.axpy(0.1f, a, b);
+    stats.loss = s.preference_loss_and_gradient(b, g);
+    stats.grad_norm = s.apply_update(g);
+    return stats;
+  }
+};
+
+template <class Strategy, class Optimizer>
+void check_fit_is_allocation_free(Strategy strategy, Optimizer optimizer, const char* label) {
+  Rng rng(1);
+  const index_t d = 24;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto pairs = test::separable_pairs<float>(rng, d, 400, w);
+  const auto meta = test::random_meta<float>(rng, d, 60, {2, 3, 5, 4});
+  const Mlp<ReLU, float> model(d, {32, 16});
+  MetaLearner learner(model, std::move(strategy), optimizer,
+                      LearnerOptions{.seed = 2, .step = {.clip_norm = 1.0, .schedule = Schedule::warmup_cosine(10, 100)}});
+  AllocationProbe probe;
+  // 400 pairs in batches of 12: an epoch ends with a smaller batch, and meta batches mix k = 2..5.
+  const auto result = learner.fit(pairs, &meta, FitOptions<float>{.epochs = 10, .batch_size = 12, .meta_batch_size = 5,
+                                                                 .max_steps = kSteps},
+                                  probe);
+  REQUIRE(result.steps == kSteps);
+  INFO(label << ": allocations counted at step 1: " << probe.at_step[1] << ", at step " << kSteps << ": "
+             << probe.at_step[kSteps]);
+  CHECK(probe.at_step[kSteps] == probe.at_step[1]);
+}
+
+}  // namespace
+
+TEST_CASE("fit: no allocation in 100 steps after the first, for every strategy and optimiser", "[allocation]") {
+  check_fit_is_allocation_free(Vanilla{}, Sgd{}, "vanilla + sgd");
+  check_fit_is_allocation_free(Vanilla{}, Adam{}, "vanilla + adam");
+  check_fit_is_allocation_free(MetaRM(0.3), Adam{}, "metarm + adam");
+  check_fit_is_allocation_free(MetaRM({.eta = 0.3, .inner_steps = 2, .measure_objective_after = true}), Momentum{},
+                               "metarm (2 inner steps, J after) + momentum");
+  check_fit_is_allocation_free(MetaRM(0.1), AdamW{}, "metarm + adamw");
+  check_fit_is_allocation_free(ThreeGradients{}, Sgd{}, "user strategy + sgd");
+}
+
+TEST_CASE("step: no allocation in 100 steps after the first", "[allocation]") {
+  Rng rng(3);
+  const index_t d = 16;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto pairs_set = test::separable_pairs<double>(rng, d, 32, w);
+  const auto meta_set = test::random_meta<double>(rng, d, 8, {4});
+  cpu::context ctx;
+  PreferenceBatchBuffer<double, cpu> pb;
+  MetaBatchBuffer<double, cpu> mb;
+  std::vector<index_t> idx(8);
+  std::iota(idx.begin(), idx.end(), 0);
+  const auto pairs = pb.gather(ctx, pairs_set, idx);
+  const auto meta = mb.gather(ctx, meta_set, idx);
+  MetaLearner learner(Mlp<GELU, double>(d, {8}), MetaRM(0.2), Adam{}, LearnerOptions{});
+  learner.step(pairs, meta);
+  const long before = allocations.load();
+  Eigen::internal::set_is_malloc_allowed(false);
+  for (int i = 0; i < 100; ++i) learner.step(pairs, meta);
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(allocations.load() - before == 0);
+}
+
+TEST_CASE("the counter sees allocations (so a zero above means something)", "[allocation]") {
+  const long before = allocations.load();
+  auto* p = new std::vector<int>(100);
+  delete p;
+  CHECK(allocations.load() - before >= 2);
+  cpu::buffer<float> b(10);
+  CHECK(allocations.load() - before >= 3);
+}

@@ -1,0 +1,326 @@
+// learner/, callback/, metrics/ and data/: training end to end, reproducibility, evaluation metrics,
+// callbacks and stop reasons, batching, and errors on bad input.
+#include "test_support.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+using namespace metarm;
+using test::index_t;
+
+namespace {
+
+bool same_bits(const auto& a, const auto& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("training converges on a separable problem", "[learner]", float, double) {
+  using T = TestType;
+  Rng rng(100);
+  const index_t d = 10;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto train = test::separable_pairs<T>(rng, d, 2000, w);
+  const auto test_pairs = test::separable_pairs<T>(rng, d, 1000, w);
+  const auto meta = test::random_meta<T>(rng, d, 200, {4});
+  const Mlp<ReLU, T> model(d, {16});
+  const FitOptions<T> fit{.epochs = 10, .batch_size = 32, .meta_batch_size = 8};
+
+  MetaLearner vanilla(model, Vanilla{}, Adam{.learning_rate = 3e-3}, LearnerOptions{.seed = 1});
+  vanilla.fit(train, nullptr, fit);
+  const double vanilla_accuracy = vanilla.evaluate(test_pairs).at("accuracy");
+  INFO("vanilla held-out accuracy " << vanilla_accuracy);
+  CHECK(vanilla_accuracy > 0.95);
+
+  MetaLearner metarm(model, MetaRM(0.5), Adam{.learning_rate = 3e-3}, LearnerOptions{.seed = 1});
+  metarm.fit(train, &meta, fit);
+  const double metarm_accuracy = metarm.evaluate(test_pairs).at("accuracy");
+  INFO("metarm held-out accuracy " << metarm_accuracy);
+  CHECK(metarm_accuracy > 0.95);
+}
+
+TEST_CASE("the same seed gives identical bits and another seed does not", "[learner]") {
+  Rng rng(101);
+  const index_t d = 5;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto train = test::separable_pairs<float>(rng, d, 300, w);
+  const auto meta = test::random_meta<float>(rng, d, 50, {2, 4});
+  const Mlp<GELU, float> model(d, {8, 8});
+  const FitOptions<float> fit{.epochs = 3, .batch_size = 16, .meta_batch_size = 4};
+  auto run = [&](std::uint64_t seed) {
+    MetaLearner l(model, MetaRM(0.2), AdamW{.learning_rate = 1e-2}, LearnerOptions{.seed = seed});
+    l.fit(train, &meta, fit);
+    return l.parameters();
+  };
+  const auto a = run(7), b = run(7), c = run(8);
+  CHECK(same_bits(a, b));
+  CHECK_FALSE(same_bits(a, c));
+}
+
+TEST_CASE("evaluate reports TRL-style metrics computed from the rewards", "[learner][metrics]") {
+  // A linear model with weight (1, 0) and bias 0 scores a response by its first feature.
+  const LinearModel<double> model(2);
+  MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+  learner.set_parameters(std::vector<double>{1.0, 0.0, 0.0});
+  PreferenceSet<double> pairs(2);
+  pairs.add(std::vector<double>{2.0, 9.0}, std::vector<double>{1.0, 9.0});   // right, margin 1
+  pairs.add(std::vector<double>{0.0, 9.0}, std::vector<double>{3.0, 9.0});   // wrong, margin -3
+  pairs.add(std::vector<double>{1.0, 9.0}, std::vector<double>{1.0, 9.0});   // tie
+  MetaSet<double> meta(2);
+  meta.add_prompt(std::vector<double>{0.0, 0.0, 2.0, 0.0});  // rewards 0, 2
+  const Metrics m = learner.evaluate(pairs, &meta, "eval_");
+  CHECK(m.at("eval_accuracy") == Approx(0.5));  // 1 + 0 + 0.5 of 3
+  CHECK(m.at("eval_margin") == Approx((1.0 - 3.0 + 0.0) / 3.0));
+  CHECK(m.at("eval_rewards/chosen") == Approx(1.0));
+  CHECK(m.at("eval_rewards/rejected") == Approx(5.0 / 3.0));
+  CHECK(m.at("eval_rewards/min") == 0.0);
+  CHECK(m.at("eval_rewards/max") == 3.0);
+  CHECK(m.at("eval_rewards/mean") == Approx(8.0 / 6.0));
+  const double expected_loss = (std::log1p(std::exp(-1.0)) + std::log1p(std::exp(3.0)) + std::log(2.0)) / 3.0;
+  CHECK(m.at("eval_loss") == Approx(expected_loss));
+  CHECK(m.at("eval_difference_objective") == Approx(0.5 / (1.0 + std::exp(-2.0))));
+  CHECK(m.at("eval_reward_gap") == Approx(2.0));
+  CHECK_FALSE(m.find("accuracy").has_value());
+}
+
+TEST_CASE("summaries, reward differences and histograms", "[metrics]") {
+  const std::vector<double> chosen{1, 2, 3}, rejected{0, 2, 4};
+  const auto s = summarize_preferences<double>(chosen, rejected);
+  CHECK(s.accuracy == Approx(0.5));
+  CHECK(s.reward_std == Approx(std::sqrt((4 + 0 + 0 + 1 + 1 + 4) / 6.0)));
+  const std::vector<double> rewards{0, 1, 3, 5, 5};
+  const std::vector<index_t> offsets{0, 3, 5};
+  const auto gaps = reward_differences<double>(rewards, offsets);
+  CHECK(gaps == std::vector<double>{1, 3, 2, 0});
+  const auto h = histogram(gaps, 3, 0.0, 3.0);
+  CHECK(h.counts == std::vector<std::size_t>{1, 1, 2});
+  const auto clipped = histogram(std::vector<double>{-1.0, 0.5, 7.0}, 2, 0.0, 1.0);
+  CHECK(clipped.underflow == 1);
+  CHECK(clipped.overflow == 1);
+  CHECK(clipped.total() == 3);
+  test::require_error_naming([&] { summarize_preferences<double>(chosen, std::vector<double>{1.0}); }, {"'chosen'"});
+  test::require_error_naming([] { histogram(std::vector<double>{}, 0, 0, 1); }, {"'bins'"});
+}
+
+TEST_CASE("batch buffers gather the listed columns, chosen first", "[data]") {
+  cpu::context ctx;
+  PreferenceSet<double> pairs(2);
+  for (int i = 0; i < 4; ++i) pairs.add(std::vector<double>{double(i), 0.5}, std::vector<double>{-double(i), 0.5}, 0.1 * i);
+  PreferenceBatchBuffer<double, cpu> pb;
+  const std::vector<index_t> idx{3, 1};
+  const auto batch = pb.gather(ctx, pairs, idx);
+  REQUIRE(batch.features.cols == 4);
+  CHECK(batch.features(0, 0) == 3.0);
+  CHECK(batch.features(0, 1) == 1.0);
+  CHECK(batch.features(0, 2) == -3.0);
+  CHECK(batch.features(0, 3) == -1.0);
+  REQUIRE(batch.margins.size == 2);
+  CHECK(batch.margins[0] == Approx(0.3));
+
+  const auto meta = MetaSet<double>::from_pairs(pairs);
+  CHECK(meta.prompts() == 4);
+  CHECK(meta.responses_of(2) == 2);
+  MetaBatchBuffer<double, cpu> mb;
+  const auto mbatch = mb.gather(ctx, meta, idx);
+  REQUIRE(mbatch.offsets.size == 3);
+  CHECK(mbatch.offsets[2] == 4);
+  CHECK(mbatch.features(0, 1) == -3.0);
+  test::require_error_naming([&] { pb.gather(ctx, pairs, std::vector<index_t>{9}); }, {"pair index 9"});
+}
+
+TEST_CASE("bad input to the public API throws metarm::Error naming the argument", "[learner][errors]") {
+  const index_t d = 3;
+  const Mlp<ReLU, double> model(d, {4});
+  PreferenceSet<double> pairs(d);
+  pairs.add(std::vector<double>{1, 2, 3}, std::vector<double>{0, 0, 0});
+  MetaSet<double> meta(d);
+  meta.add_prompt(std::vector<double>{1, 2, 3, 4, 5, 6});
+
+  SECTION("dimension mismatch") {
+    MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+    PreferenceSet<double> wide(4);
+    wide.add(std::vector<double>{1, 2, 3, 4}, std::vector<double>{0, 0, 0, 0});
+    test::require_error_naming([&] { learner.fit(wide, nullptr, FitOptions<double>{}); },
+                               {"'train'", "4 features", "expects 3"});
+    test::require_error_naming([&] { learner.evaluate(wide); }, {"'pairs'"});
+    test::require_error_naming([&] { pairs.add(std::vector<double>{1, 2}, std::vector<double>{1, 2, 3}); },
+                               {"pair 1", "'chosen'", "expected 3"});
+  }
+  SECTION("k < 2") {
+    test::require_error_naming([&] { meta.add_prompt(std::vector<double>{1, 2, 3}); },
+                               {"prompt 1", "'responses'", "k = 1", "k >= 2"});
+    test::require_error_naming([&] { meta.add_prompt(std::vector<double>{1, 2, 3, 4}); }, {"not a multiple"});
+  }
+  SECTION("empty sets and batches") {
+    MetaLearner learner(model, MetaRM(0.1), Sgd{}, LearnerOptions{});
+    test::require_error_naming([&] { learner.fit(PreferenceSet<double>(d), &meta, FitOptions<double>{}); },
+                               {"'train'", "no pairs"});
+    test::require_error_naming([&] { learner.fit(pairs, &meta, FitOptions<double>{.batch_size = 0}); },
+                               {"'batch_size'"});
+    test::require_error_naming([&] { learner.fit(pairs, &meta, FitOptions<double>{.epochs = 0}); }, {"'epochs'"});
+    test::require_error_naming([&] { learner.step(PreferenceBatch<double>{}); }, {"preference batch is empty"});
+    test::require_error_naming([&] { learner.evaluate(PreferenceSet<double>(d)); }, {"'pairs'", "empty"});
+  }
+  SECTION("NaN features and NaN rewards") {
+    const double nan = std::nan("");
+    test::require_error_naming([&] { pairs.add(std::vector<double>{1, nan, 3}, std::vector<double>{0, 0, 0}); },
+                               {"'chosen'", "feature 1", "not finite"});
+    test::require_error_naming([&] { pairs.add(std::vector<double>{1, 1, 3}, std::vector<double>{0, 0, 0}, nan); },
+                               {"'margin'"});
+    MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+    std::vector<double> broken = learner.parameters();
+    broken.back() = nan;  // the head bias
+    learner.set_parameters(broken);
+    test::require_error_naming([&] { learner.fit(pairs, nullptr, FitOptions<double>{}); },
+                               {"BradleyTerryLoss", "'rewards'", "NaN"});
+  }
+  SECTION("negative centering coefficient") {
+    test::require_error_naming(
+        [&] {
+          MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{.step = {.centering = -1.0}});
+        },
+        {"'centering'"});
+    test::require_error_naming(
+        [&] { MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{.step = {.clip_norm = -1.0}}); },
+        {"'clip_norm'"});
+  }
+  SECTION("wrong parameter count") {
+    MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+    test::require_error_naming([&] { learner.set_parameters(std::vector<double>{1.0}); }, {"'values'"});
+  }
+}
+
+TEST_CASE("scheduled learning rate and clipping reach the update", "[learner][optim]") {
+  Rng rng(102);
+  const index_t d = 4;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto train = test::separable_pairs<double>(rng, d, 40, w);
+  const LinearModel<double> model(d);
+  History history;
+  MetaLearner learner(model, Vanilla{}, Sgd{.learning_rate = 0.5},
+                      LearnerOptions{.step = {.clip_norm = 1e-3, .schedule = Schedule::warmup_cosine(2, 10)}});
+  std::vector<double> before = learner.parameters();
+  learner.fit(train, nullptr, FitOptions<double>{.epochs = 1, .batch_size = 4}, history);
+  REQUIRE(history.steps().size() == 10);
+  CHECK(history.steps()[0].learning_rate == Approx(0.25));
+  CHECK(history.steps()[1].learning_rate == Approx(0.5));
+  CHECK(history.steps()[6].learning_rate == Approx(0.5 * 0.5 * (1 + std::cos(M_PI * 4.0 / 8.0))));
+  // each update moved the parameters by at most lr * clip_norm
+  const auto after = learner.parameters();
+  double moved = 0;
+  for (std::size_t i = 0; i < after.size(); ++i) moved += (after[i] - before[i]) * (after[i] - before[i]);
+  double bound = 0;
+  for (const auto& s : history.steps()) {
+    CHECK(s.grad_norm > 1e-3);  // reported before clipping
+    bound += s.learning_rate * 1e-3;
+  }
+  CHECK(std::sqrt(moved) <= bound * (1 + 1e-9));
+}
+
+namespace {
+
+struct StopAtStep {
+  std::int64_t at;
+  int epoch_ends = 0;
+  std::string_view name() const { return "StopAtStep"; }
+  bool on_step(const StepEvent& e) { return e.step == at; }
+  void on_epoch_end(const EpochEvent&) { ++epoch_ends; }
+  std::string stop_reason() const { return "asked to stop at step " + std::to_string(at); }
+};
+
+struct Unnamed {
+  bool on_step(const StepEvent&) { return true; }
+};
+
+}  // namespace
+
+TEST_CASE("callbacks can stop a fit and the reason is recorded", "[learner][callback]") {
+  Rng rng(103);
+  const index_t d = 4;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto train = test::separable_pairs<double>(rng, d, 64, w);
+  const auto held_out = test::separable_pairs<double>(rng, d, 64, w);
+  const LinearModel<double> model(d);
+
+  SECTION("a named callback with a reason") {
+    MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+    StopAtStep stopper{.at = 7};
+    History history;
+    const auto result = learner.fit(train, nullptr, FitOptions<double>{.epochs = 5, .batch_size = 8}, history, stopper);
+    CHECK(result.steps == 7);
+    CHECK(result.epochs_completed == 0);
+    CHECK(result.stop.kind == StopReason::Kind::callback);
+    CHECK(result.stop.source == "StopAtStep");
+    CHECK(result.stop.describe() == "stopped by StopAtStep: asked to stop at step 7");
+    CHECK(history.steps().size() == 7);
+    CHECK(stopper.epoch_ends == 1);
+  }
+  SECTION("an unnamed callback is named by position") {
+    MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+    History history;
+    const auto result = learner.fit(train, nullptr, FitOptions<double>{.epochs = 2}, history, Unnamed{});
+    CHECK(result.steps == 1);
+    CHECK(result.stop.source == "callback #2");
+  }
+  SECTION("early stopping on an eval metric") {
+    MetaLearner learner(model, Vanilla{}, Sgd{.learning_rate = 0.0}, LearnerOptions{});  // nothing improves
+    EarlyStopping early("eval_loss", 2, EarlyStopping::Mode::minimize);
+    History history;
+    const auto result = learner.fit(
+        train, nullptr, FitOptions<double>{.epochs = 50, .batch_size = 8, .eval_pairs = &held_out, .eval_every = 4},
+        history, early);
+    CHECK(result.steps == 12);  // evaluations at steps 4, 8, 12: the first sets the best, two more do not improve
+    CHECK(history.evaluations().size() == 3);
+    CHECK(result.stop.source == "EarlyStopping");
+    CHECK(result.stop.detail.find("eval_loss did not improve for 2") != std::string::npos);
+    CHECK(result.last_eval.find("eval_accuracy").has_value());
+  }
+  SECTION("early stopping names a metric that does not exist") {
+    MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+    EarlyStopping early("eval_nonsense");
+    test::require_error_naming(
+        [&] { learner.fit(train, nullptr, FitOptions<double>{.eval_pairs = &held_out}, early); },
+        {"EarlyStopping", "eval_nonsense"});
+  }
+  SECTION("evaluation at each epoch's end and completion") {
+    MetaLearner learner(model, Vanilla{}, Sgd{}, LearnerOptions{});
+    History history;
+    const auto result =
+        learner.fit(train, nullptr, FitOptions<double>{.epochs = 3, .batch_size = 10, .eval_pairs = &held_out}, history);
+    CHECK(result.steps == 21);  // 64 pairs in batches of 10: 7 per epoch, the last one smaller
+    CHECK(result.epochs_completed == 3);
+    CHECK(result.stop.kind == StopReason::Kind::completed);
+    REQUIRE(history.evaluations().size() == 3);
+    CHECK(history.evaluations()[2].step == 21);
+    const auto dropped = learner.fit(train, nullptr, FitOptions<double>{.batch_size = 10, .drop_last = true});
+    CHECK(dropped.steps == 6);
+  }
+}
+
+TEST_CASE("ProgressLine prints plain lines when not on a terminal", "[callback]") {
+  Rng rng(104);
+  const auto w = test::random_vector<double>(rng, 3);
+  const auto train = test::separable_pairs<double>(rng, 3, 40, w);
+  const auto meta = test::random_meta<double>(rng, 3, 10, {3});
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  {
+    MetaLearner learner(LinearModel<double>(3), MetaRM(0.1), Sgd{}, LearnerOptions{});
+    ProgressLine progress(file, 5);
+    learner.fit(train, &meta, FitOptions<double>{.epochs = 2, .batch_size = 4, .eval_pairs = &train}, progress);
+  }
+  std::rewind(file);
+  std::string text;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, file) != nullptr) text += buffer;
+  std::fclose(file);
+  INFO(text);
+  CHECK(text.find("fit: strategy metarm, 40 pairs, 10 meta prompts, 2 epoch(s) x 10 batches") != std::string::npos);
+  CHECK(text.find("epoch 1/2  step 5/20  loss ") != std::string::npos);
+  CHECK(text.find("  J 0.") != std::string::npos);
+  CHECK(text.find("epoch 2/2 done  mean loss") != std::string::npos);
+  CHECK(text.find("eval_accuracy") != std::string::npos);
+  CHECK(text.find("fit: completed all epochs") != std::string::npos);
+  CHECK(text.find('\r') == std::string::npos);
+}

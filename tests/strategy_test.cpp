@@ -1,0 +1,194 @@
+// strategy/: Vanilla and first-order MetaRM, their relation (eta = 0 is Vanilla, bit for bit), MetaRM
+// against the update written out by hand, and a user strategy plugged in without library changes.
+#include "test_support.hpp"
+
+#include <cstring>
+
+using namespace metarm;
+using test::index_t;
+
+namespace {
+
+constexpr index_t dim = 6;
+
+struct Data {
+  PreferenceSet<double> pairs;
+  MetaSet<double> meta;
+};
+
+Data make_data(std::uint64_t seed) {
+  Rng rng(seed);
+  const auto w = test::random_vector<double>(rng, dim);
+  return {test::separable_pairs<double>(rng, dim, 96, w), test::random_meta<double>(rng, dim, 40, {2, 3, 5})};
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+using Model = Mlp<Tanh, double>;
+
+}  // namespace
+
+TEST_CASE("MetaRM with eta = 0 equals Vanilla bit for bit over 50 steps", "[strategy]") {
+  const auto data = make_data(1);
+  const Model model(dim, {8, 8});
+  FitOptions<double> fit{.epochs = 100, .batch_size = 8, .meta_batch_size = 4, .max_steps = 50};
+  History vanilla_history, metarm_history;
+  MetaLearner vanilla(model, Vanilla{}, Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 3});
+  MetaLearner meta(model, MetaRM(0.0), Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 3});
+  REQUIRE(same_bits(vanilla.parameters(), meta.parameters()));
+  const auto r1 = vanilla.fit(data.pairs, &data.meta, fit, vanilla_history);
+  const auto r2 = meta.fit(data.pairs, &data.meta, fit, metarm_history);
+  REQUIRE(r1.steps == 50);
+  REQUIRE(r2.steps == 50);
+  CHECK(r1.stop.kind == StopReason::Kind::max_steps);
+  for (std::size_t i = 0; i < 50; ++i) {
+    CHECK(vanilla_history.steps()[i].loss == metarm_history.steps()[i].loss);
+  }
+  CHECK(same_bits(vanilla.parameters(), meta.parameters()));
+  // and the parameters did move
+  MetaLearner untouched(model, Vanilla{}, Adam{}, LearnerOptions{.seed = 3});
+  CHECK_FALSE(same_bits(untouched.parameters(), meta.parameters()));
+}
+
+TEST_CASE("MetaRM step equals the hand-written sequence: backup, ascend, gradient at theta', restore, step",
+          "[strategy]") {
+  const auto data = make_data(2);
+  const Model model(dim, {5});
+  const double eta = 0.3;
+  const Adam adam{.learning_rate = 0.02};
+  MetaLearner learner(model, MetaRM(eta), adam, LearnerOptions{.seed = 4});
+
+  // The same update written out with the model, objective and optimiser directly.
+  cpu::context ctx;
+  std::vector<double> theta = learner.parameters();
+  const auto n = static_cast<std::size_t>(model.parameter_count());
+  std::vector<double> backup(n), grad_j(n), grad_l(n), exp_avg(n, 0.0), exp_avg_sq(n, 0.0), d_rewards(64);
+  auto ws = model.make_workspace<cpu>(64);
+
+  PreferenceBatchBuffer<double, cpu> pair_buffer;
+  MetaBatchBuffer<double, cpu> meta_buffer;
+  for (int step = 0; step < 5; ++step) {
+    std::vector<index_t> pair_idx, prompt_idx;
+    for (index_t i = 0; i < 8; ++i) pair_idx.push_back((step * 8 + i) % data.pairs.size());
+    for (index_t i = 0; i < 4; ++i) prompt_idx.push_back((step * 4 + i) % data.meta.prompts());
+    const auto pairs = pair_buffer.gather(ctx, data.pairs, pair_idx);
+    const auto meta = meta_buffer.gather(ctx, data.meta, prompt_idx);
+
+    const StepStats stats = learner.step(pairs, meta);
+
+    backup = theta;                                                             // backup theta
+    const double j = difference_objective_and_gradient<cpu>(ctx, model, DifferenceObjective{}, test::view(std::as_const(theta)),
+                                                            meta, ws, test::view(d_rewards), test::view(grad_j));
+    for (std::size_t i = 0; i < n; ++i) theta[i] += eta * grad_j[i];           // ascend
+    const double l = preference_loss_and_gradient<cpu>(ctx, model, BradleyTerryLoss{}, test::view(std::as_const(theta)),
+                                                       pairs, ws, test::view(d_rewards), test::view(grad_l));
+    theta = backup;                                                             // restore
+    std::array<VectorView<double>, 2> state{test::view(exp_avg), test::view(exp_avg_sq)};
+    adam.update<cpu, double>(ctx, test::view(theta), test::view(std::as_const(grad_l)),
+                             std::span<const VectorView<double>>(state), adam.learning_rate, step + 1);  // step
+
+    CHECK(stats.objective == j);
+    CHECK(stats.loss == l);
+    CHECK(same_bits(theta, learner.parameters()));
+  }
+}
+
+TEST_CASE("MetaRM's ascent step is zero when every response of a prompt is identical", "[strategy]") {
+  const Model model(dim, {4});
+  Rng rng(5);
+  const auto w = test::random_vector<double>(rng, dim);
+  const auto pairs = test::separable_pairs<double>(rng, dim, 16, w);
+  MetaSet<double> flat(dim);
+  for (int p = 0; p < 8; ++p) {
+    const auto x = test::random_vector<double>(rng, dim);
+    std::vector<double> block;
+    for (int k = 0; k < 3; ++k) block.insert(block.end(), x.begin(), x.end());
+    flat.add_prompt(block);
+  }
+  FitOptions<double> fit{.epochs = 2, .batch_size = 4, .meta_batch_size = 2};
+  History h;
+  MetaLearner vanilla(model, Vanilla{}, Sgd{.learning_rate = 0.1}, LearnerOptions{.seed = 6});
+  MetaLearner meta(model, MetaRM(5.0), Sgd{.learning_rate = 0.1}, LearnerOptions{.seed = 6});
+  vanilla.fit(pairs, nullptr, fit);
+  meta.fit(pairs, &flat, fit, h);
+  CHECK(same_bits(vanilla.parameters(), meta.parameters()));
+  for (const auto& s : h.steps()) {
+    CHECK(s.ascent_norm == 0.0);
+    CHECK(s.objective == Approx(1.0 / 3.0));  // (k - 1) / (2k) with k = 3
+  }
+}
+
+TEST_CASE("MetaRM statistics: a small ascent step raises J and more inner steps raise it further", "[strategy]") {
+  const auto data = make_data(7);
+  const Model model(dim, {8});
+  PreferenceBatchBuffer<double, cpu> pb;
+  MetaBatchBuffer<double, cpu> mb;
+  cpu::context ctx;
+  const std::vector<index_t> idx{0, 1, 2, 3, 4, 5};
+  const auto pairs = pb.gather(ctx, data.pairs, idx);
+  const auto meta = mb.gather(ctx, data.meta, idx);
+
+  MetaLearner one(model, MetaRM({.eta = 0.05, .measure_objective_after = true}), Sgd{}, LearnerOptions{.seed = 8});
+  const StepStats s1 = one.step(pairs, meta);
+  CHECK(s1.objective_after > s1.objective);
+  CHECK(s1.ascent_norm > 0.0);
+  CHECK(s1.grad_norm > 0.0);
+  CHECK(s1.learning_rate == Sgd{}.learning_rate);
+
+  MetaLearner three(model, MetaRM({.eta = 0.05, .inner_steps = 3, .measure_objective_after = true}), Sgd{},
+                    LearnerOptions{.seed = 8});
+  const StepStats s3 = three.step(pairs, meta);
+  CHECK(s3.objective == s1.objective);
+  CHECK(s3.objective_after > s1.objective_after);
+
+  MetaLearner vanilla(model, Vanilla{}, Sgd{}, LearnerOptions{.seed = 8});
+  const StepStats sv = vanilla.step(pairs);
+  CHECK(std::isnan(sv.objective));
+  CHECK(std::isnan(sv.objective_after));
+}
+
+TEST_CASE("MetaRM rejects bad options and needs a meta batch", "[strategy][errors]") {
+  test::require_error_naming([] { MetaRM(-1.0); }, {"MetaRM", "'eta'"});
+  test::require_error_naming([] { MetaRM({.inner_steps = 0}); }, {"'inner_steps'"});
+  const auto data = make_data(9);
+  MetaLearner learner(Model(dim, {3}), MetaRM(0.1), Sgd{}, LearnerOptions{});
+  test::require_error_naming([&] { learner.fit(data.pairs, nullptr, FitOptions<double>{}); },
+                             {"MetaLearner::fit", "metarm", "'meta'"});
+  PreferenceBatchBuffer<double, cpu> pb;
+  cpu::context ctx;
+  const std::vector<index_t> idx{0, 1};
+  const auto pairs = pb.gather(ctx, data.pairs, idx);
+  test::require_error_naming([&] { learner.step(pairs); }, {"MetaLearner::step", "meta batch is empty"});
+}
+
+namespace {
+
+// A strategy written outside the library: descend on L - lambda * J directly (a "joint" objective).
+struct JointObjective {
+  double lambda = 0.5;
+  template <class Step>
+  StepStats step(Step& s) {
+    StepStats stats;
+    auto g = s.scratch(0), gj = s.scratch(1);
+    stats.loss = s.preference_loss_and_gradient(s.params(), g);
+    stats.objective = s.difference_objective_and_gradient(s.params(), gj);
+    s.axpy(-lambda, gj, g);
+    stats.grad_norm = s.apply_update(g);
+    return stats;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a user-defined strategy plugs into the learner unchanged", "[strategy]") {
+  const auto data = make_data(10);
+  MetaLearner learner(Model(dim, {6}), JointObjective{}, Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 1});
+  History history;
+  const auto result = learner.fit(data.pairs, &data.meta, FitOptions<double>{.epochs = 3, .batch_size = 16}, history);
+  CHECK(result.steps == 18);
+  CHECK(history.steps().size() == 18);
+  CHECK(history.steps().front().objective > 0.0);
+  CHECK(learner.updates() == 18);
+}
