@@ -1,11 +1,21 @@
 // No allocation inside a training step after the first: this binary replaces the global operator new to
 // count allocations, and turns on Eigen's own malloc check, then runs 100 steps of each strategy.
-#define EIGEN_RUNTIME_NO_MALLOC
-#include <Eigen/Core>
-
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <stdexcept>
+
+// Eigen reports a forbidden heap allocation through eigen_assert, which release builds compile out; keep it
+// on in this program, as an exception the test can observe.
+struct EigenAssertion : std::logic_error {
+  using std::logic_error::logic_error;
+};
+#define eigen_assert(x)                                           \
+  do {                                                            \
+    if (!(x)) throw EigenAssertion("Eigen assertion failed: " #x); \
+  } while (false)
+#define EIGEN_RUNTIME_NO_MALLOC
+#include <Eigen/Core>
 
 namespace {
 std::atomic<long> allocations{0};
@@ -136,4 +146,52 @@ TEST_CASE("the counter sees allocations (so a zero above means something)", "[al
   CHECK(allocations.load() - before >= 2);
   cpu::buffer<float> b(10);
   CHECK(allocations.load() - before >= 3);
+}
+
+TEST_CASE("Eigen's malloc guard is live in this build (so Eigen could not allocate unseen)", "[allocation]") {
+  Eigen::internal::set_is_malloc_allowed(false);
+  bool caught = false;
+  try {
+    Eigen::VectorXd v(1000);
+    v.setZero();
+  } catch (const EigenAssertion&) {
+    caught = true;
+  }
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(caught);
+}
+
+TEST_CASE("cpu::gemm allocates nothing for any transpose, alpha, beta or vector-shaped result", "[allocation]") {
+  cpu::context ctx;
+  Rng rng(4);
+  const index_t shapes[][3] = {{1, 7, 9}, {7, 1, 9}, {7, 9, 1}, {1, 1, 9}, {6, 5, 4}, {40, 33, 50}};
+  for (const auto& shape : shapes) {
+    const index_t m = shape[0], n = shape[1], k = shape[2];
+    const auto a = test::random_vector<float>(rng, m * k), b = test::random_vector<float>(rng, k * n);
+    auto c = test::random_vector<float>(rng, m * n);
+    for (Trans ta : {Trans::no, Trans::yes}) {
+      for (Trans tb : {Trans::no, Trans::yes}) {
+        for (float alpha : {1.0f, 0.5f}) {
+          for (float beta : {0.0f, 1.0f, 2.0f}) {
+            const long before = allocations.load();
+            Eigen::internal::set_is_malloc_allowed(false);
+            bool eigen_allocated = false;
+            try {
+              cpu::gemm<float>(ctx, ta, tb, alpha, {a.data(), ta == Trans::yes ? k : m, ta == Trans::yes ? m : k, ta == Trans::yes ? k : m},
+                               {b.data(), tb == Trans::yes ? n : k, tb == Trans::yes ? k : n, tb == Trans::yes ? n : k}, beta,
+                               test::matrix(c, m, n));
+            } catch (const EigenAssertion&) {
+              eigen_allocated = true;
+            }
+            Eigen::internal::set_is_malloc_allowed(true);
+            const long after = allocations.load();
+            INFO("m " << m << " n " << n << " k " << k << " trans " << int(ta) << int(tb) << " alpha " << alpha
+                      << " beta " << beta);
+            CHECK_FALSE(eigen_allocated);
+            CHECK(after == before);
+          }
+        }
+      }
+    }
+  }
 }

@@ -195,14 +195,23 @@ struct cpu {
     }
     const auto A = map(a);
     const auto B = map(b);
+    // alpha scales the product, never an operand: Eigen would copy a scaled operand into a temporary.
     auto run = [&](const auto& op_a, const auto& op_b) {
       if (beta == T(0)) {
-        C.noalias() = alpha * op_a * op_b;
+        if (alpha == T(1)) {
+          C.noalias() = op_a * op_b;
+        } else {
+          C.noalias() = alpha * (op_a * op_b);
+        }
       } else {
         if (beta != T(1)) {
           C *= beta;
         }
-        C.noalias() += alpha * op_a * op_b;
+        if (alpha == T(1)) {
+          C.noalias() += op_a * op_b;
+        } else {
+          C.noalias() += alpha * (op_a * op_b);
+        }
       }
     };
     if (trans_a == Trans::no && trans_b == Trans::no) {
