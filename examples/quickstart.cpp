@@ -36,6 +36,9 @@ int main() {
 
   MetaLearner vanilla(model, Vanilla{}, Adam{.learning_rate = 1e-3}, options);
   report("vanilla", vanilla);
-  MetaLearner metarm(model, MetaRM(/*eta=*/0.5), Adam{.learning_rate = 1e-3}, options);
-  report("metarm (eta 0.5)", metarm);
+  // The ascent step size eta is MetaRM's one knob (docs/math.md, "Choosing eta").
+  for (double eta : {1.0, 10.0, 30.0}) {
+    MetaLearner metarm(model, MetaRM(eta), Adam{.learning_rate = 1e-3}, options);
+    report(("metarm eta " + std::to_string(int(eta))).c_str(), metarm);
+  }
 }
