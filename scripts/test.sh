@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds metarm and runs every test registered with ctest.
+#   scripts/test.sh              Release build in build/
+#   scripts/test.sh --sanitize   tests only, with AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+jobs=$(nproc)
+if [ "${1:-}" = "--sanitize" ]; then
+  flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 $flags" \
+    -DMETARM_BUILD_EXAMPLES=OFF -DMETARM_BUILD_BENCHMARKS=OFF
+  cmake --build build-asan -j "$jobs"
+  # Packaging and compile-only checks say nothing more under a sanitizer.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -j "$jobs" --output-on-failure -E '^(package|compile):'
+else
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake --build build -j "$jobs"
+  ctest --test-dir build -j "$jobs" --output-on-failure
+fi
