@@ -17,9 +17,10 @@ struct VectorView {
   bool empty() const { return size == 0; }
   VectorView segment(index_t offset, index_t count) const { return {data + offset, count}; }
 
-  operator VectorView<const T>() const
-    requires(!std::is_const_v<T>)
-  {
+  // Written as a template so that VectorView<const T> declares no conversion to itself.
+  template <class U = T>
+    requires(std::is_same_v<U, T> && !std::is_const_v<U>)
+  operator VectorView<const U>() const {
     return {data, size};
   }
 };
@@ -42,9 +43,9 @@ struct MatrixView {
   // The whole matrix as one vector; only meaningful when contiguous().
   VectorView<T> flat() const { return {data, rows * cols}; }
 
-  operator MatrixView<const T>() const
-    requires(!std::is_const_v<T>)
-  {
+  template <class U = T>
+    requires(std::is_same_v<U, T> && !std::is_const_v<U>)
+  operator MatrixView<const U>() const {
     return {data, rows, cols, ld};
   }
 };

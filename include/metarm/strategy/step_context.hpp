@@ -138,8 +138,9 @@ class StepContext {
     last_learning_rate_ = learning_rate();
     ++updates_;
     std::array<VectorView<T>, state_count> state_views;
-    for (std::size_t i = 0; i < state_count; ++i) {
-      state_views[i] = state_[i].view();
+    auto state = state_.begin();
+    for (auto& view : state_views) {
+      view = (state++)->view();
     }
     optimizer_.template update<Backend, T>(ctx_, params_.view(), as_const(grad),
                                            std::span<const VectorView<T>>(state_views.data(), state_count),
