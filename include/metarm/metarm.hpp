@@ -8,6 +8,7 @@
 #include "metarm/core/scalar_math.hpp"
 #include "metarm/core/version.hpp"
 
+#include "metarm/backend/cuda.hpp"
 #include "metarm/backend/default.hpp"
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"

@@ -1,0 +1,292 @@
+// The CUDA backend: device memory, cuBLAS for the dense algebra and small kernels for the rest, with the
+// same static members as metarm::cpu, so every model, loss, optimiser, strategy and the learner run on it
+// unchanged. Include through metarm/backend/cuda.hpp, in a translation unit compiled by nvcc.
+//
+// Host-device traffic: parameters, gradients, optimiser state, workspaces and scratch stay on the device.
+// Inside a training step the only transfers are the scalars a step reports, each a few bytes read after a
+// stream synchronisation: the preference loss value (one per evaluation of L), the difference objective
+// value (one per evaluation of J), the gradient norm that clipping and the step statistics use, and, for
+// MetaRM, the norm of grad J. Batches are uploaded once per step by the learner's batch buffers.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "metarm/backend/cuda/check.hpp"
+#include "metarm/backend/cuda/context.hpp"
+#include "metarm/backend/cuda/device_buffer.hpp"
+#include "metarm/backend/cuda/kernels.hpp"
+#include "metarm/backend/transpose.hpp"
+#include "metarm/backend/views.hpp"
+#include "metarm/core/error.hpp"
+
+namespace metarm {
+
+struct cuda {
+  static constexpr std::string_view name = "cuda";
+  static constexpr bool host_accessible = false;
+
+  using context = detail::cuda_context;
+
+  template <class T>
+  using buffer = detail::device_buffer<T>;
+
+  // ---- transfers (synchronous: the host memory may be reused as soon as they return) ---------------------
+
+  template <class T>
+  static void copy_to_host(context& ctx, VectorView<const T> source, T* destination) {
+    if (source.size > 0) {
+      METARM_CUDA_CHECK(cudaMemcpyAsync(destination, source.data, bytes<T>(source.size), cudaMemcpyDeviceToHost,
+                                        ctx.stream()));
+      ctx.synchronize();
+    }
+  }
+
+  template <class T>
+  static void copy_from_host(context& ctx, const T* source, VectorView<T> destination) {
+    if (destination.size > 0) {
+      METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source, bytes<T>(destination.size), cudaMemcpyHostToDevice,
+                                        ctx.stream()));
+      ctx.synchronize();
+    }
+  }
+
+  // ---- vector algebra -----------------------------------------------------------------------------------
+
+  template <class T>
+  static void fill(context& ctx, VectorView<T> x, T value) {
+    if (x.size == 0) return;
+    if (value == T(0)) {
+      METARM_CUDA_CHECK(cudaMemsetAsync(x.data, 0, bytes<T>(x.size), ctx.stream()));
+      return;
+    }
+    detail::kernels::fill<<<detail::kernels::blocks_for(x.size), detail::kernels::block_size, 0, ctx.stream()>>>(
+        x.data, x.size, value);
+    METARM_CUDA_CHECK_LAUNCH("kernels::fill");
+  }
+
+  template <class T>
+  static void copy(context& ctx, VectorView<const T> source, VectorView<T> destination) {
+    check_same_size(source.size, destination.size, "cuda::copy");
+    if (source.size > 0 && source.data != destination.data) {
+      METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source.data, bytes<T>(source.size),
+                                        cudaMemcpyDeviceToDevice, ctx.stream()));
+    }
+  }
+
+  // y += alpha * x
+  template <class T>
+  static void axpy(context& ctx, T alpha, VectorView<const T> x, VectorView<T> y) {
+    check_same_size(x.size, y.size, "cuda::axpy");
+    if (x.size == 0) return;
+    const int n = blas_int(x.size, "cuda::axpy");
+    if constexpr (std::is_same_v<T, float>) {
+      METARM_CUBLAS_CHECK(cublasSaxpy(ctx.blas(), n, &alpha, x.data, 1, y.data, 1));
+    } else {
+      METARM_CUBLAS_CHECK(cublasDaxpy(ctx.blas(), n, &alpha, x.data, 1, y.data, 1));
+    }
+  }
+
+  template <class T>
+  static void scale(context& ctx, T alpha, VectorView<T> x) {
+    if (x.size == 0) return;
+    const int n = blas_int(x.size, "cuda::scale");
+    if constexpr (std::is_same_v<T, float>) {
+      METARM_CUBLAS_CHECK(cublasSscal(ctx.blas(), n, &alpha, x.data, 1));
+    } else {
+      METARM_CUBLAS_CHECK(cublasDscal(ctx.blas(), n, &alpha, x.data, 1));
+    }
+  }
+
+  // Returns to the host (a synchronising read).
+  template <class T>
+  static T dot(context& ctx, VectorView<const T> x, VectorView<const T> y) {
+    check_same_size(x.size, y.size, "cuda::dot");
+    T result = T(0);
+    if (x.size == 0) return result;
+    const int n = blas_int(x.size, "cuda::dot");
+    if constexpr (std::is_same_v<T, float>) {
+      METARM_CUBLAS_CHECK(cublasSdot(ctx.blas(), n, x.data, 1, y.data, 1, &result));
+    } else {
+      METARM_CUBLAS_CHECK(cublasDdot(ctx.blas(), n, x.data, 1, y.data, 1, &result));
+    }
+    return result;
+  }
+
+  // Returns to the host (a synchronising read). cuBLAS's nrm2 scales against overflow.
+  template <class T>
+  static T squared_norm(context& ctx, VectorView<const T> x) {
+    T norm = T(0);
+    if (x.size == 0) return norm;
+    const int n = blas_int(x.size, "cuda::squared_norm");
+    if constexpr (std::is_same_v<T, float>) {
+      METARM_CUBLAS_CHECK(cublasSnrm2(ctx.blas(), n, x.data, 1, &norm));
+    } else {
+      METARM_CUBLAS_CHECK(cublasDnrm2(ctx.blas(), n, x.data, 1, &norm));
+    }
+    return norm * norm;
+  }
+
+  // ---- matrix algebra -----------------------------------------------------------------------------------
+
+  // C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
+  template <class T>
+  static void gemm(context& ctx, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b,
+                   T beta, MatrixView<T> c) {
+    const index_t m = trans_a == Trans::yes ? a.cols : a.rows;
+    const index_t k = trans_a == Trans::yes ? a.rows : a.cols;
+    const index_t kb = trans_b == Trans::yes ? b.cols : b.rows;
+    const index_t n = trans_b == Trans::yes ? b.rows : b.cols;
+    METARM_REQUIRE(k == kb && m == c.rows && n == c.cols, "cuda::gemm",
+                   "shapes do not agree: op(A) is " + std::to_string(m) + " x " + std::to_string(k) + ", op(B) is " +
+                       std::to_string(kb) + " x " + std::to_string(n) + ", C is " + std::to_string(c.rows) + " x " +
+                       std::to_string(c.cols));
+    if (m == 0 || n == 0) return;
+    const cublasOperation_t op_a = trans_a == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const int mi = blas_int(m, "cuda::gemm"), ni = blas_int(n, "cuda::gemm"), ki = blas_int(k, "cuda::gemm");
+    const int lda = blas_int(std::max<index_t>(1, std::max(a.ld, a.rows)), "cuda::gemm");
+    const int ldb = blas_int(std::max<index_t>(1, std::max(b.ld, b.rows)), "cuda::gemm");
+    const int ldc = blas_int(std::max<index_t>(1, std::max(c.ld, c.rows)), "cuda::gemm");
+    if constexpr (std::is_same_v<T, float>) {
+      METARM_CUBLAS_CHECK(
+          cublasSgemm(ctx.blas(), op_a, op_b, mi, ni, ki, &alpha, a.data, lda, b.data, ldb, &beta, c.data, ldc));
+    } else {
+      METARM_CUBLAS_CHECK(
+          cublasDgemm(ctx.blas(), op_a, op_b, mi, ni, ki, &alpha, a.data, lda, b.data, ldb, &beta, c.data, ldc));
+    }
+  }
+
+  template <class T>
+  static void add_to_columns(context& ctx, VectorView<const T> bias, MatrixView<T> c) {
+    check_same_size(bias.size, c.rows, "cuda::add_to_columns");
+    if (c.empty()) return;
+    detail::kernels::add_to_columns<<<blocks(c.size()), detail::kernels::block_size, 0, ctx.stream()>>>(
+        bias.data, c.data, c.rows, c.cols, c.ld);
+    METARM_CUDA_CHECK_LAUNCH("kernels::add_to_columns");
+  }
+
+  template <class T>
+  static void accumulate_column_sum(context& ctx, MatrixView<const T> m, VectorView<T> out) {
+    check_same_size(m.rows, out.size, "cuda::accumulate_column_sum");
+    if (m.rows == 0) return;
+    detail::kernels::accumulate_column_sum<<<blocks(m.rows), detail::kernels::block_size, 0, ctx.stream()>>>(
+        m.data, m.rows, m.cols, m.ld, out.data);
+    METARM_CUDA_CHECK_LAUNCH("kernels::accumulate_column_sum");
+  }
+
+  // ---- elementwise maps ---------------------------------------------------------------------------------
+
+  template <class Activation, class T>
+  static void activation_forward(context& ctx, MatrixView<const T> z, MatrixView<T> a) {
+    if (z.empty()) return;
+    detail::kernels::activation_forward<Activation, T>
+        <<<blocks(z.size()), detail::kernels::block_size, 0, ctx.stream()>>>(z.data, z.ld, a.data, a.ld, z.rows,
+                                                                              z.cols);
+    METARM_CUDA_CHECK_LAUNCH("kernels::activation_forward");
+  }
+
+  template <class Activation, class T>
+  static void activation_backward(context& ctx, MatrixView<const T> z, MatrixView<const T> a, MatrixView<const T> da,
+                                  MatrixView<T> dz) {
+    if (z.empty()) return;
+    detail::kernels::activation_backward<Activation, T>
+        <<<blocks(z.size()), detail::kernels::block_size, 0, ctx.stream()>>>(z.data, z.ld, a.data, a.ld, da.data,
+                                                                              da.ld, dz.data, dz.ld, z.rows, z.cols);
+    METARM_CUDA_CHECK_LAUNCH("kernels::activation_backward");
+  }
+
+  // ---- objective kernels (see docs/math.md) --------------------------------------------------------------
+
+  template <class T>
+  static T bradley_terry(context& ctx, VectorView<const T> rewards, VectorView<const T> margins, T centering,
+                         VectorView<T> d_rewards) {
+    const index_t n = rewards.size / 2;
+    detail::kernels::bradley_terry<T><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+        rewards.data, n, margins.size > 0 ? margins.data : nullptr, centering,
+        d_rewards.size > 0 ? d_rewards.data : nullptr, ctx.device_result());
+    METARM_CUDA_CHECK_LAUNCH("kernels::bradley_terry");
+    return to_value<T>(ctx.read_result());
+  }
+
+  template <class T>
+  static T difference_objective(context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
+                                VectorView<T> d_rewards) {
+    detail::kernels::difference_objective<T><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+        rewards.data, offsets.data, offsets.size - 1, d_rewards.size > 0 ? d_rewards.data : nullptr,
+        ctx.device_result());
+    METARM_CUDA_CHECK_LAUNCH("kernels::difference_objective");
+    return to_value<T>(ctx.read_result());
+  }
+
+  // ---- fused optimiser updates ----------------------------------------------------------------------------
+
+  template <class T>
+  static void sgd_update(context& ctx, VectorView<T> p, VectorView<const T> g, T lr, T weight_decay) {
+    check_same_size(p.size, g.size, "cuda::sgd_update");
+    if (p.size == 0) return;
+    detail::kernels::sgd_update<<<blocks(p.size), detail::kernels::block_size, 0, ctx.stream()>>>(p.data, g.data, p.size,
+                                                                                                  lr, weight_decay);
+    METARM_CUDA_CHECK_LAUNCH("kernels::sgd_update");
+  }
+
+  template <class T>
+  static void momentum_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> velocity, T lr,
+                              T momentum, T weight_decay, bool nesterov) {
+    check_same_size(p.size, g.size, "cuda::momentum_update");
+    check_same_size(p.size, velocity.size, "cuda::momentum_update");
+    if (p.size == 0) return;
+    detail::kernels::momentum_update<<<blocks(p.size), detail::kernels::block_size, 0, ctx.stream()>>>(
+        p.data, g.data, velocity.data, p.size, lr, momentum, weight_decay, nesterov);
+    METARM_CUDA_CHECK_LAUNCH("kernels::momentum_update");
+  }
+
+  template <class T>
+  static void adam_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> exp_avg,
+                          VectorView<T> exp_avg_sq, T lr, T beta1, T beta2, T epsilon, T weight_decay, bool decoupled,
+                          T bias_correction1, T bias_correction2) {
+    check_same_size(p.size, g.size, "cuda::adam_update");
+    check_same_size(p.size, exp_avg.size, "cuda::adam_update");
+    check_same_size(p.size, exp_avg_sq.size, "cuda::adam_update");
+    if (p.size == 0) return;
+    const T step_size = lr / bias_correction1;
+    const T bias_correction2_sqrt = std::sqrt(bias_correction2);
+    const T shrink = decoupled ? T(1) - lr * weight_decay : T(1);
+    const T l2 = decoupled ? T(0) : weight_decay;
+    detail::kernels::adam_update<<<blocks(p.size), detail::kernels::block_size, 0, ctx.stream()>>>(
+        p.data, g.data, exp_avg.data, exp_avg_sq.data, p.size, step_size, bias_correction2_sqrt, beta1, beta2, epsilon,
+        shrink, l2);
+    METARM_CUDA_CHECK_LAUNCH("kernels::adam_update");
+  }
+
+ private:
+  template <class T>
+  static std::size_t bytes(index_t count) {
+    return static_cast<std::size_t>(count) * sizeof(T);
+  }
+
+  static int blocks(index_t n) { return detail::kernels::blocks_for(n); }
+
+  static int blas_int(index_t n, const char* where) {
+    METARM_REQUIRE(n <= std::numeric_limits<int>::max(), where,
+                   "size " + std::to_string(n) + " exceeds what cuBLAS's 32-bit interface takes");
+    return static_cast<int>(n);
+  }
+
+  template <class T>
+  static T to_value(const detail::cuda_context::Result& result) {
+    return result.non_finite ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(result.value);
+  }
+
+  static void check_same_size(index_t a, index_t b, const char* where) {
+    METARM_REQUIRE(a == b, where, "sizes differ: " + std::to_string(a) + " vs " + std::to_string(b));
+  }
+};
+
+}  // namespace metarm

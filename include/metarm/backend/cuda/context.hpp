@@ -1,0 +1,92 @@
+// Per-run execution state of the CUDA backend: the device, one stream, one cuBLAS handle bound to it, and
+// the small device and pinned host slots through which reductions return their scalar results.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <utility>
+
+#include "metarm/backend/cuda/check.hpp"
+
+namespace metarm::detail {
+
+class cuda_context {
+ public:
+  struct Options {
+    int device = 0;
+    // Let cuBLAS run float32 products on tensor cores in TF32 (10-bit mantissa inputs). Faster on Ampere and
+    // later, and no longer equal to the CPU backend to 1e-5; doubles are unaffected.
+    bool tf32 = false;
+  };
+
+  cuda_context() : cuda_context(Options{}) {}
+  explicit cuda_context(Options options) : options_(options) {
+    METARM_CUDA_CHECK(cudaSetDevice(options_.device));
+    // A blocking stream orders its work after allocations and memsets issued on the legacy default stream.
+    METARM_CUDA_CHECK(cudaStreamCreate(&stream_));
+    METARM_CUBLAS_CHECK(cublasCreate(&blas_));
+    METARM_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
+    METARM_CUBLAS_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST));
+    set_tf32(options_.tf32);
+    METARM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_result_), sizeof(Result)));
+    METARM_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&host_result_), sizeof(Result)));
+  }
+
+  cuda_context(const cuda_context&) = delete;
+  cuda_context& operator=(const cuda_context&) = delete;
+  cuda_context(cuda_context&& other) noexcept { swap(other); }
+  cuda_context& operator=(cuda_context&& other) noexcept {
+    cuda_context(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~cuda_context() {
+    if (blas_ != nullptr) cublasDestroy(blas_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    if (device_result_ != nullptr) cudaFree(device_result_);
+    if (host_result_ != nullptr) cudaFreeHost(host_result_);
+  }
+
+  void swap(cuda_context& other) noexcept {
+    std::swap(options_, other.options_);
+    std::swap(stream_, other.stream_);
+    std::swap(blas_, other.blas_);
+    std::swap(device_result_, other.device_result_);
+    std::swap(host_result_, other.host_result_);
+  }
+
+  void set_tf32(bool on) {
+    options_.tf32 = on;
+    METARM_CUBLAS_CHECK(cublasSetMathMode(blas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  }
+  bool tf32() const { return options_.tf32; }
+  int device() const { return options_.device; }
+  cudaStream_t stream() const { return stream_; }
+  cublasHandle_t blas() const { return blas_; }
+
+  void synchronize() const { METARM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+  // What a reduction kernel leaves for the host: its value and whether an input was not finite.
+  struct Result {
+    double value;
+    int non_finite;
+  };
+  Result* device_result() const { return device_result_; }
+
+  // Copies the device result to pinned host memory and waits for it: the one host-device transfer of a
+  // loss evaluation.
+  Result read_result() const {
+    METARM_CUDA_CHECK(cudaMemcpyAsync(host_result_, device_result_, sizeof(Result), cudaMemcpyDeviceToHost, stream_));
+    synchronize();
+    return *host_result_;
+  }
+
+ private:
+  Options options_{};
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  Result* device_result_ = nullptr;
+  Result* host_result_ = nullptr;
+};
+
+}  // namespace metarm::detail

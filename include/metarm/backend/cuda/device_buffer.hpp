@@ -1,0 +1,90 @@
+// Owning device memory with the same interface as cpu::buffer: zero-initialised, grows keeping its prefix,
+// never shrinks its storage, move-only.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+#include <utility>
+
+#include "metarm/backend/cuda/check.hpp"
+#include "metarm/backend/views.hpp"
+#include "metarm/core/error.hpp"
+
+namespace metarm::detail {
+
+template <class T>
+class device_buffer {
+ public:
+  device_buffer() = default;
+  explicit device_buffer(index_t size) { resize(size); }
+  device_buffer(const device_buffer&) = delete;
+  device_buffer& operator=(const device_buffer&) = delete;
+  device_buffer(device_buffer&& other) noexcept { swap(other); }
+  device_buffer& operator=(device_buffer&& other) noexcept {
+    device_buffer(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~device_buffer() { release(); }
+
+  void swap(device_buffer& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+  }
+
+  // Allocation happens outside training steps; it synchronises the device so the copy of the old prefix
+  // has finished before the old storage is freed.
+  void resize(index_t size) {
+    METARM_REQUIRE(size >= 0, "cuda::buffer", "argument 'size' must be >= 0, got " + std::to_string(size));
+    if (size > capacity_) {
+      T* fresh = nullptr;
+      const std::size_t bytes = static_cast<std::size_t>(size) * sizeof(T);
+      METARM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&fresh), bytes));
+      try {
+        METARM_CUDA_CHECK(cudaMemset(fresh, 0, bytes));
+        if (size_ > 0) {
+          METARM_CUDA_CHECK(
+              cudaMemcpy(fresh, data_, static_cast<std::size_t>(size_) * sizeof(T), cudaMemcpyDeviceToDevice));
+        }
+        METARM_CUDA_CHECK(cudaDeviceSynchronize());
+      } catch (...) {
+        cudaFree(fresh);
+        throw;
+      }
+      release();
+      data_ = fresh;
+      capacity_ = size;
+    }
+    size_ = size;
+  }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  index_t size() const { return size_; }
+  index_t capacity() const { return capacity_; }
+
+  VectorView<T> view() { return {data_, size_}; }
+  VectorView<const T> view() const { return {data_, size_}; }
+  MatrixView<T> matrix(index_t rows, index_t cols) {
+    METARM_REQUIRE(rows * cols <= size_, "cuda::buffer", "a " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                                             " view does not fit in " + std::to_string(size_) +
+                                                             " elements");
+    return {data_, rows, cols, rows};
+  }
+
+ private:
+  void release() noexcept {
+    if (data_ != nullptr) {
+      cudaFree(data_);  // cannot throw from here; a failing free leaves nothing to recover
+    }
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+  }
+
+  T* data_ = nullptr;
+  index_t size_ = 0;
+  index_t capacity_ = 0;
+};
+
+}  // namespace metarm::detail
