@@ -6,7 +6,7 @@
 
 #include "synthetic_shift.hpp"
 
-int main() {
+int main() try {
   using namespace metarm;
   example::ShiftProblem problem(/*seed=*/7);
   const auto train = problem.pairs(4000, /*shifted=*/false);
@@ -21,9 +21,10 @@ int main() {
   fit.meta_batch_size = 16;
   const LearnerOptions options{.seed = 1};
 
-  std::printf("metarm %s quickstart: %lld source pairs, %lld shifted prompts x 4 responses, model %s\n\n",
-              std::string(metarm::version).c_str(), (long long)train.size(), (long long)shifted_meta.prompts(),
-              model.describe().c_str());
+  std::printf("metarm %s quickstart on the %s backend: %lld source pairs, %lld shifted prompts x 4 responses, "
+              "model %s\n\n",
+              std::string(metarm::version).c_str(), std::string(default_backend::name).c_str(), (long long)train.size(),
+              (long long)shifted_meta.prompts(), model.describe().c_str());
   std::printf("%-18s %12s %12s %12s\n", "strategy", "source acc", "shifted acc", "shifted J");
 
   auto report = [&](const char* name, auto& learner) {
@@ -41,4 +42,7 @@ int main() {
     MetaLearner metarm(model, MetaRM(eta), Adam{.learning_rate = 1e-3}, options);
     report(("metarm eta " + std::to_string(int(eta))).c_str(), metarm);
   }
+} catch (const metarm::Error& e) {
+  std::fprintf(stderr, "quickstart: %s\n", e.what());
+  return 1;
 }
