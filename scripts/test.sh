@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds metarm and runs every test registered with ctest.
-#   scripts/test.sh              Release build in build/
+#   scripts/test.sh              Release build in build/; also builds the CUDA backend's tests when nvcc is
+#                                found (they run on a GPU and are reported as skipped without one)
 #   scripts/test.sh --sanitize   tests only, with AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/
+#                                (CPU backend only: the sanitizers do not cover device code)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -10,7 +12,7 @@ jobs=$(nproc)
 if [ "${1:-}" = "--sanitize" ]; then
   flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 $flags" \
-    -DMETARM_BUILD_EXAMPLES=OFF -DMETARM_BUILD_BENCHMARKS=OFF
+    -DMETARM_BUILD_EXAMPLES=OFF -DMETARM_BUILD_BENCHMARKS=OFF -DMETARM_ENABLE_CUDA=OFF
   cmake --build build-asan -j "$jobs"
   # Packaging and compile-only checks say nothing more under a sanitizer.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -1,0 +1,377 @@
+// Test cases that every backend must pass, written once against the backend policy and instantiated per
+// backend: by backend_cpu_test.cpp for metarm::cpu and by cuda/cuda_backend_test.cu for metarm::cuda.
+// Data start in host vectors, go to the backend's memory, and results come back for checking on the host.
+//
+// The including file defines METARM_TEST_BACKEND (the backend type) before including this header.
+#pragma once
+
+#include "test_support.hpp"
+
+#include <cstring>
+#include <tuple>
+
+namespace backend_cases {
+
+using metarm::index_t;
+using Backend = METARM_TEST_BACKEND;
+
+template <class T>
+struct Device {
+  typename Backend::template buffer<T> buffer;
+
+  Device(typename Backend::context& ctx, const std::vector<T>& host) : buffer(static_cast<index_t>(host.size())) {
+    Backend::copy_from_host(ctx, host.data(), buffer.view());
+  }
+  metarm::VectorView<T> view() { return buffer.view(); }
+  metarm::VectorView<const T> cview() const { return buffer.view(); }
+  metarm::MatrixView<T> matrix(index_t rows, index_t cols) { return buffer.matrix(rows, cols); }
+  metarm::MatrixView<const T> cmatrix(index_t rows, index_t cols) { return buffer.matrix(rows, cols); }
+};
+
+template <class T>
+std::vector<T> download(typename Backend::context& ctx, metarm::VectorView<const T> view) {
+  std::vector<T> host(static_cast<std::size_t>(view.size));
+  Backend::copy_to_host(ctx, view, host.data());
+  return host;
+}
+
+inline bool same_bits(const auto& a, const auto& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0;
+}
+
+// Tolerance by scalar type for results that are not finite-difference checks.
+template <class T>
+constexpr double tolerance() {
+  return std::is_same_v<T, float> ? 1e-5 : 1e-12;
+}
+
+}  // namespace backend_cases
+
+#define METARM_BACKEND_NAME(text) "backend: " text
+
+TEMPLATE_TEST_CASE(METARM_BACKEND_NAME("gemm matches a naive product for every transpose and beta"), "[backend]", float,
+                   double) {
+  using namespace backend_cases;
+  using T = TestType;
+  typename Backend::context ctx;
+  metarm::Rng rng(11);
+  const index_t m = 7, k = 5, n = 4;
+  for (metarm::Trans ta : {metarm::Trans::no, metarm::Trans::yes}) {
+    for (metarm::Trans tb : {metarm::Trans::no, metarm::Trans::yes}) {
+      for (T beta : {T(0), T(1), T(2)}) {
+        const auto a = test::random_vector<T>(rng, m * k), b = test::random_vector<T>(rng, k * n);
+        const auto c0 = test::random_vector<T>(rng, m * n);
+        Device<T> da(ctx, a), db(ctx, b), dc(ctx, c0);
+        const index_t a_rows = ta == metarm::Trans::yes ? k : m, a_cols = ta == metarm::Trans::yes ? m : k;
+        const index_t b_rows = tb == metarm::Trans::yes ? n : k, b_cols = tb == metarm::Trans::yes ? k : n;
+        const T alpha = T(0.5);
+        Backend::gemm(ctx, ta, tb, alpha, da.cmatrix(a_rows, a_cols), db.cmatrix(b_rows, b_cols), beta, dc.matrix(m, n));
+        const auto c = download<T>(ctx, dc.cview());
+        for (index_t i = 0; i < m; ++i) {
+          for (index_t j = 0; j < n; ++j) {
+            double expected = 0;
+            for (index_t p = 0; p < k; ++p) {
+              const double av = ta == metarm::Trans::yes ? a[p + i * a_rows] : a[i + p * a_rows];
+              const double bv = tb == metarm::Trans::yes ? b[j + p * b_rows] : b[p + j * b_rows];
+              expected += av * bv;
+            }
+            expected = alpha * expected + beta * c0[i + j * m];
+            CHECK(c[i + j * m] == Approx(expected).epsilon(1e-5).margin(1e-6));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE(METARM_BACKEND_NAME("column broadcast, column sums and vector algebra"), "[backend]", float, double) {
+  using namespace backend_cases;
+  using T = TestType;
+  typename Backend::context ctx;
+  Device<T> m(ctx, {1, 2, 3, 4, 5, 6});  // 2 x 3
+  Device<T> bias(ctx, {10, 20});
+  Backend::add_to_columns(ctx, bias.cview(), m.matrix(2, 3));
+  CHECK(download<T>(ctx, m.cview()) == std::vector<T>{11, 22, 13, 24, 15, 26});
+  Device<T> sums(ctx, {1, 1});
+  Backend::accumulate_column_sum(ctx, m.cmatrix(2, 3), sums.view());
+  CHECK(download<T>(ctx, sums.cview()) == std::vector<T>{40, 73});
+
+  Device<T> x(ctx, {1, 2, 3}), y(ctx, {4, 5, 6});
+  Backend::axpy(ctx, T(2), x.cview(), y.view());
+  CHECK(download<T>(ctx, y.cview()) == std::vector<T>{6, 9, 12});
+  CHECK(Backend::dot(ctx, x.cview(), y.cview()) == Approx(60));
+  CHECK(Backend::squared_norm(ctx, x.cview()) == Approx(14).epsilon(tolerance<T>()));
+  Backend::scale(ctx, T(-1), x.view());
+  CHECK(download<T>(ctx, x.cview()) == std::vector<T>{-1, -2, -3});
+  Backend::copy(ctx, y.cview(), x.view());
+  CHECK(download<T>(ctx, x.cview()) == std::vector<T>{6, 9, 12});
+  Backend::fill(ctx, x.view(), T(7));
+  CHECK(download<T>(ctx, x.cview()) == std::vector<T>{7, 7, 7});
+  Backend::fill(ctx, x.view(), T(0));
+  CHECK(download<T>(ctx, x.cview()) == std::vector<T>{0, 0, 0});
+  Device<T> shorter(ctx, {1, 2});
+  test::require_error_naming([&] { Backend::axpy(ctx, T(1), x.cview(), shorter.view()); }, {"axpy", "sizes differ"});
+}
+
+TEST_CASE(METARM_BACKEND_NAME("buffers start zeroed and keep their prefix when they grow"), "[backend]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  typename Backend::template buffer<double> b(4);
+  CHECK(download<double>(ctx, b.view()) == std::vector<double>(4, 0.0));
+  const std::vector<double> values{1, 2, 3, 4};
+  Backend::copy_from_host(ctx, values.data(), b.view());
+  b.resize(1000);
+  const auto grown = download<double>(ctx, b.view());
+  CHECK(std::vector<double>(grown.begin(), grown.begin() + 4) == values);
+  CHECK(grown[999] == 0.0);
+  b.resize(2);
+  CHECK(b.capacity() == 1000);
+}
+
+namespace backend_cases {
+
+template <class Activation>
+void check_activation_kernels() {
+  typename Backend::context ctx;
+  metarm::Rng rng(22);
+  const index_t rows = 3, cols = 4;
+  auto z = test::random_vector<double>(rng, rows * cols, 1.5);
+  const auto r = test::random_vector<double>(rng, rows * cols);
+  Device<double> dz_in(ctx, z), a(ctx, std::vector<double>(z.size())), dr(ctx, r), dz(ctx, std::vector<double>(z.size()));
+  Backend::template activation_forward<Activation, double>(ctx, dz_in.cmatrix(rows, cols), a.matrix(rows, cols));
+  Backend::template activation_backward<Activation, double>(ctx, dz_in.cmatrix(rows, cols), a.cmatrix(rows, cols),
+                                                            dr.cmatrix(rows, cols), dz.matrix(rows, cols));
+  const auto analytic = download<double>(ctx, dz.cview());
+  auto value = [&](std::span<const double> zz) {
+    Device<double> in(ctx, std::vector<double>(zz.begin(), zz.end())), out(ctx, std::vector<double>(zz.size()));
+    Backend::template activation_forward<Activation, double>(ctx, in.cmatrix(rows, cols), out.matrix(rows, cols));
+    return test::dot(download<double>(ctx, out.cview()), r);
+  };
+  const auto result = metarm::check_gradient(value, std::span<double>(z), analytic);
+  INFO(Activation::name);
+  CHECK(result.max_error < test::gradient_tolerance);
+}
+
+}  // namespace backend_cases
+
+TEST_CASE(METARM_BACKEND_NAME("activation kernels: backward matches finite differences of forward"),
+          "[backend][gradient]") {
+  backend_cases::check_activation_kernels<metarm::Identity>();
+  backend_cases::check_activation_kernels<metarm::ReLU>();
+  backend_cases::check_activation_kernels<metarm::Tanh>();
+  backend_cases::check_activation_kernels<metarm::GELU>();
+}
+
+TEST_CASE(METARM_BACKEND_NAME("loss kernels: closed forms and reward gradients match finite differences"),
+          "[backend][gradient]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  metarm::Rng rng(51);
+  const index_t n = 5;
+  auto rewards = test::random_vector<double>(rng, 2 * n, 2.0);
+  const auto margins = test::random_vector<double>(rng, n, 0.5);
+  Device<double> dm(ctx, margins), dd(ctx, std::vector<double>(rewards.size()));
+  const metarm::BradleyTerryLoss loss(0.1);
+  auto bt = [&](std::span<const double> r, bool gradient) {
+    Device<double> dr(ctx, std::vector<double>(r.begin(), r.end()));
+    return loss.value_and_gradient<Backend, double>(ctx, dr.cview(), dm.cview(),
+                                                    gradient ? dd.view() : metarm::VectorView<double>{});
+  };
+  const double value = bt(rewards, true);
+  double expected = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const double delta = rewards[i] - rewards[n + i] - margins[i], s = rewards[i] + rewards[n + i];
+    expected += std::log1p(std::exp(-delta)) + 0.1 * s * s;
+  }
+  CHECK(value == Approx(expected / n).epsilon(1e-12));
+  const auto bt_grad = download<double>(ctx, dd.cview());
+  CHECK(metarm::check_gradient([&](std::span<const double> r) { return bt(r, false); }, std::span<double>(rewards), bt_grad)
+            .max_error < test::gradient_tolerance);
+
+  const std::vector<index_t> offsets{0, 2, 5, 10};  // k = 2, 3, 5
+  Device<index_t> doff(ctx, offsets);
+  auto r = test::random_vector<double>(rng, 10, 1.5);
+  Device<double> dj(ctx, std::vector<double>(r.size()));
+  const metarm::DifferenceObjective objective;
+  auto j = [&](std::span<const double> rr, bool gradient) {
+    Device<double> dr(ctx, std::vector<double>(rr.begin(), rr.end()));
+    return objective.value_and_gradient<Backend, double>(ctx, dr.cview(), doff.cview(),
+                                                         gradient ? dj.view() : metarm::VectorView<double>{});
+  };
+  const double jv = j(r, true);
+  const double jref = metarm::difference_objective_value<double>(r, offsets);
+  CHECK(jv == Approx(jref).epsilon(1e-12));
+  const auto j_grad = download<double>(ctx, dj.cview());
+  CHECK(metarm::check_gradient([&](std::span<const double> rr) { return j(rr, false); }, std::span<double>(r), j_grad)
+            .max_error < test::gradient_tolerance);
+  // equal rewards: J = (k-1)/(2k) for k = 5 and zero gradient
+  const std::vector<index_t> five{0, 5};
+  Device<index_t> dfive(ctx, five);
+  Device<double> flat(ctx, std::vector<double>(5, 0.3)), dflat(ctx, std::vector<double>(5, 9.0));
+  CHECK(objective.value_and_gradient<Backend, double>(ctx, flat.cview(), dfive.cview(), dflat.view()) ==
+        Approx(0.4).epsilon(1e-15));
+  CHECK(download<double>(ctx, dflat.cview()) == std::vector<double>(5, 0.0));
+  // non-finite rewards are reported, naming the argument
+  Device<double> broken(ctx, {1.0, std::nan("")});
+  test::require_error_naming([&] { loss.value<Backend, double>(ctx, broken.cview(), {}); }, {"'rewards'", "NaN"});
+}
+
+TEST_CASE(METARM_BACKEND_NAME("3-layer MLP gradients match finite differences"), "[backend][gradient]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  metarm::Rng rng(41);
+  const index_t d = 5, n = 6;
+  const metarm::Mlp<metarm::GELU, double> model(d, {7, 4});
+  std::vector<double> params(static_cast<std::size_t>(model.parameter_count()));
+  metarm::Rng init(1);
+  model.initialize(params, init);
+  const auto x = test::random_vector<double>(rng, d * n);
+  const auto c = test::random_vector<double>(rng, n);
+  Device<double> dx(ctx, x), dc(ctx, c), dgrad(ctx, std::vector<double>(params.size())),
+      dinput(ctx, std::vector<double>(x.size()));
+  auto ws = model.make_workspace<Backend>(n);
+  auto objective = [&](std::span<const double> p) {
+    Device<double> dp(ctx, std::vector<double>(p.begin(), p.end()));
+    const auto rewards = model.forward<Backend>(ctx, dp.cview(), dx.cmatrix(d, n), ws);
+    return test::dot(download<double>(ctx, rewards), c);
+  };
+  {
+    Device<double> dp(ctx, params);
+    model.forward<Backend>(ctx, dp.cview(), dx.cmatrix(d, n), ws);
+    model.backward<Backend>(ctx, dp.cview(), dx.cmatrix(d, n), ws, dc.cview(), dgrad.view(), dinput.matrix(d, n));
+  }
+  const auto grad = download<double>(ctx, dgrad.cview());
+  CHECK(metarm::check_gradient(objective, std::span<double>(params), grad).max_error < test::gradient_tolerance);
+  const auto input_grad = download<double>(ctx, dinput.cview());
+  auto by_input = [&](std::span<const double> xx) {
+    Device<double> dp(ctx, params), dxx(ctx, std::vector<double>(xx.begin(), xx.end()));
+    return test::dot(download<double>(ctx, model.forward<Backend>(ctx, dp.cview(), dxx.cmatrix(d, n), ws)), c);
+  };
+  auto xs = x;
+  CHECK(metarm::check_gradient(by_input, std::span<double>(xs), input_grad).max_error < test::gradient_tolerance);
+}
+
+TEST_CASE(METARM_BACKEND_NAME("optimiser kernels match updates computed by hand"), "[backend][optim]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  auto run = [&](const auto& optimizer, std::vector<double> p, const std::vector<std::vector<double>>& grads) {
+    using O = std::decay_t<decltype(optimizer)>;
+    Device<double> dp(ctx, p);
+    std::vector<Device<double>> state;
+    for ([[maybe_unused]] auto name : O::state_names) state.emplace_back(ctx, std::vector<double>(p.size()));
+    std::vector<metarm::VectorView<double>> views;
+    for (auto& s : state) views.push_back(s.view());
+    std::int64_t step = 0;
+    for (const auto& g : grads) {
+      Device<double> dg(ctx, g);
+      optimizer.template update<Backend, double>(ctx, dp.view(), dg.cview(),
+                                                 std::span<const metarm::VectorView<double>>(views), 0.1, ++step);
+    }
+    return download<double>(ctx, dp.cview());
+  };
+  CHECK(run(metarm::Sgd{.weight_decay = 0.01}, {1.0}, {{0.5}})[0] == Approx(1.0 - 0.1 * (0.5 + 0.01)).epsilon(1e-15));
+  CHECK(run(metarm::Momentum{.momentum = 0.9}, {1.0}, {{2.0}, {1.0}})[0] == Approx(0.52).epsilon(1e-14));
+  CHECK(run(metarm::Momentum{.momentum = 0.9, .nesterov = true}, {1.0}, {{2.0}, {1.0}})[0] ==
+        Approx(0.268).epsilon(1e-13));
+  const double eps = 1e-8;
+  CHECK(run(metarm::Adam{}, {0.5}, {{0.2}})[0] == Approx(0.5 - 0.1 * 0.2 / (0.2 + eps)).epsilon(1e-14));
+  const double m = 0.008, v = 4.996e-5, p1 = 0.5 - 0.1 * 0.2 / (0.2 + eps);
+  CHECK(run(metarm::Adam{}, {0.5}, {{0.2}, {-0.1}})[0] ==
+        Approx(p1 - (0.1 / 0.19) * m / (std::sqrt(v) / std::sqrt(1 - 0.998001) + eps)).epsilon(1e-12));
+  CHECK(run(metarm::Adam{.weight_decay = 0.5}, {2.0}, {{0.5}})[0] == Approx(2.0 - 0.1 * 1.5 / (1.5 + eps)).epsilon(1e-14));
+  CHECK(run(metarm::AdamW{.weight_decay = 0.5}, {2.0}, {{0.5}})[0] ==
+        Approx(2.0 * (1 - 0.05) - 0.1 * 0.5 / (0.5 + eps)).epsilon(1e-14));
+}
+
+namespace backend_cases {
+
+struct SmallProblem {
+  static constexpr index_t dim = 6;
+  metarm::PreferenceSet<double> pairs;
+  metarm::MetaSet<double> meta;
+  explicit SmallProblem(std::uint64_t seed) {
+    metarm::Rng rng(seed);
+    const auto w = test::random_vector<double>(rng, dim);
+    pairs = test::separable_pairs<double>(rng, dim, 96, w);
+    meta = test::random_meta<double>(rng, dim, 40, {2, 3, 5});
+  }
+};
+
+}  // namespace backend_cases
+
+TEST_CASE(METARM_BACKEND_NAME("MetaRM with eta = 0 equals Vanilla bit for bit over 50 steps"), "[backend][strategy]") {
+  using namespace backend_cases;
+  const SmallProblem data(1);
+  const metarm::Mlp<metarm::Tanh, double> model(SmallProblem::dim, {8, 8});
+  const metarm::FitOptions<double> fit{.epochs = 100, .batch_size = 8, .meta_batch_size = 4, .max_steps = 50};
+  metarm::MetaLearner<decltype(model), metarm::Vanilla, metarm::Adam, Backend> vanilla(
+      model, metarm::Vanilla{}, metarm::Adam{.learning_rate = 0.01}, metarm::LearnerOptions{.seed = 3});
+  metarm::MetaLearner<decltype(model), metarm::MetaRM, metarm::Adam, Backend> meta(
+      model, metarm::MetaRM(0.0), metarm::Adam{.learning_rate = 0.01}, metarm::LearnerOptions{.seed = 3});
+  REQUIRE(vanilla.fit(data.pairs, &data.meta, fit).steps == 50);
+  REQUIRE(meta.fit(data.pairs, &data.meta, fit).steps == 50);
+  CHECK(same_bits(vanilla.parameters(), meta.parameters()));
+  metarm::MetaLearner<decltype(model), metarm::Vanilla, metarm::Adam, Backend> untouched(
+      model, metarm::Vanilla{}, metarm::Adam{}, metarm::LearnerOptions{.seed = 3});
+  CHECK_FALSE(same_bits(untouched.parameters(), meta.parameters()));
+}
+
+TEST_CASE(METARM_BACKEND_NAME("MetaRM step equals the hand-written sequence"), "[backend][strategy]") {
+  using namespace backend_cases;
+  const SmallProblem data(2);
+  const metarm::Mlp<metarm::ReLU, double> model(SmallProblem::dim, {5});
+  const double eta = 0.3;
+  metarm::MetaLearner<decltype(model), metarm::MetaRM, metarm::Sgd, Backend> learner(
+      model, metarm::MetaRM(eta), metarm::Sgd{.learning_rate = 0.05}, metarm::LearnerOptions{.seed = 4});
+  typename Backend::context ctx;
+  metarm::PreferenceBatchBuffer<double, Backend> pb;
+  metarm::MetaBatchBuffer<double, Backend> mb;
+  const std::vector<index_t> pairs_idx{0, 1, 2, 3, 4, 5, 6, 7}, prompts_idx{0, 1, 2, 3};
+  const auto pairs = pb.gather(ctx, data.pairs, pairs_idx);
+  const auto meta = mb.gather(ctx, data.meta, prompts_idx);
+  std::vector<double> theta = learner.parameters();
+  const metarm::StepStats stats = learner.step(pairs, meta);
+
+  auto ws = model.make_workspace<Backend>(64);
+  Device<double> dtheta(ctx, theta), grad(ctx, theta), d_rewards(ctx, std::vector<double>(64));
+  const double j = metarm::difference_objective_and_gradient<Backend>(ctx, model, metarm::DifferenceObjective{},
+                                                                      dtheta.cview(), meta, ws, d_rewards.view(),
+                                                                      grad.view());
+  const auto grad_j = download<double>(ctx, grad.cview());
+  std::vector<double> adapted = theta;
+  for (std::size_t i = 0; i < theta.size(); ++i) adapted[i] += eta * grad_j[i];
+  Device<double> dadapted(ctx, adapted);
+  const double l = metarm::preference_loss_and_gradient<Backend>(ctx, model, metarm::BradleyTerryLoss{},
+                                                                 dadapted.cview(), pairs, ws, d_rewards.view(),
+                                                                 grad.view());
+  const auto grad_l = download<double>(ctx, grad.cview());
+  CHECK(stats.objective == Approx(j).epsilon(1e-14));
+  CHECK(stats.loss == Approx(l).epsilon(1e-14));
+  const auto after = learner.parameters();
+  for (std::size_t i = 0; i < theta.size(); ++i) {
+    CHECK(after[i] == Approx(theta[i] - 0.05 * grad_l[i]).epsilon(1e-12).margin(1e-14));
+  }
+}
+
+TEST_CASE(METARM_BACKEND_NAME("training converges on a separable problem and repeats bit for bit"),
+          "[backend][learner]") {
+  using namespace backend_cases;
+  metarm::Rng rng(100);
+  const index_t d = 10;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto train = test::separable_pairs<float>(rng, d, 2000, w);
+  const auto held_out = test::separable_pairs<float>(rng, d, 1000, w);
+  const auto meta = test::random_meta<float>(rng, d, 200, {4});
+  const metarm::Mlp<metarm::ReLU, float> model(d, {16});
+  const metarm::FitOptions<float> fit{.epochs = 10, .batch_size = 32, .meta_batch_size = 8};
+  auto train_once = [&] {
+    metarm::MetaLearner<decltype(model), metarm::MetaRM, metarm::Adam, Backend> learner(
+        model, metarm::MetaRM(0.5), metarm::Adam{.learning_rate = 3e-3}, metarm::LearnerOptions{.seed = 1});
+    learner.fit(train, &meta, fit);
+    return std::pair(learner.evaluate(held_out).at("accuracy"), learner.parameters());
+  };
+  const auto [accuracy, params] = train_once();
+  INFO("held-out accuracy " << accuracy);
+  CHECK(accuracy > 0.95);
+  CHECK(same_bits(params, train_once().second));
+}

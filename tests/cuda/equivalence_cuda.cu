@@ -1,0 +1,8 @@
+#include <metarm/backend/cuda.hpp>
+
+#include "equivalence_runs.hpp"
+
+namespace equivalence {
+Passes cuda_passes(const Problem& problem) { return run_passes<metarm::cuda>(problem); }
+Training cuda_training(const Problem& problem, int steps) { return run_training<metarm::cuda>(problem, steps); }
+}  // namespace equivalence
