@@ -1,0 +1,80 @@
+// Seconds per training step of Vanilla and MetaRM for the MLP reward model
+// Linear(d, h) - ReLU - Linear(h, h) - ReLU - Linear(h, 1), on any backend. Shared by the CPU translation
+// unit (step_timing.cpp) and the CUDA one (step_timing_cuda.cu), which are linked into one program.
+#pragma once
+
+#include <chrono>
+#include <numeric>
+#include <vector>
+
+#include <metarm/data/batch_buffer.hpp>
+#include <metarm/learner/meta_learner.hpp>
+#include <metarm/model/mlp.hpp>
+#include <metarm/optim/adam.hpp>
+#include <metarm/strategy/metarm.hpp>
+#include <metarm/strategy/vanilla.hpp>
+
+namespace gpu_bench {
+
+using metarm::index_t;
+
+struct Workload {
+  index_t dim, hidden, batch;  // n = m = batch, k = 4
+};
+
+struct Timing {
+  double vanilla = 0, metarm = 0;  // seconds per step
+};
+
+template <class Backend, class Strategy>
+double seconds_per_step(const Workload& w, Strategy strategy) {
+  const index_t k = 4;
+  metarm::Rng rng(1);
+  metarm::PreferenceSet<float> pairs(w.dim);
+  std::vector<float> a(static_cast<std::size_t>(w.dim)), b(static_cast<std::size_t>(w.dim));
+  for (index_t i = 0; i < w.batch; ++i) {
+    for (auto& x : a) x = static_cast<float>(rng.normal());
+    for (auto& x : b) x = static_cast<float>(rng.normal());
+    pairs.add(a, b);
+  }
+  metarm::MetaSet<float> meta(w.dim);
+  std::vector<float> block(static_cast<std::size_t>(w.dim * k));
+  for (index_t p = 0; p < w.batch; ++p) {
+    for (auto& x : block) x = static_cast<float>(rng.normal());
+    meta.add_prompt(block);
+  }
+  using Model = metarm::Mlp<metarm::ReLU, float>;
+  metarm::MetaLearner<Model, Strategy, metarm::Adam, Backend> learner(Model(w.dim, {w.hidden, w.hidden}), strategy,
+                                                                     metarm::Adam{.learning_rate = 1e-5});
+  auto& ctx = learner.step_context().backend_context();
+  metarm::PreferenceBatchBuffer<float, Backend> pb;
+  metarm::MetaBatchBuffer<float, Backend> mb;
+  std::vector<index_t> idx(static_cast<std::size_t>(w.batch));
+  std::iota(idx.begin(), idx.end(), 0);
+  const auto pair_batch = pb.gather(ctx, pairs, idx);
+  const auto meta_batch = mb.gather(ctx, meta, idx);
+  for (int i = 0; i < 3; ++i) learner.step(pair_batch, meta_batch);  // warm-up: workspaces, cuBLAS heuristics
+  ctx.synchronize();
+  // At least 5 steps and at least half a second.
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  int steps = 0;
+  double elapsed = 0;
+  while (steps < 5 || elapsed < 0.5) {
+    learner.step(pair_batch, meta_batch);
+    ++steps;
+    ctx.synchronize();
+    elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  }
+  return elapsed / steps;
+}
+
+template <class Backend>
+Timing time_workload(const Workload& w) {
+  return {seconds_per_step<Backend>(w, metarm::Vanilla{}), seconds_per_step<Backend>(w, metarm::MetaRM(1e-3))};
+}
+
+Timing cpu_timing(const Workload&);
+Timing cuda_timing(const Workload&);
+
+}  // namespace gpu_bench
