@@ -25,13 +25,14 @@ struct UsageError : std::runtime_error {
 
 struct RunSettings {
   metarm::sim::SimulationOptions sim;
-  std::vector<double> etas{10.0};  // one MetaRM arm per value, each paired with the vanilla arm
+  std::vector<double> etas{1.0, 10.0};  // one MetaRM arm per value, each paired with the vanilla arm
   int seeds = 10;
   std::uint64_t first_seed = 1;
   int threads = 0;  // 0: one per core
   std::string out_dir = "simulation";
   std::string plot = "auto";  // auto | yes | no
   int bins = 40;
+  bool adapted = false;  // also the arms scored at theta + eta grad J (MetaRM-trained and vanilla-trained)
   bool quiet = false;
   bool help = false;
 };
@@ -56,7 +57,10 @@ data
   --k N                  responses per prompt (meta and evaluation sets)   (default 4)
   --eval-prompts N       prompts per evaluation set, all pairs labelled    (default 1000)
 reward model
-  --eta X[,X...]         MetaRM ascent step sizes, one arm each            (default 10)
+  --eta X[,X...]         MetaRM ascent step sizes, one arm each            (default 1,10)
+  --adapted              per eta, two more arms scored at theta + eta grad J(theta; meta set):
+                         "metarm-adapted eta X" (theta trained by MetaRM) and
+                         "vanilla-adapted eta X" (theta trained by vanilla)
   --rm-hidden N[,N...]   hidden widths of the ReLU reward model            (default 64)
   --rm-lr X              Adam learning rate                                (default 0.001)
   --rm-epochs N          epochs over the preference pairs per round        (default 4)
@@ -64,8 +68,8 @@ reward model
   --meta-batch N         meta prompts per step                             (default 32)
 policy
   --rounds N             RLHF rounds                                       (default 4)
-  --policy-steps N       Adam steps per round                              (default 200)
-  --policy-lr X          Adam learning rate                                (default 0.02)
+  --policy-steps N       Adam steps per round                              (default 100)
+  --policy-lr X          Adam learning rate                                (default 0.005)
   --policy-batch N       prompts per policy step                           (default 256)
   --kl X                 weight of KL(policy || SFT)                       (default 0.1)
   --policy MODE          independent: each reward model drives its own policy;
@@ -207,6 +211,10 @@ inline RunSettings parse_command_line(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       s.help = true;
+      continue;
+    }
+    if (arg == "--adapted") {
+      s.adapted = true;
       continue;
     }
     if (arg == "--quiet") {

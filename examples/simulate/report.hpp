@@ -26,9 +26,10 @@ using metarm::sim::RoundRecord;
 using metarm::sim::SeedResult;
 
 struct Arm {
-  std::string name;  // "vanilla" or "metarm eta <value>"
+  enum class Kind { vanilla, metarm, metarm_adapted, vanilla_adapted };
+  std::string name;  // "vanilla", "metarm eta 1", "metarm-adapted eta 1", "vanilla-adapted eta 1"
   double eta = 0.0;  // NaN for vanilla
-  bool vanilla = false;
+  Kind kind = Kind::vanilla;
 };
 
 // results[arm][seed index]
@@ -58,6 +59,7 @@ inline const std::vector<MetricColumn>& metric_columns() {
       {"train_loss", "train loss", &RoundRecord::train_loss, false},
       {"train_objective", "train J", &RoundRecord::train_objective, false},
       {"ascent_norm", "|grad J|", &RoundRecord::ascent_norm, false},
+      {"meta_objective", "meta-set J", &RoundRecord::meta_objective, false},
       {"reward_scale", "reward sd", &RoundRecord::reward_scale, false},
   };
   return columns;
@@ -261,7 +263,7 @@ inline std::string table(const std::vector<Arm>& arms, const ResultGrid& grid, i
   for (const auto& c : metric_columns()) {
     if (c.in_table) shown.push_back(&c);
   }
-  constexpr int name_width = 24, column_width = 15;
+  constexpr int name_width = 34, column_width = 15;
   std::string out;
   char cell[96];
   std::snprintf(cell, sizeof cell, "%-5s %-*s", "round", name_width, "reward model");
@@ -287,7 +289,7 @@ inline std::string table(const std::vector<Arm>& arms, const ResultGrid& grid, i
       }, false);
     }
     for (std::size_t a = 1; a < arms.size(); ++a) {
-      line("  eta " + number(arms[a].eta) + " minus vanilla", [&](const MetricColumn& c) {
+      line("  " + arms[a].name + " - vanilla", [&](const MetricColumn& c) {
         return metarm::sim::estimate_paired_difference(metric_over_seeds(grid[a], r, c.field),
                                                        metric_over_seeds(grid[0], r, c.field));
       }, true);

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include <metarm/metarm.hpp>
 
 #include "command_line.hpp"
@@ -23,8 +25,14 @@ namespace {
 using namespace simulate;
 
 std::vector<Arm> make_arms(const RunSettings& settings) {
-  std::vector<Arm> arms{{"vanilla", std::nan(""), true}};
-  for (double eta : settings.etas) arms.push_back({"metarm eta " + number(eta), eta, false});
+  std::vector<Arm> arms{{"vanilla", std::nan(""), Arm::Kind::vanilla}};
+  for (double eta : settings.etas) arms.push_back({"metarm eta " + number(eta), eta, Arm::Kind::metarm});
+  if (settings.adapted) {
+    for (double eta : settings.etas) {
+      arms.push_back({"metarm-adapted eta " + number(eta), eta, Arm::Kind::metarm_adapted});
+      arms.push_back({"vanilla-adapted eta " + number(eta), eta, Arm::Kind::vanilla_adapted});
+    }
+  }
   return arms;
 }
 
@@ -33,10 +41,11 @@ std::vector<Arm> make_arms(const RunSettings& settings) {
 ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms) {
   std::vector<metarm::sim::RewardModelArm<metarm::ReLU>> recipes;
   for (const Arm& arm : arms) {
-    if (arm.vanilla) {
-      recipes.emplace_back(arm.name, metarm::Vanilla{});
-    } else {
-      recipes.emplace_back(arm.name, metarm::MetaRM(arm.eta));
+    switch (arm.kind) {
+      case Arm::Kind::vanilla: recipes.emplace_back(arm.name, metarm::Vanilla{}); break;
+      case Arm::Kind::metarm: recipes.emplace_back(arm.name, metarm::MetaRM(arm.eta)); break;
+      case Arm::Kind::metarm_adapted: recipes.emplace_back(arm.name, metarm::MetaRM(arm.eta), arm.eta); break;
+      case Arm::Kind::vanilla_adapted: recipes.emplace_back(arm.name, metarm::Vanilla{}, arm.eta); break;
     }
   }
   const std::size_t seeds = static_cast<std::size_t>(settings.seeds);
@@ -51,6 +60,7 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms) {
   std::mutex report_mutex;
   std::exception_ptr failure;
   const auto start = std::chrono::steady_clock::now();
+  const bool terminal = isatty(fileno(stderr)) != 0;
   auto worker = [&] {
     for (std::size_t task = next++; task < seeds; task = next++) {
       const std::uint64_t seed = settings.first_seed + task;
@@ -68,9 +78,11 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms) {
       if (!settings.quiet) {
         std::lock_guard lock(report_mutex);
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::fprintf(stderr, "\r[%zu/%zu] seed %llu done, %.1fs elapsed, about %.0fs left   ", finished, seeds,
-                     static_cast<unsigned long long>(seed), elapsed,
-                     elapsed / static_cast<double>(finished) * static_cast<double>(seeds - finished));
+        // On a terminal the line is rewritten in place; in a log, each seed gets a line of its own.
+        std::fprintf(stderr, "%s[%zu/%zu] seed %llu done, %.1fs elapsed, about %.0fs left%s", terminal ? "\r" : "",
+                     finished, seeds, static_cast<unsigned long long>(seed), elapsed,
+                     elapsed / static_cast<double>(finished) * static_cast<double>(seeds - finished),
+                     terminal ? "   " : "\n");
         std::fflush(stderr);
       }
     }
@@ -79,7 +91,7 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms) {
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& thread : pool) thread.join();
-  if (!settings.quiet) std::fprintf(stderr, "\n");
+  if (!settings.quiet && terminal) std::fprintf(stderr, "\n");
   if (failure) std::rethrow_exception(failure);
   return grid;
 }

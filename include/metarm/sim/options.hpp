@@ -35,8 +35,8 @@ struct SimulationOptions {
 
   // ---- the policy --------------------------------------------------------------------------------------------
   int rounds = 4;
-  int policy_steps = 200;             // Adam steps per round against the round's reward model
-  double policy_learning_rate = 0.02;
+  int policy_steps = 100;             // Adam steps per round against the round's reward model
+  double policy_learning_rate = 0.005;
   index_t policy_batch = 256;         // prompts per policy step, one reparameterised response each
   double kl_weight = 0.1;             // weight of KL(policy || SFT) in the policy's objective
   // false: every reward model drives a policy of its own (the loop as RLHF runs it). true: the first reward

@@ -27,7 +27,7 @@ namespace metarm::sim {
 
 struct PolicyTrainingOptions {
   index_t batch = 256;         // prompts per step, one response each
-  double learning_rate = 0.02;  // Adam
+  double learning_rate = 0.005;  // Adam
   double kl_weight = 0.1;
 };
 

@@ -65,6 +65,7 @@ struct RoundRecord {
   double train_loss = 0.0;
   double train_objective = 0.0;  // J of the meta batch before each step
   double ascent_norm = 0.0;      // ||grad J|| of the ascent step
+  double meta_objective = 0.0;   // J of the scored reward model on the round's whole meta set
   double reward_scale = 0.0;     // standard deviation of the raw rewards on SFT responses (the normaliser)
   std::vector<double> reward_gaps;  // every normalised |r_i - r_j| on the shifted set (the histogram's data)
 };
@@ -215,6 +216,7 @@ std::vector<SeedResult> simulate_rlhf(const SimulationOptions& options, std::uin
       record.train_loss = trained[a].loss;
       record.train_objective = trained[a].objective;
       record.ascent_norm = trained[a].ascent_norm;
+      record.meta_objective = trained[a].meta_objective;
       record.reward_scale = rm.scale();
       on_round(a, static_cast<const RoundRecord&>(record));
       results[a].rounds.push_back(std::move(record));
