@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -72,12 +73,32 @@ inline std::string number(double value) {
   return text;
 }
 
+// Round 0 stands for all rounds: each seed's mean over its rounds.
+inline constexpr int all_rounds = 0;
+
 inline std::vector<double> metric_over_seeds(const std::vector<SeedResult>& seeds, int round, double RoundRecord::*field) {
   std::vector<double> values;
   values.reserve(seeds.size());
-  for (const auto& s : seeds) values.push_back(s.rounds[static_cast<std::size_t>(round - 1)].*field);
+  for (const auto& s : seeds) {
+    if (round == all_rounds) {
+      double total = 0.0;
+      for (const auto& r : s.rounds) total += r.*field;
+      values.push_back(total / static_cast<double>(s.rounds.size()));
+    } else {
+      values.push_back(s.rounds[static_cast<std::size_t>(round - 1)].*field);
+    }
+  }
   return values;
 }
+
+inline std::vector<int> rounds_then_all(int rounds) {
+  std::vector<int> out;
+  for (int r = 1; r <= rounds; ++r) out.push_back(r);
+  if (rounds > 1) out.push_back(all_rounds);
+  return out;
+}
+
+inline std::string round_label(int round) { return round == all_rounds ? "all" : std::to_string(round); }
 
 inline bool all_finite(std::span<const double> values) {
   return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
@@ -127,14 +148,14 @@ inline std::string worlds_csv(const ResultGrid& grid) {
 }
 
 // Long format: one row per (comparison, round, metric). comparison is an arm's name for its mean over seeds,
-// or "<arm> - vanilla" for the paired difference.
+// or "<arm> - vanilla" for the paired difference; round "all" is each seed's mean over the rounds.
 inline std::string summary_csv(const std::vector<Arm>& arms, const ResultGrid& grid, int rounds) {
   std::string out = "comparison,kind,round,metric,n,mean,sd,ci_low,ci_high\n";
   auto row = [&](const std::string& comparison, const char* kind, int round, const char* metric, const Estimate& e) {
-    out += comparison + "," + kind + "," + std::to_string(round) + "," + metric + "," + std::to_string(e.n) + "," +
+    out += comparison + "," + kind + "," + round_label(round) + "," + metric + "," + std::to_string(e.n) + "," +
            number(e.mean) + "," + number(e.sd) + "," + number(e.low()) + "," + number(e.high()) + "\n";
   };
-  for (int r = 1; r <= rounds; ++r) {
+  for (int r : rounds_then_all(rounds)) {
     for (const auto& c : metric_columns()) {
       const auto control = metric_over_seeds(grid[0], r, c.field);
       for (std::size_t a = 0; a < arms.size(); ++a) {
@@ -273,9 +294,9 @@ inline std::string table(const std::vector<Arm>& arms, const ResultGrid& grid, i
     out += cell;
   }
   out += "\n";
-  for (int r = 1; r <= rounds; ++r) {
+  for (int r : rounds_then_all(rounds)) {
     auto line = [&](const std::string& name, auto&& estimate_of, bool signed_value) {
-      std::snprintf(cell, sizeof cell, "%-5d %-*s", r, name_width, name.c_str());
+      std::snprintf(cell, sizeof cell, "%-5s %-*s", round_label(r).c_str(), name_width, name.c_str());
       out += cell;
       for (const auto* c : shown) {
         std::snprintf(cell, sizeof cell, " %*s", column_width, format_estimate(estimate_of(*c), signed_value).c_str());
@@ -313,14 +334,14 @@ inline std::string gnuplot_script(const std::vector<Arm>& arms, const ResultGrid
   // Small horizontal offsets keep the arms' error bars apart.
   auto offset = [&](std::size_t a) { return (static_cast<double>(a) - 0.5 * static_cast<double>(arm_count - 1)) * 0.06; };
   auto estimate_block = [&](const std::string& name, std::size_t a, double RoundRecord::*field, bool paired,
-                            bool with_round_zero, double round_zero) {
+                            bool with_round_zero, double round_zero, double nudge = 0.0) {
     block(name, [&] {
       if (with_round_zero) s += number(0.0 + offset(a)) + " " + number(round_zero) + " 0\n";
       for (int r = 1; r <= rounds; ++r) {
         const auto values = metric_over_seeds(grid[a], r, field);
         const Estimate e = paired ? metarm::sim::estimate_paired_difference(values, metric_over_seeds(grid[0], r, field))
                                   : metarm::sim::estimate_mean(values);
-        s += number(r + offset(a)) + " " + number(e.mean) + " " + number(std::isnan(e.half_width) ? 0.0 : e.half_width) + "\n";
+        s += number(r + offset(a) + nudge) + " " + number(e.mean) + " " + number(std::isnan(e.half_width) ? 0.0 : e.half_width) + "\n";
       }
     });
   };
@@ -335,7 +356,7 @@ inline std::string gnuplot_script(const std::vector<Arm>& arms, const ResultGrid
     estimate_block("kl" + id, a, &RoundRecord::kl_to_sft, false, true, 0.0);
     if (a > 0) {
       estimate_block("dacc" + id, a, &RoundRecord::shifted_accuracy, true, false, 0.0);
-      estimate_block("dgold" + id, a, &RoundRecord::shifted_gold_accuracy, true, false, 0.0);
+      estimate_block("dgold" + id, a, &RoundRecord::shifted_gold_accuracy, true, false, 0.0, 0.025);
     }
     for (int r = 1; r <= rounds; ++r) {
       const auto& h = gaps.histograms[a][static_cast<std::size_t>(r - 1)];
@@ -346,67 +367,105 @@ inline std::string gnuplot_script(const std::vector<Arm>& arms, const ResultGrid
       });
     }
   }
-  auto title = [&](std::size_t a) { return "title \"" + arms[a].name + "\""; };
-  auto plot_arms = [&](const std::string& prefix, std::size_t first, const std::string& style) {
+  // Each figure: a grid of panels placed by hand, then one key below them listing every arm once (gnuplot's
+  // layout mode has no figure-wide key). Colours stay with the arm throughout.
+  static constexpr const char* palette[] = {"#7b2cbf", "#009e73", "#56b4e9", "#e69f00", "#0072b2", "#d55e00",
+                                            "#cc79a7", "#000000", "#b8a000", "#808080", "#8b4513", "#2e8b57"};
+  auto colour = [](std::size_t a) { return std::string("lc rgb '") + palette[a % std::size(palette)] + "'"; };
+  const int key_columns = 4;
+  const int key_rows = static_cast<int>((arm_count + key_columns - 1) / key_columns);
+  struct Grid {
+    int rows = 1, columns = 1;
+    double key_height = 0.0, panel_height = 0.0;
+  } grid_of_panels;
+  auto begin_figure = [&](const std::string& file, int width, int panels_height, int rows_of_panels,
+                          int columns_of_panels, const std::string& figure_title) {
+    const int key_pixels = 22 * key_rows + 16;
+    const int height = panels_height + key_pixels + 40;
+    grid_of_panels = {rows_of_panels, columns_of_panels, static_cast<double>(key_pixels) / height,
+                      static_cast<double>(panels_height) / height / rows_of_panels};
+    s += "set terminal pngcairo size " + std::to_string(width) + "," + std::to_string(height) +
+         " font 'DejaVu Sans,11'\n";
+    s += "set output '" + dir + "/" + file + ".partial'\n";
+    s += "set multiplot title '" + figure_title + "'\n";
+    s += "set border\nset tics\nset grid\nunset key\nset lmargin -1\nset rmargin -1\nset tmargin -1\nset bmargin -1\n";
+  };
+  auto panel = [&](int index) {
+    const int row = index / grid_of_panels.columns, column = index % grid_of_panels.columns;
+    const double width = 1.0 / grid_of_panels.columns;
+    s += "set origin " + number(column * width) + "," +
+         number(grid_of_panels.key_height + (grid_of_panels.rows - 1 - row) * grid_of_panels.panel_height) + "\n";
+    s += "set size " + number(width) + "," + number(grid_of_panels.panel_height) + "\n";
+  };
+  auto end_figure = [&](const std::string& style) {
+    s += "set origin 0,0\nset size 1," + number(grid_of_panels.key_height) + "\n";
+    s += "unset border\nunset tics\nunset grid\nunset title\nunset xlabel\nunset ylabel\n";
+    s += "set xrange [0:1]\nset yrange [0:1]\nset lmargin 0\nset rmargin 0\nset tmargin 0\nset bmargin 0\n";
+    s += "set key center center horizontal maxcols " + std::to_string(key_columns) + " samplen 3\nplot ";
+    for (std::size_t a = 0; a < arm_count; ++a) {
+      if (a > 0) s += ", \\\n     ";
+      s += "2 with " + style + " " + colour(a) + " title \"" + arms[a].name + "\"";
+    }
+    s += "\nunset multiplot\nset output\n";
+  };
+  auto plot_arms = [&](const std::string& prefix, const std::string& style) {
     std::string p = "plot ";
-    for (std::size_t a = first; a < arm_count; ++a) {
-      if (a > first) p += ", \\\n     ";
-      p += "$" + prefix + std::to_string(a) + " using 1:2:3 " + style + " lc " + std::to_string(a + 1) + " " + title(a);
+    for (std::size_t a = 0; a < arm_count; ++a) {
+      if (a > 0) p += ", \\\n     ";
+      p += "$" + prefix + std::to_string(a) + " using 1:2:3 " + style + " " + colour(a) + " notitle";
     }
     return p + "\n";
   };
-  const std::string xrange = "set xrange [0.5:" + std::to_string(rounds) + ".5]\nset xtics 1\n";
-  s += "set terminal pngcairo size 1500,480 font 'DejaVu Sans,11'\n";
-  s += "set grid\nset key bottom left\nset xlabel 'round'\n";
-  s += "set output '" + dir + "/shifted_accuracy.png.partial'\n";
-  s += "set multiplot layout 1,3 title 'Reward models on fresh samples of the policy they produced (mean and 95% CI over seeds)'\n";
-  s += xrange;
+  const std::string with_error_bars = "with yerrorlines lw 2 pt 7";
+
+  begin_figure("shifted_accuracy.png", 1500, 440, 1, 3,
+               "Reward models on fresh samples of the policy they produced (mean and 95% CI over seeds)");
+  s += "set xrange [0.5:" + std::to_string(rounds) + ".5]\nset yrange [*:*]\nset xtics 1\nset xlabel 'round'\n";
+  panel(0);
   s += "set title 'accuracy against sampled labels'\nset ylabel 'accuracy'\n";
-  s += plot_arms("acc", 0, "with yerrorlines lw 2 pt 7");
+  s += plot_arms("acc", with_error_bars);
+  panel(1);
   s += "set title 'accuracy against the gold order'\n";
-  s += plot_arms("gold", 0, "with yerrorlines lw 2 pt 7");
-  s += "set title 'MetaRM minus vanilla (paired)'\nset ylabel 'accuracy difference'\nset key top left\n";
-  if (arm_count > 1) {
+  s += plot_arms("gold", with_error_bars);
+  panel(2);
+  s += "set title 'minus vanilla, paired (dotted: gold order)'\nset ylabel 'accuracy difference'\n";
+  {
     std::string p = "plot 0 with lines lc 'black' dt 2 notitle";
     for (std::size_t a = 1; a < arm_count; ++a) {
-      p += ", \\\n     $dacc" + std::to_string(a) + " using 1:2:3 with yerrorlines lw 2 pt 7 lc " + std::to_string(a + 1) +
-           " title \"" + arms[a].name + ", labels\"";
-      p += ", \\\n     $dgold" + std::to_string(a) + " using 1:2:3 with yerrorlines lw 2 pt 6 dt 3 lc " +
-           std::to_string(a + 1) + " title \"" + arms[a].name + ", gold order\"";
+      p += ", \\\n     $dacc" + std::to_string(a) + " using 1:2:3 with yerrorlines lw 2 pt 7 " + colour(a) + " notitle";
+      p += ", \\\n     $dgold" + std::to_string(a) + " using 1:2:3 with yerrorlines lw 2 pt 6 dt 3 " + colour(a) +
+           " notitle";
     }
     s += p + "\n";
   }
-  s += "unset multiplot\nset output\n";
+  end_figure("linespoints lw 2 pt 7");
 
   const int columns = std::min(rounds, 4);
   const int rows = (rounds + columns - 1) / columns;
-  s += "set terminal pngcairo size " + std::to_string(420 * columns + 60) + "," + std::to_string(360 * rows + 60) +
-       " font 'DejaVu Sans,11'\n";
-  s += "set output '" + dir + "/reward_gaps.png.partial'\n";
-  s += "set multiplot layout " + std::to_string(rows) + "," + std::to_string(columns) +
-       " title 'Reward differences between responses to the same prompt, |r_i - r_j| / sd of rewards on SFT responses'\n";
-  s += "set key top right\nset xlabel '|Δr| / sd'\nset ylabel 'density'\nset xrange [0:" + number(gaps.upper) +
-       "]\nset xtics auto\nset yrange [0:*]\n";
+  begin_figure("reward_gaps.png", 420 * columns + 60, 330 * rows, rows, columns,
+               "Reward differences between responses to the same prompt: |r_i - r_j| / sd of the rewards on SFT responses");
+  s += "set xlabel '|Δr| / sd'\nset ylabel 'density'\nset xrange [0:" + number(gaps.upper) +
+       "]\nset yrange [0:*]\nset xtics auto\n";
   for (int r = 1; r <= rounds; ++r) {
+    panel(r - 1);
     s += "set title 'round " + std::to_string(r) + "'\nplot ";
     for (std::size_t a = 0; a < arm_count; ++a) {
       if (a > 0) s += ", \\\n     ";
-      s += "$gap" + std::to_string(a) + "_" + std::to_string(r) + " using 1:2 with steps lw 2 lc " + std::to_string(a + 1) +
-           " " + title(a);
+      s += "$gap" + std::to_string(a) + "_" + std::to_string(r) + " using 1:2 with steps lw 2 " + colour(a) + " notitle";
     }
     s += "\n";
   }
-  s += "unset multiplot\nset output\n";
+  end_figure("lines lw 2");
 
-  s += "set terminal pngcairo size 1100,460 font 'DejaVu Sans,11'\n";
-  s += "set output '" + dir + "/policy.png.partial'\n";
-  s += "set multiplot layout 1,2 title 'The policy after each round (round 0: SFT; mean and 95% CI over seeds)'\n";
-  s += "set xrange [-0.5:" + std::to_string(rounds) + ".5]\nset xtics 1\nset yrange [*:*]\nset xlabel 'round'\nset key top left\n";
+  begin_figure("policy.png", 1100, 420, 1, 2, "The policy after each round (round 0: SFT; mean and 95% CI over seeds)");
+  s += "set xrange [-0.5:" + std::to_string(rounds) + ".5]\nset yrange [*:*]\nset xtics 1\nset xlabel 'round'\n";
+  panel(0);
   s += "set title 'gold reward of its responses'\nset ylabel 'mean r*'\n";
-  s += plot_arms("goldreward", 0, "with yerrorlines lw 2 pt 7");
+  s += plot_arms("goldreward", with_error_bars);
+  panel(1);
   s += "set title 'KL to the SFT policy'\nset ylabel 'nats'\n";
-  s += plot_arms("kl", 0, "with yerrorlines lw 2 pt 7");
-  s += "unset multiplot\nset output\n";
+  s += plot_arms("kl", with_error_bars);
+  end_figure("linespoints lw 2 pt 7");
   return s;
 }
 

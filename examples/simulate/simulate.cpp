@@ -126,7 +126,8 @@ int run(const RunSettings& settings) {
   std::printf("labels on SFT pairs agree with the gold order %.3f of the time (label model predicts %.3f)\n\n",
               agreement / settings.seeds, expected / settings.seeds);
   std::printf("%s", table(arms, grid, o.rounds).c_str());
-  std::printf("\nmeans ± 95%% CI half-widths over %d seeds; 'minus vanilla' rows are paired differences on the same seeds.\n",
+  std::printf("\nmean ± 95%% CI half-width over %d seeds; '- vanilla' rows: paired difference on the same seeds; "
+              "round 'all': each seed's mean over the rounds.\n",
               settings.seeds);
 
   write_file_atomically(out_dir / "rounds.csv", rounds_csv(arms, grid));
