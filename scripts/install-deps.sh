@@ -3,8 +3,9 @@
 # package is already present, so the other scripts can call it on each run.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev gnuplot-nox)
+packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev)
 
+packages+=(gnuplot-nox)  # the figures of metarm-simulate
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
