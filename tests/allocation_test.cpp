@@ -51,6 +51,8 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 
 #include "test_support.hpp"
 
+#include <metarm/sim.hpp>
+
 using namespace metarm;
 using test::index_t;
 

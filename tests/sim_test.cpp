@@ -3,6 +3,8 @@
 // paired and reproducible.
 #include "test_support.hpp"
 
+#include <metarm/sim.hpp>
+
 #include <cstring>
 
 using namespace metarm;

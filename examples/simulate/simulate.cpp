@@ -15,7 +15,7 @@
 
 #include <unistd.h>
 
-#include <metarm/metarm.hpp>
+#include <metarm/sim.hpp>
 
 #include "command_line.hpp"
 #include "report.hpp"

@@ -56,17 +56,3 @@
 
 #include "metarm/learner/meta_learner.hpp"
 #include "metarm/learner/options.hpp"
-
-#include "metarm/sim/evaluation.hpp"
-#include "metarm/sim/gaussian_policy.hpp"
-#include "metarm/sim/gold_reward.hpp"
-#include "metarm/sim/options.hpp"
-#include "metarm/sim/policy_trainer.hpp"
-#include "metarm/sim/preference_labels.hpp"
-#include "metarm/sim/prompts.hpp"
-#include "metarm/sim/response_set.hpp"
-#include "metarm/sim/reward_model_arm.hpp"
-#include "metarm/sim/reward_scorer.hpp"
-#include "metarm/sim/rlhf_loop.hpp"
-#include "metarm/sim/statistics.hpp"
-#include "metarm/sim/world.hpp"
