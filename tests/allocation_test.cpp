@@ -51,6 +51,8 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 
 #include "test_support.hpp"
 
+#include <metarm/sim.hpp>
+
 using namespace metarm;
 using test::index_t;
 
@@ -137,6 +139,25 @@ TEST_CASE("step: no allocation in 100 steps after the first", "[allocation]") {
   for (int i = 0; i < 100; ++i) learner.step(pairs, meta);
   Eigen::internal::set_is_malloc_allowed(true);
   CHECK(allocations.load() - before == 0);
+}
+
+TEST_CASE("simulated RLHF policy step: no allocation in 100 steps after the first", "[allocation][sim]") {
+  Rng rng(5);
+  const auto sft = sim::GaussianPolicy::random_sft(4, 3, 1.0, 1.0, rng);
+  const Mlp<ReLU, double> model(7, {16, 8});
+  std::vector<double> params(static_cast<std::size_t>(model.parameter_count()));
+  model.initialize(params, rng);
+  sim::RewardScorer<Mlp<ReLU, double>> rm(model, params);
+  rm.set_normalization(0.1, 2.0);
+  sim::PolicyTrainer<Mlp<ReLU, double>> trainer(sft, {.batch = 64, .learning_rate = 0.01, .kl_weight = 0.1});
+  auto policy = sft;
+  trainer.step(policy, rm, rng);
+  const long before = allocations.load();
+  Eigen::internal::set_is_malloc_allowed(false);
+  for (int i = 0; i < 100; ++i) trainer.step(policy, rm, rng);
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(allocations.load() - before == 0);
+  CHECK(trainer.steps() == 101);
 }
 
 TEST_CASE("the counter sees allocations (so a zero above means something)", "[allocation]") {
