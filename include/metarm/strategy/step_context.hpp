@@ -1,6 +1,6 @@
 // Everything a strategy may use to perform one update: the current parameters, the preference and meta
-// batches of this step, the two objectives and their gradients at any point in parameter space,
-// param-sized scratch vectors, vector algebra on the backend, and the optimiser.
+// batches of this step, the two objectives, their gradients and Hessian-vector products at any point in
+// parameter space, param-sized scratch vectors, vector algebra on the backend, and the optimiser.
 //
 // A StepContext owns the training state (parameters, optimiser state, model workspace, scratch) so that
 // after the first step nothing is allocated: scratch vectors and workspaces are created on first use and
@@ -18,10 +18,12 @@
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/data/batch.hpp"
+#include "metarm/grad/hessian_vector.hpp"
 #include "metarm/grad/objective_gradient.hpp"
 #include "metarm/loss/bradley_terry.hpp"
 #include "metarm/loss/difference_objective.hpp"
 #include "metarm/optim/clip.hpp"
+#include "metarm/model/reward_model.hpp"
 #include "metarm/optim/schedule.hpp"
 #include "metarm/params/flat_params.hpp"
 
@@ -43,6 +45,16 @@ class StepContext {
   using scalar_type = typename Model::scalar_type;
   using T = scalar_type;
   static constexpr std::size_t state_count = Optimizer::state_names.size();
+  // Whether the model provides an exact Hessian-vector product (every built-in model does); without one,
+  // Hessian-vector products fall back to central differences of gradients.
+  static constexpr bool has_exact_hvp = HasExactHvp<Model, Backend>;
+
+  // A preference batch cut in two: the first pairs (support) and the rest (query), for strategies that
+  // adapt on one part and evaluate on the other.
+  struct PreferenceSplit {
+    PreferenceBatch<T> support;
+    PreferenceBatch<T> query;
+  };
 
   StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx)
       : model_(std::move(model)),
@@ -88,10 +100,18 @@ class StepContext {
 
   // Returns L(at) on this step's preference batch and overwrites grad with its gradient (unless empty).
   T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad) {
+    return preference_loss_and_gradient(at, grad, preference_batch_);
+  }
+
+  // The same on another batch of pairs, such as a part of split_preference_batch.
+  T preference_loss(VectorView<const T> at, const PreferenceBatch<T>& batch) {
+    return preference_loss_and_gradient(at, VectorView<T>{}, batch);
+  }
+  T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T>& batch) {
     check_point(at, grad, "preference_loss_and_gradient");
-    reserve_rewards(preference_batch_.features.cols);
-    return metarm::preference_loss_and_gradient<Backend>(ctx_, model_, loss_, at, preference_batch_, workspace_,
-                                                         d_rewards_.view(), grad);
+    reserve_rewards(batch.features.cols);
+    return metarm::preference_loss_and_gradient<Backend>(ctx_, model_, loss_, at, batch, workspace_, d_rewards_.view(),
+                                                         grad);
   }
 
   T difference_objective(VectorView<const T> at) { return difference_objective_and_gradient(at, VectorView<T>{}); }
@@ -104,6 +124,76 @@ class StepContext {
     reserve_rewards(meta_batch_.features.cols);
     return metarm::difference_objective_and_gradient<Backend>(ctx_, model_, objective_, at, meta_batch_, workspace_,
                                                               d_rewards_.view(), grad);
+  }
+
+  // ---- Hessian-vector products at any point `at` --------------------------------------------------------
+  // Each overwrites `out` with H v, H the Hessian of the objective at `at`: exactly (forward-over-reverse)
+  // or by central differences of gradients, as options.method says. `out` may not alias `at` or `v`.
+
+  // H_L(at) v on this step's preference batch, or on `batch`.
+  void preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
+    preference_hvp(at, v, out, preference_batch_, options);
+  }
+  void preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
+                      const PreferenceBatch<T>& batch, HvpOptions options = {}) {
+    reserve_rewards(batch.features.cols);
+    run_hvp(
+        "preference_hvp", at, v, out, options,
+        [&](VectorView<const T> point, VectorView<T> grad) { preference_loss_and_gradient(point, grad, batch); },
+        [&] {
+          if constexpr (has_exact_hvp) {
+            metarm::preference_loss_hvp<Backend>(ctx_, model_, loss_, at, batch, workspace_, d_rewards_.view(), v, out);
+          }
+        });
+  }
+
+  // H_J(at) v on this step's meta batch.
+  void difference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
+    METARM_REQUIRE(has_meta_batch(), "StepContext::difference_hvp",
+                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
+    reserve_rewards(meta_batch_.features.cols);
+    run_hvp(
+        "difference_hvp", at, v, out, options,
+        [&](VectorView<const T> point, VectorView<T> grad) { difference_objective_and_gradient(point, grad); },
+        [&] {
+          if constexpr (has_exact_hvp) {
+            metarm::difference_objective_hvp<Backend>(ctx_, model_, objective_, at, meta_batch_, workspace_,
+                                                      d_rewards_.view(), v, out);
+          }
+        });
+  }
+
+  // ---- support and query ----------------------------------------------------------------------------------
+
+  // This step's preference batch as two batches: its first `support_pairs` pairs (0: half of them, rounded
+  // down) and the remaining ones. The columns are copied once per call into storage the context keeps, so
+  // both parts stay valid until the next call or the next step.
+  PreferenceSplit split_preference_batch(index_t support_pairs = 0) {
+    const char* where = "StepContext::split_preference_batch";
+    const PreferenceBatch<T>& batch = preference_batch_;
+    const index_t n = batch.pairs();
+    METARM_REQUIRE(n >= 2, where,
+                   "a support/query split needs a preference batch of at least 2 pairs, this one has " +
+                       std::to_string(n) + " (with fit(), set drop_last or a batch size that leaves no batch of 1)");
+    METARM_REQUIRE(support_pairs >= 0 && support_pairs < n, where,
+                   "argument 'support_pairs' must be in [0, " + std::to_string(n) + ") for a batch of " +
+                       std::to_string(n) + " pairs (0 takes half), got " + std::to_string(support_pairs));
+    const index_t s = support_pairs > 0 ? support_pairs : n / 2;
+    const index_t q = n - s;
+    const index_t d = batch.features.rows;
+    split_features_.resize(d * 2 * n);
+    const MatrixView<T> out = split_features_.matrix(d, 2 * n);
+    // Each part keeps the [chosen | rejected] column order of a batch.
+    copy_columns(batch.features, 0, s, out, 0);
+    copy_columns(batch.features, n, s, out, s);
+    copy_columns(batch.features, s, q, out, 2 * s);
+    copy_columns(batch.features, n + s, q, out, 2 * s + q);
+    PreferenceSplit split{{as_const(out.columns(0, 2 * s)), {}}, {as_const(out.columns(2 * s, 2 * q)), {}}};
+    if (!batch.margins.empty()) {
+      split.support.margins = batch.margins.segment(0, s);
+      split.query.margins = batch.margins.segment(s, q);
+    }
+    return split;
   }
 
   // ---- scratch and vector algebra -----------------------------------------------------------------------
@@ -171,6 +261,50 @@ class StepContext {
   }
 
  private:
+  template <class Gradient, class Exact>
+  void run_hvp(const char* what, VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
+               const HvpOptions& options, Gradient&& gradient, Exact&& exact) {
+    const std::string where = std::string("StepContext::") + what;
+    check_point(at, VectorView<T>{}, what);
+    METARM_REQUIRE(v.size == parameter_count() && out.size == parameter_count(), where,
+                   "arguments 'v' and 'out' must have " + std::to_string(parameter_count()) + " values, got " +
+                       std::to_string(v.size) + " and " + std::to_string(out.size));
+    METARM_REQUIRE(out.data != at.data && out.data != v.data, where,
+                   "argument 'out' must not alias 'at' or 'v'");
+    validate_hvp_options(options, where.c_str());
+    bool use_exact = has_exact_hvp;
+    if (options.method == HvpMethod::exact) {
+      METARM_REQUIRE(has_exact_hvp, where,
+                     "HvpMethod::exact needs a model with an `hvp` member (see Mlp::hvp); the model '" +
+                         std::string(model_.describe()) +
+                         "' has none: use HvpMethod::finite_difference, or automatic to fall back to it");
+    } else if (options.method == HvpMethod::finite_difference) {
+      use_exact = false;
+    }
+    if (use_exact) {
+      exact();
+      return;
+    }
+    if (fd_point_.size() != parameter_count()) {
+      fd_point_.resize(parameter_count());
+      fd_grad_.resize(parameter_count());
+    }
+    finite_difference_hvp<Backend, T>(ctx_, gradient, at, v, fd_point_.view(), fd_grad_.view(), out,
+                                      options.finite_difference_step);
+  }
+
+  void copy_columns(MatrixView<const T> from, index_t first, index_t count, MatrixView<T> to, index_t to_first) {
+    if (from.contiguous()) {
+      Backend::copy(ctx_, VectorView<const T>{from.data + first * from.ld, from.rows * count},
+                    VectorView<T>{to.data + to_first * to.ld, to.rows * count});
+      return;
+    }
+    for (index_t j = 0; j < count; ++j) {
+      Backend::copy(ctx_, VectorView<const T>{from.data + (first + j) * from.ld, from.rows},
+                    VectorView<T>{to.data + (to_first + j) * to.ld, to.rows});
+    }
+  }
+
   void check_point(VectorView<const T> at, VectorView<T> grad, const char* what) const {
     METARM_REQUIRE(at.size == parameter_count(), std::string("StepContext::") + what,
                    "argument 'at' has " + std::to_string(at.size) + " values, the model has " +
@@ -197,6 +331,9 @@ class StepContext {
   typename Model::template workspace<Backend> workspace_;
   typename Backend::template buffer<T> d_rewards_;
   std::vector<typename Backend::template buffer<T>> scratch_;
+  typename Backend::template buffer<T> fd_point_;  // finite-difference Hessian-vector products
+  typename Backend::template buffer<T> fd_grad_;
+  typename Backend::template buffer<T> split_features_;  // split_preference_batch
   PreferenceBatch<T> preference_batch_{};
   MetaBatch<T> meta_batch_{};
   std::int64_t updates_ = 0;
