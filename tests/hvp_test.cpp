@@ -5,7 +5,9 @@
 #include "test_support.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <memory>
 #include <numeric>
 
 using namespace metarm;
@@ -362,6 +364,19 @@ TEST_CASE("Mlp::hvp accumulates into hv and keeps its tangent buffers through a 
     model.hvp<cpu>(ctx, test::view(params), test::matrix(x, 3, n), ws, test::view(v), dr, product, test::view(twice));
     model.hvp<cpu>(ctx, test::view(params), test::matrix(x, 3, n), ws, test::view(v), dr, product, test::view(twice));
     for (std::size_t i = 0; i < once.size(); ++i) CHECK(twice[i] == Approx(2 * once[i]).epsilon(1e-12));
+    // After a backward pass with another reward derivative, hvp must not reuse that pass's gradients.
+    std::vector<double> grad(params.size(), 0.0), after_backward(params.size(), 0.0);
+    const auto other = test::random_vector<double>(rng, n);
+    model.backward<cpu>(ctx, test::view(params), test::matrix(x, 3, n), ws, test::view(other), test::view(grad));
+    model.hvp<cpu>(ctx, test::view(params), test::matrix(x, 3, n), ws, test::view(v), dr, product,
+                   test::view(after_backward));
+    CHECK(after_backward == once);
+    // With the same one it may, and the product is the same.
+    model.backward<cpu>(ctx, test::view(params), test::matrix(x, 3, n), ws, dr, test::view(grad));
+    std::fill(after_backward.begin(), after_backward.end(), 0.0);
+    model.hvp<cpu>(ctx, test::view(params), test::matrix(x, 3, n), ws, test::view(v), dr, product,
+                   test::view(after_backward));
+    CHECK(after_backward == once);
   }
   const std::vector<double> short_v(3);
   std::vector<double> hv(params.size());
@@ -496,4 +511,81 @@ TEST_CASE("finite-difference HVP in float stays close to the exact product", "[h
   const double error = relative_error(fd_d, exact_d);
   INFO("float finite differences vs exact: relative error " << error);
   CHECK(error < 1e-2);
+}
+
+namespace {
+
+// Forwards everything, hvp included, to an Mlp and counts forward passes.
+struct CountingModel : PlainModel {
+  std::shared_ptr<int> forwards = std::make_shared<int>(0);
+
+  template <class Backend, class Input>
+  VectorView<const double> forward(typename Backend::context& ctx, VectorView<const double> params, const Input& x,
+                                   workspace<Backend>& ws) const {
+    ++*forwards;
+    return inner.forward<Backend>(ctx, params, x, ws);
+  }
+  template <class Backend, class Input, class Product>
+  void hvp(typename Backend::context& ctx, VectorView<const double> params, const Input& x, workspace<Backend>& ws,
+           VectorView<const double> v, VectorView<const double> d_rewards, Product&& product,
+           VectorView<double> hv) const {
+    inner.hvp<Backend>(ctx, params, x, ws, v, d_rewards, product, hv);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an exact HVP reuses the forward pass of the last gradient at the same point and batch, and only then",
+          "[hvp][grad]") {
+  const index_t d = 4;
+  ModelProblem problem(d, 71, true);
+  ModelProblem other(d, 72, true);
+  CountingModel model{PlainModel{Mlp<Tanh, double>(d, {5, 3})}};
+  auto context = make_context(model, problem);
+  static_assert(decltype(context)::has_exact_hvp);
+  const int& forwards = *model.forwards;
+  Rng rng(73);
+  const auto n = static_cast<std::size_t>(context.parameter_count());
+  const auto v = test::random_vector<double>(rng, context.parameter_count());
+  std::vector<double> theta(context.params().data, context.params().data + n), grad(n), first(n), again(n);
+
+  // Nothing to reuse before an objective's first product: until then its gradients keep no copy of their point.
+  context.difference_objective_and_gradient(test::view(std::as_const(theta)), test::view(grad));
+  context.preference_loss_and_gradient(test::view(std::as_const(theta)), test::view(grad));
+  int before = forwards;
+  context.difference_hvp(context.params(), test::view(v), test::view(first));
+  context.preference_hvp(context.params(), test::view(v), test::view(again));
+  CHECK(forwards == before + 2);
+
+  // Gradient at the same point (another copy of it), a preference pass in between: the product reuses.
+  context.difference_objective_and_gradient(test::view(std::as_const(theta)), test::view(grad));
+  context.preference_loss_and_gradient(context.params(), test::view(grad));
+  before = forwards;
+  context.difference_hvp(context.params(), test::view(v), test::view(again));
+  CHECK(forwards == before);
+  CHECK(again == first);
+  context.preference_hvp(context.params(), test::view(v), test::view(again));
+  CHECK(forwards == before);
+
+  // A point that differs in one bit is recomputed, and gives its own product.
+  context.difference_objective_and_gradient(test::view(std::as_const(theta)), test::view(grad));
+  std::vector<double> moved = theta;
+  moved[3] = std::nextafter(moved[3], 1.0);
+  before = forwards;
+  context.difference_hvp(test::view(std::as_const(moved)), test::view(v), test::view(again));
+  CHECK(forwards == before + 1);
+  CHECK(again != first);
+
+  // A value-only pass overwrites the workspace; new batches invalidate everything.
+  context.difference_objective_and_gradient(test::view(std::as_const(theta)), test::view(grad));
+  context.difference_objective(test::view(std::as_const(moved)));
+  before = forwards;
+  context.difference_hvp(context.params(), test::view(v), test::view(again));
+  CHECK(forwards == before + 1);
+  CHECK(again == first);
+  context.preference_loss_and_gradient(context.params(), test::view(grad));
+  context.set_batches(other.pair_batch, other.meta_batch);
+  before = forwards;
+  context.preference_hvp(context.params(), test::view(v), test::view(again));
+  CHECK(forwards == before + 1);
 }

@@ -281,7 +281,7 @@ TEST_CASE("split_preference_batch: support and query are the leading and trailin
   test::require_error_naming([&] { context.split_preference_batch(0); }, {"split_preference_batch", "at least 2 pairs"});
   const Batches three(94, 3, 1);
   context.set_batches(three.pair_batch, three.meta_batch);
-  test::require_error_naming([&] { context.split_preference_batch(3); }, {"'support_pairs'"});
+  test::require_error_naming([&] { context.split_preference_batch(3); }, {"'support_pairs'", "drop_last"});
   test::require_error_naming([&] { context.split_preference_batch(-1); }, {"'support_pairs'"});
 }
 

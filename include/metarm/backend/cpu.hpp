@@ -170,6 +170,14 @@ struct cpu {
     return map(x).squaredNorm();
   }
 
+  // Whether x and y have the same size and the same bits, so that a pass computed from one holds for the
+  // other (a -0 and a +0 differ; a NaN equals a NaN of the same bits).
+  template <class T>
+  static bool identical(context&, VectorView<const T> x, VectorView<const T> y) {
+    return x.size == y.size &&
+           (x.size == 0 || std::memcmp(x.data, y.data, static_cast<std::size_t>(x.size) * sizeof(T)) == 0);
+  }
+
   // ---- matrix algebra -----------------------------------------------------------------------------------
 
   // C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.

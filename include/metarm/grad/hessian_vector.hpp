@@ -55,7 +55,26 @@ inline void validate_hvp_options(const HvpOptions& options, const char* where) {
 
 // ---- exact ----------------------------------------------------------------------------------------------
 
-// Overwrites hv with H v, H the Hessian of params -> f(rewards(params)) at `params`.
+// Overwrites hv with H v, H the Hessian of params -> f(rewards(params)), for the forward pass ws holds at
+// `params` and x, whose rewards are `rewards` and reward derivative d_rewards: only the two tangent passes
+// run. `hessian_product(rewards, tangent, out)` overwrites out with (d^2 f / d rewards^2) tangent.
+template <class Backend, class Model, class Input, class RewardHessianProduct>
+  requires HasExactHvp<Model, Backend, Input>
+void exact_hvp_of_pass(typename Backend::context& ctx, const Model& model,
+                       VectorView<const typename Model::scalar_type> params, const Input& x,
+                       typename Model::template workspace<Backend>& ws,
+                       VectorView<const typename Model::scalar_type> rewards,
+                       VectorView<const typename Model::scalar_type> d_rewards, RewardHessianProduct&& hessian_product,
+                       VectorView<const typename Model::scalar_type> v, VectorView<typename Model::scalar_type> hv) {
+  using T = typename Model::scalar_type;
+  Backend::fill(ctx, hv, T(0));
+  model.template hvp<Backend>(
+      ctx, params, x, ws, v, d_rewards,
+      [&](VectorView<const T> tangent, VectorView<T> out) { hessian_product(rewards, tangent, out); }, hv);
+}
+
+// Overwrites hv with H v, H the Hessian of params -> f(rewards(params)) at `params`: one forward pass, the
+// objective's reward derivative, then exact_hvp_of_pass.
 // `objective(rewards, d_rewards)` returns f and writes its reward derivative (as for objective_and_gradient);
 // `hessian_product(rewards, tangent, out)` overwrites out with (d^2 f / d rewards^2) tangent.
 // `d_rewards_storage` holds at least x.cols values.
@@ -74,10 +93,7 @@ void exact_objective_hvp(typename Backend::context& ctx, const Model& model,
                      std::to_string(rewards.size));
   const VectorView<T> d_rewards = d_rewards_storage.segment(0, rewards.size);
   objective(rewards, d_rewards);
-  Backend::fill(ctx, hv, T(0));
-  model.template hvp<Backend>(
-      ctx, params, x, ws, v, as_const(d_rewards),
-      [&](VectorView<const T> tangent, VectorView<T> out) { hessian_product(rewards, tangent, out); }, hv);
+  exact_hvp_of_pass<Backend>(ctx, model, params, x, ws, rewards, as_const(d_rewards), hessian_product, v, hv);
 }
 
 template <class Backend, class Model, class Input>
