@@ -103,9 +103,6 @@ class MetaRM {
       }
       s.axpy(eta, grad, adapted);  // theta_{i+1} = theta_i + eta grad J(theta_i)
     }
-    if (options_.measure_objective_after) {
-      stats.objective_after = static_cast<double>(s.difference_objective(adapted));
-    }
     stats.loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));  // g = grad L(theta')
     if (options_.eta != 0.0) {
       const HvpOptions hvp = hvp_options_for(options_.order, options_.finite_difference_step);
@@ -113,6 +110,10 @@ class MetaRM {
         s.difference_hvp(point(i), grad, hv, hvp);  // H_J(theta_i) u
         s.axpy(eta, hv, grad);                      // u <- (I + eta H_J(theta_i)) u
       }
+    }
+    // After the products: measured first, J(theta') would displace the pass the first product reuses.
+    if (options_.measure_objective_after) {
+      stats.objective_after = static_cast<double>(s.difference_objective(adapted));
     }
     stats.grad_norm = s.apply_update(grad);
     return stats;

@@ -23,8 +23,8 @@
 #include "metarm/grad/objective_gradient.hpp"
 #include "metarm/loss/bradley_terry.hpp"
 #include "metarm/loss/difference_objective.hpp"
-#include "metarm/optim/clip.hpp"
 #include "metarm/model/reward_model.hpp"
+#include "metarm/optim/clip.hpp"
 #include "metarm/optim/schedule.hpp"
 #include "metarm/params/flat_params.hpp"
 
