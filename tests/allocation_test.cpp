@@ -119,6 +119,48 @@ TEST_CASE("fit: no allocation in 100 steps after the first, for every strategy a
   check_fit_is_allocation_free(ThreeGradients{}, Sgd{}, "user strategy + sgd");
 }
 
+TEST_CASE("fit: no allocation in 100 steps after the first, for every second-order and MAML-family strategy",
+          "[allocation]") {
+  check_fit_is_allocation_free(MetaRM({.eta = 0.3, .order = MetaGradient::exact}), Adam{}, "metarm exact + adam");
+  check_fit_is_allocation_free(MetaRM({.eta = 0.3, .inner_steps = 3, .measure_objective_after = true,
+                                       .order = MetaGradient::exact}),
+                               Momentum{}, "metarm exact (3 inner steps, J after) + momentum");
+  check_fit_is_allocation_free(MetaRM({.eta = 0.3, .order = MetaGradient::finite_difference}), Sgd{},
+                               "metarm finite-difference + sgd");
+  check_fit_is_allocation_free(DotProductMetaRM(0.3), AdamW{}, "dot-product + adamw");
+  check_fit_is_allocation_free(DotProductMetaRM({.eta = 0.3, .hvp = {.method = HvpMethod::finite_difference}}), Sgd{},
+                               "dot-product finite-difference + sgd");
+  check_fit_is_allocation_free(Maml({.inner_steps = 2, .inner_learning_rate = 0.05}), Adam{}, "maml (2 inner steps) + adam");
+  check_fit_is_allocation_free(Maml({.support_pairs = 3, .order = MetaGradient::finite_difference}), Sgd{},
+                               "maml finite-difference + sgd");
+  check_fit_is_allocation_free(FirstOrderMaml({.inner_steps = 3}), Adam{}, "fomaml (3 inner steps) + adam");
+  check_fit_is_allocation_free(Reptile({.inner_steps = 4, .inner_learning_rate = 0.05}), Sgd{}, "reptile + sgd");
+}
+
+TEST_CASE("step: no allocation in 100 exact MetaRM steps after the first, Hessian-vector products included",
+          "[allocation]") {
+  Rng rng(5);
+  const index_t d = 16;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto pairs_set = test::separable_pairs<double>(rng, d, 32, w);
+  const auto meta_set = test::random_meta<double>(rng, d, 8, {4});
+  cpu::context ctx;
+  PreferenceBatchBuffer<double, cpu> pb;
+  MetaBatchBuffer<double, cpu> mb;
+  std::vector<index_t> idx(8);
+  std::iota(idx.begin(), idx.end(), 0);
+  const auto pairs = pb.gather(ctx, pairs_set, idx);
+  const auto meta = mb.gather(ctx, meta_set, idx);
+  MetaLearner learner(Mlp<Tanh, double>(d, {8, 8}), MetaRM({.eta = 0.2, .order = MetaGradient::exact}), Adam{},
+                      LearnerOptions{});
+  learner.step(pairs, meta);
+  const long before = allocations.load();
+  Eigen::internal::set_is_malloc_allowed(false);
+  for (int i = 0; i < 100; ++i) learner.step(pairs, meta);
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(allocations.load() - before == 0);
+}
+
 TEST_CASE("step: no allocation in 100 steps after the first", "[allocation]") {
   Rng rng(3);
   const index_t d = 16;

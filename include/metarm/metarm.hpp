@@ -25,6 +25,7 @@
 #include "metarm/loss/difference_objective.hpp"
 
 #include "metarm/grad/gradient_check.hpp"
+#include "metarm/grad/hessian_vector.hpp"
 #include "metarm/grad/objective_gradient.hpp"
 
 #include "metarm/optim/adam.hpp"
@@ -43,7 +44,11 @@
 #include "metarm/metrics/metric_map.hpp"
 #include "metarm/metrics/preference_metrics.hpp"
 
+#include "metarm/strategy/dot_product_metarm.hpp"
+#include "metarm/strategy/maml.hpp"
+#include "metarm/strategy/meta_gradient.hpp"
 #include "metarm/strategy/metarm.hpp"
+#include "metarm/strategy/reptile.hpp"
 #include "metarm/strategy/step_context.hpp"
 #include "metarm/strategy/step_stats.hpp"
 #include "metarm/strategy/strategy.hpp"

@@ -170,6 +170,14 @@ struct cpu {
     return map(x).squaredNorm();
   }
 
+  // Whether x and y have the same size and the same bits, so that a pass computed from one holds for the
+  // other (a -0 and a +0 differ; a NaN equals a NaN of the same bits).
+  template <class T>
+  static bool identical(context&, VectorView<const T> x, VectorView<const T> y) {
+    return x.size == y.size &&
+           (x.size == 0 || std::memcmp(x.data, y.data, static_cast<std::size_t>(x.size) * sizeof(T)) == 0);
+  }
+
   // ---- matrix algebra -----------------------------------------------------------------------------------
 
   // C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
@@ -269,6 +277,35 @@ struct cpu {
     }
   }
 
+  // The reverse pass of a tangent (forward-over-reverse, for exact Hessian-vector products). Given the
+  // gradient da with respect to a = f(z), its directional derivative da_tangent, and the directional
+  // derivative z_tangent of z:
+  //   dz         = da * f'(z)
+  //   dz_tangent = da_tangent * f'(z) + da * f''(z) * z_tangent
+  // dz may alias da, and dz_tangent may alias da_tangent. (The forward tangent, a_tangent = f'(z) z_tangent,
+  // is activation_backward applied to z_tangent.)
+  template <class Activation, class T>
+  static void activation_backward_tangent(context&, MatrixView<const T> z, MatrixView<const T> a,
+                                          MatrixView<const T> z_tangent, MatrixView<const T> da,
+                                          MatrixView<const T> da_tangent, MatrixView<T> dz, MatrixView<T> dz_tangent) {
+    for (index_t j = 0; j < z.cols; ++j) {
+      const T* zc = z.data + j * z.ld;
+      const T* ac = a.data + j * a.ld;
+      const T* ztc = z_tangent.data + j * z_tangent.ld;
+      const T* dac = da.data + j * da.ld;
+      const T* datc = da_tangent.data + j * da_tangent.ld;
+      T* dzc = dz.data + j * dz.ld;
+      T* dztc = dz_tangent.data + j * dz_tangent.ld;
+      for (index_t i = 0; i < z.rows; ++i) {
+        const T first = Activation::derivative(zc[i], ac[i]);
+        const T second = Activation::second_derivative(zc[i], ac[i]);
+        const T upstream = dac[i];
+        dztc[i] = datc[i] * first + upstream * second * ztc[i];
+        dzc[i] = upstream * first;
+      }
+    }
+  }
+
   // ---- objective kernels (see docs/math.md) --------------------------------------------------------------
 
   // Bradley-Terry loss over n pairs whose rewards are laid out [chosen (n) | rejected (n)].
@@ -345,6 +382,66 @@ struct cpu {
       return std::numeric_limits<T>::quiet_NaN();
     }
     return static_cast<T>(total / static_cast<double>(m));
+  }
+
+  // Hessian-vector product of the Bradley-Terry loss in reward space: out = (d^2 L / d rewards^2) tangent,
+  // for the rewards, margins and centering of bradley_terry above; out is overwritten. Per pair, with
+  // q = sigma(delta) sigma(-delta), t_d = t_w - t_l and t_s = t_w + t_l:
+  //   out_w = (q t_d + 2 c t_s) / n,   out_l = (-q t_d + 2 c t_s) / n.
+  template <class T>
+  static void bradley_terry_hessian_product(context&, VectorView<const T> rewards, VectorView<const T> margins,
+                                            T centering, VectorView<const T> tangent, VectorView<T> out) {
+    check_same_size(rewards.size, tangent.size, "cpu::bradley_terry_hessian_product");
+    check_same_size(rewards.size, out.size, "cpu::bradley_terry_hessian_product");
+    const index_t n = rewards.size / 2;
+    const T inv_n = T(1) / static_cast<T>(n);
+    for (index_t i = 0; i < n; ++i) {
+      const T margin = margins.size > 0 ? margins.data[i] : T(0);
+      const T delta = rewards.data[i] - rewards.data[n + i] - margin;
+      const T curvature = sigmoid(delta) * sigmoid(-delta);
+      const T t_difference = tangent.data[i] - tangent.data[n + i];
+      const T t_sum = tangent.data[i] + tangent.data[n + i];
+      const T pull = curvature * t_difference * inv_n;
+      const T centre = T(2) * centering * t_sum * inv_n;
+      out.data[i] = pull + centre;
+      out.data[n + i] = -pull + centre;
+    }
+  }
+
+  // Hessian-vector product of the difference objective J in reward space: out = (d^2 J / d rewards^2)
+  // tangent, for the rewards and offsets of difference_objective above; out is overwritten. Each pair
+  // i < j of a prompt adds c (t_i - t_j) to out_i and subtracts it from out_j, where, with s = sigma(|d|),
+  // c = (2 / k^2) (1 / m) s (1 - s) (1 - 2 s) is the second derivative of sigma(|d|) for d != 0. At d = 0,
+  // where |d| has its kink, c = 0, consistent with the zero subgradient there.
+  template <class T>
+  static void difference_objective_hessian_product(context&, VectorView<const T> rewards,
+                                                   VectorView<const index_t> offsets, VectorView<const T> tangent,
+                                                   VectorView<T> out) {
+    check_same_size(rewards.size, tangent.size, "cpu::difference_objective_hessian_product");
+    check_same_size(rewards.size, out.size, "cpu::difference_objective_hessian_product");
+    std::fill(out.data, out.data + out.size, T(0));
+    const index_t m = offsets.size - 1;
+    const T inv_m = T(1) / static_cast<T>(m);
+    for (index_t p = 0; p < m; ++p) {
+      const index_t begin = offsets.data[p];
+      const index_t k = offsets.data[p + 1] - begin;
+      const T* r = rewards.data + begin;
+      const T* t = tangent.data + begin;
+      T* o = out.data + begin;
+      const T weight = T(2) / static_cast<T>(k * k) * inv_m;
+      for (index_t i = 0; i < k; ++i) {
+        for (index_t j = i + 1; j < k; ++j) {
+          const T d = r[i] - r[j];
+          if (d == T(0)) {
+            continue;
+          }
+          const T s = sigmoid(std::fabs(d));
+          const T c = weight * s * (T(1) - s) * (T(1) - T(2) * s) * (t[i] - t[j]);
+          o[i] += c;
+          o[j] -= c;
+        }
+      }
+    }
   }
 
   // ---- fused optimiser updates (one pass over params, gradient and state) ---------------------------------

@@ -12,16 +12,21 @@ namespace metarm {
 
 // `objective(rewards, d_rewards)` returns the value and, when d_rewards is not empty, writes the reward
 // derivative into it. `d_rewards_storage` holds at least x.cols values. When `grad` is empty only the
-// value is computed; otherwise grad is overwritten with the gradient.
+// value is computed; otherwise grad is overwritten with the gradient. `rewards_out`, when given, receives
+// the rewards (a view into ws, valid until its next forward pass).
 template <class Backend, class Model, class Input, class RewardObjective>
 typename Model::scalar_type objective_and_gradient(typename Backend::context& ctx, const Model& model,
                                                    VectorView<const typename Model::scalar_type> params, const Input& x,
                                                    typename Model::template workspace<Backend>& ws,
                                                    RewardObjective&& objective,
                                                    VectorView<typename Model::scalar_type> d_rewards_storage,
-                                                   VectorView<typename Model::scalar_type> grad) {
+                                                   VectorView<typename Model::scalar_type> grad,
+                                                   VectorView<const typename Model::scalar_type>* rewards_out = nullptr) {
   using T = typename Model::scalar_type;
   const VectorView<const T> rewards = model.template forward<Backend>(ctx, params, x, ws);
+  if (rewards_out != nullptr) {
+    *rewards_out = rewards;
+  }
   if (grad.empty()) {
     return objective(rewards, VectorView<T>{});
   }
@@ -40,14 +45,14 @@ typename Model::scalar_type preference_loss_and_gradient(
     typename Backend::context& ctx, const Model& model, const BradleyTerryLoss& loss,
     VectorView<const typename Model::scalar_type> params, const PreferenceBatch<typename Model::scalar_type, Input>& batch,
     typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
-    VectorView<typename Model::scalar_type> grad) {
+    VectorView<typename Model::scalar_type> grad, VectorView<const typename Model::scalar_type>* rewards_out = nullptr) {
   using T = typename Model::scalar_type;
   return objective_and_gradient<Backend>(
       ctx, model, params, batch.features, ws,
       [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
         return loss.template value_and_gradient<Backend, T>(ctx, rewards, batch.margins, d_rewards);
       },
-      d_rewards_storage, grad);
+      d_rewards_storage, grad, rewards_out);
 }
 
 template <class Backend, class Model, class Input>
@@ -55,14 +60,14 @@ typename Model::scalar_type difference_objective_and_gradient(
     typename Backend::context& ctx, const Model& model, const DifferenceObjective& objective,
     VectorView<const typename Model::scalar_type> params, const MetaBatch<typename Model::scalar_type, Input>& batch,
     typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
-    VectorView<typename Model::scalar_type> grad) {
+    VectorView<typename Model::scalar_type> grad, VectorView<const typename Model::scalar_type>* rewards_out = nullptr) {
   using T = typename Model::scalar_type;
   return objective_and_gradient<Backend>(
       ctx, model, params, batch.features, ws,
       [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
         return objective.template value_and_gradient<Backend, T>(ctx, rewards, batch.offsets, d_rewards);
       },
-      d_rewards_storage, grad);
+      d_rewards_storage, grad, rewards_out);
 }
 
 }  // namespace metarm

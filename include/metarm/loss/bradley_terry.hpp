@@ -40,6 +40,23 @@ class BradleyTerryLoss {
     return value;
   }
 
+  // Overwrites out with (d^2 L / d rewards^2) tangent, the reward-space part of an exact Hessian-vector
+  // product. The rewards are those value_and_gradient was called with (and checked finite there).
+  template <class Backend, class T>
+  void hessian_product(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const T> margins,
+                       VectorView<const T> tangent, VectorView<T> out) const {
+    METARM_REQUIRE(rewards.size >= 2 && rewards.size % 2 == 0, "BradleyTerryLoss::hessian_product",
+                   "argument 'rewards' must hold 2n values (chosen then rejected) for n >= 1 pairs, got " +
+                       std::to_string(rewards.size));
+    METARM_REQUIRE(margins.size == 0 || margins.size == rewards.size / 2, "BradleyTerryLoss::hessian_product",
+                   "argument 'margins' must be empty or hold one value per pair (" + std::to_string(rewards.size / 2) +
+                       "), got " + std::to_string(margins.size));
+    METARM_REQUIRE(tangent.size == rewards.size && out.size == rewards.size, "BradleyTerryLoss::hessian_product",
+                   "arguments 'tangent' and 'out' must match 'rewards' (" + std::to_string(rewards.size) +
+                       " values), got " + std::to_string(tangent.size) + " and " + std::to_string(out.size));
+    Backend::bradley_terry_hessian_product(ctx, rewards, margins, static_cast<T>(centering_), tangent, out);
+  }
+
   template <class Backend, class T>
   T value(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const T> margins) const {
     return value_and_gradient<Backend, T>(ctx, rewards, margins, VectorView<T>{});

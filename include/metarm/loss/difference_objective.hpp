@@ -39,6 +39,20 @@ class DifferenceObjective {
     return value;
   }
 
+  // Overwrites out with (d^2 J / d rewards^2) tangent, the reward-space part of an exact Hessian-vector
+  // product. The rewards and offsets are those value_and_gradient was called with (and checked there).
+  template <class Backend, class T>
+  void hessian_product(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
+                       VectorView<const T> tangent, VectorView<T> out) const {
+    METARM_REQUIRE(offsets.size >= 2, "DifferenceObjective::hessian_product",
+                   "argument 'offsets' must describe at least one prompt (m + 1 >= 2 offsets), got " +
+                       std::to_string(offsets.size));
+    METARM_REQUIRE(tangent.size == rewards.size && out.size == rewards.size, "DifferenceObjective::hessian_product",
+                   "arguments 'tangent' and 'out' must match 'rewards' (" + std::to_string(rewards.size) +
+                       " values), got " + std::to_string(tangent.size) + " and " + std::to_string(out.size));
+    Backend::difference_objective_hessian_product(ctx, rewards, offsets, tangent, out);
+  }
+
   template <class Backend, class T>
   T value(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets) const {
     return value_and_gradient<Backend, T>(ctx, rewards, offsets, VectorView<T>{});

@@ -87,6 +87,45 @@ class Dense {
     }
   }
 
+  // ---- forward-over-reverse (R-op) passes for exact Hessian-vector products ----------------------------
+  // A direction v in parameter space has the params' layout; V and v_b are its blocks for this layer.
+  // x_tangent is the directional derivative of the input, empty when the input does not depend on the
+  // parameters (the data fed to the first layer); the input itself is reached only through input_product
+  // and accumulate_weight_gradient, so every input type that backward accepts works here too.
+
+  // z_tangent = V x + v_b + W x_tangent
+  template <class Backend, class Input>
+  void forward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
+                       const Input& x, MatrixView<const T> x_tangent, MatrixView<T> z_tangent) const {
+    input_product<Backend, T>(ctx, weight(v), x, z_tangent);
+    Backend::add_to_columns(ctx, bias(v), z_tangent);
+    if (!x_tangent.empty()) {
+      Backend::gemm(ctx, Trans::no, Trans::no, T(1), weight(params), x_tangent, T(1), z_tangent);
+    }
+  }
+
+  // The directional derivative of backward: with dz and its directional derivative dz_tangent,
+  //   hv(W) += dz_tangent x^T + dz x_tangent^T,   hv(b) += sum of dz_tangent's columns,
+  //   dx = W^T dz and dx_tangent = V^T dz + W^T dz_tangent, each unless empty.
+  template <class Backend, class Input>
+  void backward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
+                        const Input& x, MatrixView<const T> x_tangent, MatrixView<const T> dz,
+                        MatrixView<const T> dz_tangent, VectorView<T> hv, MatrixView<T> dx,
+                        MatrixView<T> dx_tangent) const {
+    accumulate_weight_gradient<Backend, T>(ctx, dz_tangent, x, weight(hv));
+    if (!x_tangent.empty()) {
+      Backend::gemm(ctx, Trans::no, Trans::yes, T(1), dz, x_tangent, T(1), weight(hv));
+    }
+    Backend::accumulate_column_sum(ctx, dz_tangent, bias(hv));
+    if (!dx.empty()) {
+      Backend::gemm(ctx, Trans::yes, Trans::no, T(1), weight(params), dz, T(0), dx);
+    }
+    if (!dx_tangent.empty()) {
+      Backend::gemm(ctx, Trans::yes, Trans::no, T(1), weight(v), dz, T(0), dx_tangent);
+      Backend::gemm(ctx, Trans::yes, Trans::no, T(1), weight(params), dz_tangent, T(1), dx_tangent);
+    }
+  }
+
  private:
   index_t inputs_ = 0;
   index_t outputs_ = 0;

@@ -30,6 +30,25 @@ concept HasRewardModelPasses =
       m.template backward<Backend>(ctx, params, x, ws, d_rewards, grad);
     };
 
+// Stands for the reward-space Hessian product a model's hvp receives: (tangent, out) -> out = H_r tangent.
+template <class T>
+struct RewardHessianProductArchetype {
+  void operator()(VectorView<const T>, VectorView<T>) const {}
+};
+
+// Optional: an exact Hessian-vector product, `hvp<Backend>(ctx, params, x, ws, v, d_rewards,
+// reward_hessian_product, hv)`, for the forward pass just run on ws (see Mlp::hvp). Models without it get
+// Hessian-vector products by central differences of gradients instead.
+template <class M, class Backend, class Input = MatrixView<const typename M::scalar_type>>
+concept HasExactHvp =
+    requires(const M& m, typename Backend::context& ctx, VectorView<const typename M::scalar_type> params,
+             const Input& x, typename M::template workspace<Backend>& ws, VectorView<const typename M::scalar_type> v,
+             VectorView<const typename M::scalar_type> d_rewards,
+             RewardHessianProductArchetype<typename M::scalar_type> reward_hessian_product,
+             VectorView<typename M::scalar_type> hv) {
+      m.template hvp<Backend>(ctx, params, x, ws, v, d_rewards, reward_hessian_product, hv);
+    };
+
 template <class M, class Backend>
 constexpr bool check_reward_model() {
   static_assert(HasRewardModelBasics<M>,

@@ -1,8 +1,13 @@
-// MetaRM, first order (Dou et al. 2024, Algorithm 1):
+// MetaRM (Dou et al. 2024, Algorithm 1), first order by default:
 //   theta' = theta + eta * grad J(theta; meta batch)     ascent on the difference objective
 //   g      = grad L(theta'; preference batch)             preference gradient at the adapted point
 //   theta <- optimiser_step(theta, g)                      applied to the ORIGINAL parameters
 // The ascent step is plain gradient ascent and touches no optimiser state.
+//
+// With order = exact (or finite_difference) the update is the gradient of theta -> L(theta') itself:
+//   u = (I + eta H_J(theta)) g                              one Hessian-vector product per ascent step
+// (with K ascent steps theta_0 = theta, ..., theta_K = theta', u = prod_{i=K-1..0} (I + eta H_J(theta_i)) g,
+// applied from the adapted end back). docs/strategies.md has each line next to its formula.
 #pragma once
 
 #include <cmath>
@@ -10,6 +15,7 @@
 #include <string_view>
 
 #include "metarm/core/error.hpp"
+#include "metarm/strategy/meta_gradient.hpp"
 #include "metarm/strategy/step_stats.hpp"
 
 namespace metarm {
@@ -29,6 +35,11 @@ class MetaRM {
     int inner_steps = 1;
     // Also evaluate J at the adapted point (one more forward pass over the meta batch) for the statistics.
     bool measure_objective_after = false;
+    // first_order: the paper's update. exact: the true gradient of theta -> L(theta'), one exact
+    // Hessian-vector product of J per ascent step. finite_difference: the same with central differences.
+    MetaGradient order = MetaGradient::first_order;
+    // Relative step of finite-difference Hessian-vector products; 0 picks it (see HvpOptions).
+    double finite_difference_step = 0.0;
   };
 
   MetaRM() : MetaRM(Options{}) {}
@@ -38,12 +49,16 @@ class MetaRM {
                    "argument 'eta' must be finite and >= 0, got " + std::to_string(options_.eta));
     METARM_REQUIRE(options_.inner_steps >= 1, "MetaRM",
                    "argument 'inner_steps' must be >= 1, got " + std::to_string(options_.inner_steps));
+    validate_hvp_options(hvp_options_for(options_.order, options_.finite_difference_step), "MetaRM");
   }
 
   const Options& options() const { return options_; }
 
   template <class Step>
   StepStats step(Step& s) {
+    if (options_.order != MetaGradient::first_order) {
+      return second_order_step(s);
+    }
     using T = typename Step::scalar_type;
     StepStats stats;
     auto adapted = s.scratch(0);
@@ -66,6 +81,44 @@ class MetaRM {
   }
 
  private:
+  // Scratch: 0 the adapted point, 1 the gradient, 2 Hessian-vector products, 3.. theta_1..theta_{K-1}.
+  template <class Step>
+  StepStats second_order_step(Step& s) {
+    using T = typename Step::scalar_type;
+    StepStats stats;
+    const T eta = static_cast<T>(options_.eta);
+    auto adapted = s.scratch(0);
+    auto grad = s.scratch(1);
+    auto hv = s.scratch(2);
+    auto point = [&](int i) { return i == 0 ? s.params() : s.scratch(2 + static_cast<std::size_t>(i)); };
+    s.copy(s.params(), adapted);
+    for (int i = 0; i < options_.inner_steps; ++i) {
+      if (i > 0) {
+        s.copy(adapted, point(i));  // theta_i, where the backward sweep takes H_J
+      }
+      const double objective = static_cast<double>(s.difference_objective_and_gradient(adapted, grad));
+      if (i == 0) {
+        stats.objective = objective;
+        stats.ascent_norm = s.norm(grad);
+      }
+      s.axpy(eta, grad, adapted);  // theta_{i+1} = theta_i + eta grad J(theta_i)
+    }
+    stats.loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));  // g = grad L(theta')
+    if (options_.eta != 0.0) {
+      const HvpOptions hvp = hvp_options_for(options_.order, options_.finite_difference_step);
+      for (int i = options_.inner_steps; i-- > 0;) {
+        s.difference_hvp(point(i), grad, hv, hvp);  // H_J(theta_i) u
+        s.axpy(eta, hv, grad);                      // u <- (I + eta H_J(theta_i)) u
+      }
+    }
+    // After the products: measured first, J(theta') would displace the pass the first product reuses.
+    if (options_.measure_objective_after) {
+      stats.objective_after = static_cast<double>(s.difference_objective(adapted));
+    }
+    stats.grad_norm = s.apply_update(grad);
+    return stats;
+  }
+
   Options options_;
 };
 

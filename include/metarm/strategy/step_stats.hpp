@@ -9,6 +9,7 @@ struct StepStats {
   static constexpr double not_measured = std::numeric_limits<double>::quiet_NaN();
 
   double loss = not_measured;             // preference loss where its gradient was taken
+  double inner_loss = not_measured;       // MAML family: the inner (support) loss before adaptation
   double objective = not_measured;        // difference objective J at the parameters before the step
   double objective_after = not_measured;  // J at the adapted parameters, when the strategy measures it
   double grad_norm = not_measured;        // norm of the gradient handed to the optimiser, before clipping

@@ -1,0 +1,149 @@
+// MAML (Finn et al. 2017) and first-order MAML on the preference loss. Each step's preference batch is cut
+// into a support part (its first pairs) and a query part (the rest), by StepContext::split_preference_batch:
+//   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L_support(phi_i)      K inner descent steps
+//   g     = grad L_query(phi_K)
+//   u     = prod_{i=K-1..0} (I - alpha H_support(phi_i)) g              exact: K Hessian-vector products
+//         = g                                                           first order (FOMAML)
+//   theta <- optimiser_step(theta, u)
+// For task-based meta-learning, build each step's batch from one task with its support pairs first and
+// call MetaLearner::step; with fit, both parts come from the same shuffled batch. docs/strategies.md says
+// more.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include "metarm/core/config.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/strategy/meta_gradient.hpp"
+#include "metarm/strategy/step_stats.hpp"
+
+namespace metarm {
+
+namespace detail {
+
+struct MamlSettings {
+  int inner_steps;
+  double inner_learning_rate;
+  index_t support_pairs;
+  MetaGradient order;
+  double finite_difference_step;
+};
+
+inline void validate_maml(const MamlSettings& settings, const char* where) {
+  METARM_REQUIRE(settings.inner_steps >= 1, where,
+                 "argument 'inner_steps' must be >= 1, got " + std::to_string(settings.inner_steps));
+  METARM_REQUIRE(std::isfinite(settings.inner_learning_rate) && settings.inner_learning_rate >= 0.0, where,
+                 "argument 'inner_learning_rate' must be finite and >= 0, got " +
+                     std::to_string(settings.inner_learning_rate));
+  METARM_REQUIRE(settings.support_pairs >= 0, where,
+                 "argument 'support_pairs' must be >= 0 (0 takes half of each batch), got " +
+                     std::to_string(settings.support_pairs));
+  validate_hvp_options(hvp_options_for(settings.order, settings.finite_difference_step), where);
+}
+
+// Scratch: 0 the adapted point phi, 1 the gradient, 2 Hessian-vector products, 3.. phi_1..phi_{K-1}.
+template <class Step>
+StepStats maml_step(Step& s, const MamlSettings& settings) {
+  using T = typename Step::scalar_type;
+  StepStats stats;
+  const auto [support, query] = s.split_preference_batch(settings.support_pairs);
+  const T alpha = static_cast<T>(settings.inner_learning_rate);
+  const bool second_order = settings.order != MetaGradient::first_order && settings.inner_learning_rate != 0.0;
+  auto adapted = s.scratch(0);
+  auto grad = s.scratch(1);
+  auto hv = s.scratch(2);
+  auto point = [&](int i) { return i == 0 ? s.params() : s.scratch(2 + static_cast<std::size_t>(i)); };
+  s.copy(s.params(), adapted);
+  for (int i = 0; i < settings.inner_steps; ++i) {
+    if (second_order && i > 0) {
+      s.copy(adapted, point(i));  // phi_i, where the backward sweep takes H_support
+    }
+    const double inner = static_cast<double>(s.preference_loss_and_gradient(adapted, grad, support));
+    if (i == 0) {
+      stats.inner_loss = inner;
+    }
+    s.axpy(-alpha, grad, adapted);  // phi_{i+1} = phi_i - alpha grad L_support(phi_i)
+  }
+  stats.loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad, query));  // g = grad L_query(phi_K)
+  if (second_order) {
+    const HvpOptions hvp = hvp_options_for(settings.order, settings.finite_difference_step);
+    for (int i = settings.inner_steps; i-- > 0;) {
+      s.preference_hvp(point(i), grad, hv, support, hvp);  // H_support(phi_i) u
+      s.axpy(-alpha, hv, grad);                             // u <- (I - alpha H_support(phi_i)) u
+    }
+  }
+  stats.grad_norm = s.apply_update(grad);
+  return stats;
+}
+
+}  // namespace detail
+
+class Maml {
+ public:
+  static constexpr std::string_view name = "maml";
+  static constexpr bool uses_meta_batch = false;
+
+  struct Options {
+    int inner_steps = 1;               // K descent steps on the support pairs
+    double inner_learning_rate = 0.1;  // alpha, separate from the optimiser's (outer) learning rate
+    index_t support_pairs = 0;         // leading pairs of each batch that form the support set; 0 takes half
+    // exact: the meta-gradient through the inner steps (K Hessian-vector products); finite_difference: the
+    // same by central differences; first_order: FOMAML (see FirstOrderMaml).
+    MetaGradient order = MetaGradient::exact;
+    double finite_difference_step = 0.0;  // relative step; 0 picks it (see HvpOptions)
+  };
+
+  Maml() : Maml(Options{}) {}
+  explicit Maml(Options options) : options_(options) { detail::validate_maml(settings(), "Maml"); }
+
+  const Options& options() const { return options_; }
+
+  template <class Step>
+  StepStats step(Step& s) {
+    return detail::maml_step(s, settings());
+  }
+
+ private:
+  detail::MamlSettings settings() const {
+    return {options_.inner_steps, options_.inner_learning_rate, options_.support_pairs, options_.order,
+            options_.finite_difference_step};
+  }
+
+  Options options_;
+};
+
+// First-order MAML (Finn et al. 2017, section 5.2): the query gradient at the adapted point, applied to the
+// original parameters, with no second derivatives.
+class FirstOrderMaml {
+ public:
+  static constexpr std::string_view name = "fomaml";
+  static constexpr bool uses_meta_batch = false;
+
+  struct Options {
+    int inner_steps = 1;
+    double inner_learning_rate = 0.1;
+    index_t support_pairs = 0;
+  };
+
+  FirstOrderMaml() : FirstOrderMaml(Options{}) {}
+  explicit FirstOrderMaml(Options options) : options_(options) { detail::validate_maml(settings(), "FirstOrderMaml"); }
+
+  const Options& options() const { return options_; }
+
+  template <class Step>
+  StepStats step(Step& s) {
+    return detail::maml_step(s, settings());
+  }
+
+ private:
+  detail::MamlSettings settings() const {
+    return {options_.inner_steps, options_.inner_learning_rate, options_.support_pairs, MetaGradient::first_order,
+            0.0};
+  }
+
+  Options options_;
+};
+
+}  // namespace metarm

@@ -1,0 +1,65 @@
+// Reptile (Nichol et al. 2018): K descent steps on the step's preference batch, then a move of the original
+// parameters toward where they ended:
+//   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L(phi_i)      K inner steps
+//   theta <- optimiser_step(theta, theta - phi_K)
+// The difference theta - phi_K is handed to the optimiser as the gradient, so with Sgd{.learning_rate =
+// epsilon} the update is exactly theta + epsilon (phi_K - theta); Adam gives the Adam-outer-loop variant of
+// the paper, and schedules and clipping apply as for every strategy. No second derivatives.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include "metarm/core/error.hpp"
+#include "metarm/strategy/step_stats.hpp"
+
+namespace metarm {
+
+class Reptile {
+ public:
+  static constexpr std::string_view name = "reptile";
+  static constexpr bool uses_meta_batch = false;
+
+  struct Options {
+    int inner_steps = 5;               // K
+    double inner_learning_rate = 0.1;  // alpha of the inner descent
+  };
+
+  Reptile() : Reptile(Options{}) {}
+  explicit Reptile(Options options) : options_(options) {
+    METARM_REQUIRE(options_.inner_steps >= 1, "Reptile",
+                   "argument 'inner_steps' must be >= 1, got " + std::to_string(options_.inner_steps));
+    METARM_REQUIRE(std::isfinite(options_.inner_learning_rate) && options_.inner_learning_rate > 0.0, "Reptile",
+                   "argument 'inner_learning_rate' must be finite and > 0, got " +
+                       std::to_string(options_.inner_learning_rate));
+  }
+
+  const Options& options() const { return options_; }
+
+  template <class Step>
+  StepStats step(Step& s) {
+    using T = typename Step::scalar_type;
+    StepStats stats;
+    auto adapted = s.scratch(0);
+    auto grad = s.scratch(1);
+    s.copy(s.params(), adapted);
+    for (int i = 0; i < options_.inner_steps; ++i) {
+      const double loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));
+      if (i == 0) {
+        stats.inner_loss = loss;
+      }
+      s.axpy(static_cast<T>(-options_.inner_learning_rate), grad, adapted);  // phi_{i+1} = phi_i - alpha grad L
+    }
+    stats.loss = stats.inner_loss;
+    s.copy(s.params(), grad);  // theta - phi_K
+    s.axpy(T(-1), adapted, grad);
+    stats.grad_norm = s.apply_update(grad);
+    return stats;
+  }
+
+ private:
+  Options options_;
+};
+
+}  // namespace metarm
