@@ -375,3 +375,202 @@ TEST_CASE(METARM_BACKEND_NAME("training converges on a separable problem and rep
   CHECK(accuracy > 0.95);
   CHECK(same_bits(params, train_once().second));
 }
+
+// ---- second order: the tangent kernels and Hessian-vector products -------------------------------------------
+
+TEST_CASE(METARM_BACKEND_NAME("identical compares sizes and bits"), "[backend][hvp]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  Device<double> a(ctx, {1.0, -0.0, 3.0}), b(ctx, {1.0, -0.0, 3.0}), c(ctx, {1.0, 0.0, 3.0}), d(ctx, {1.0, -0.0});
+  CHECK(Backend::identical(ctx, a.cview(), b.cview()));
+  CHECK(Backend::identical(ctx, a.cview(), a.cview()));
+  CHECK_FALSE(Backend::identical(ctx, a.cview(), c.cview()));  // -0 and +0 differ in their bits
+  CHECK_FALSE(Backend::identical(ctx, a.cview(), d.cview()));
+  Device<float> e(ctx, {1.5f, 2.5f}), f(ctx, {1.5f, 2.5000002f});
+  CHECK_FALSE(Backend::identical(ctx, e.cview(), f.cview()));
+}
+
+namespace backend_cases {
+
+// Central difference of a vector-valued function along a direction, in double.
+template <class F>
+std::vector<double> directional_difference(F&& f, const std::vector<double>& x, const std::vector<double>& t,
+                                           double h = 1e-5) {
+  std::vector<double> up = x, down = x;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    up[i] += h * t[i];
+    down[i] -= h * t[i];
+  }
+  const auto fu = f(up), fd = f(down);
+  std::vector<double> out(fu.size());
+  for (std::size_t i = 0; i < fu.size(); ++i) out[i] = (fu[i] - fd[i]) / (2 * h);
+  return out;
+}
+
+inline double relative_error(const std::vector<double>& exact, const std::vector<double>& numeric) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    diff += (exact[i] - numeric[i]) * (exact[i] - numeric[i]);
+    norm += numeric[i] * numeric[i];
+  }
+  return std::sqrt(diff) / std::max(1e-300, std::sqrt(norm));
+}
+
+template <class Activation>
+void check_activation_tangent() {
+  typename Backend::context ctx;
+  metarm::Rng rng(23);
+  const index_t rows = 3, cols = 4, n = rows * cols;
+  const auto z = test::random_vector<double>(rng, n, 1.5), zt = test::random_vector<double>(rng, n);
+  const auto da = test::random_vector<double>(rng, n), dat = test::random_vector<double>(rng, n);
+  // dz(z, da) = da * f'(z); its directional derivative along (zt, dat) is the tangent.
+  auto dz_of = [&](const std::vector<double>& stacked) {
+    std::vector<double> zz(stacked.begin(), stacked.begin() + n), dd(stacked.begin() + n, stacked.end());
+    Device<double> dzz(ctx, zz), a(ctx, std::vector<double>(n)), ddd(ctx, dd), out(ctx, std::vector<double>(n));
+    Backend::template activation_forward<Activation, double>(ctx, dzz.cmatrix(rows, cols), a.matrix(rows, cols));
+    Backend::template activation_backward<Activation, double>(ctx, dzz.cmatrix(rows, cols), a.cmatrix(rows, cols),
+                                                              ddd.cmatrix(rows, cols), out.matrix(rows, cols));
+    return download<double>(ctx, out.cview());
+  };
+  std::vector<double> point(z), direction(zt);
+  point.insert(point.end(), da.begin(), da.end());
+  direction.insert(direction.end(), dat.begin(), dat.end());
+  const auto numeric = directional_difference(dz_of, point, direction);
+
+  Device<double> dz_in(ctx, z), a(ctx, std::vector<double>(n)), dzt(ctx, zt), dda(ctx, da), ddat(ctx, dat),
+      dz(ctx, std::vector<double>(n)), dz_tangent(ctx, std::vector<double>(n));
+  Backend::template activation_forward<Activation, double>(ctx, dz_in.cmatrix(rows, cols), a.matrix(rows, cols));
+  Backend::template activation_backward_tangent<Activation, double>(
+      ctx, dz_in.cmatrix(rows, cols), a.cmatrix(rows, cols), dzt.cmatrix(rows, cols), dda.cmatrix(rows, cols),
+      ddat.cmatrix(rows, cols), dz.matrix(rows, cols), dz_tangent.matrix(rows, cols));
+  INFO(Activation::name);
+  CHECK(relative_error(download<double>(ctx, dz_tangent.cview()), numeric) < 1e-6);
+  CHECK(download<double>(ctx, dz.cview()) == dz_of(point));
+}
+
+}  // namespace backend_cases
+
+TEST_CASE(METARM_BACKEND_NAME("activation tangent kernel matches a directional finite difference"),
+          "[backend][hvp]") {
+  backend_cases::check_activation_tangent<metarm::Identity>();
+  backend_cases::check_activation_tangent<metarm::ReLU>();
+  backend_cases::check_activation_tangent<metarm::Tanh>();
+  backend_cases::check_activation_tangent<metarm::GELU>();
+}
+
+TEST_CASE(METARM_BACKEND_NAME("loss Hessian products match finite differences of the reward gradients"),
+          "[backend][hvp]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  metarm::Rng rng(52);
+  const index_t n = 6;
+  const auto rewards = test::random_vector<double>(rng, 2 * n, 2.0), tangent = test::random_vector<double>(rng, 2 * n);
+  const auto margins = test::random_vector<double>(rng, n, 0.5);
+  Device<double> dm(ctx, margins), dt(ctx, tangent), out(ctx, std::vector<double>(2 * n));
+  const metarm::BradleyTerryLoss loss(0.2);
+  auto bt_gradient = [&](const std::vector<double>& r) {
+    Device<double> dr(ctx, r), g(ctx, std::vector<double>(r.size()));
+    loss.value_and_gradient<Backend, double>(ctx, dr.cview(), dm.cview(), g.view());
+    return download<double>(ctx, g.cview());
+  };
+  {
+    Device<double> dr(ctx, rewards);
+    loss.hessian_product<Backend, double>(ctx, dr.cview(), dm.cview(), dt.cview(), out.view());
+  }
+  CHECK(relative_error(download<double>(ctx, out.cview()), directional_difference(bt_gradient, rewards, tangent)) < 1e-6);
+
+  const std::vector<index_t> offsets{0, 2, 5, 10, 14};
+  Device<index_t> doff(ctx, offsets);
+  const auto r = test::random_vector<double>(rng, 14, 1.5), t = test::random_vector<double>(rng, 14);
+  Device<double> dtj(ctx, t), outj(ctx, std::vector<double>(14, 7.0));
+  const metarm::DifferenceObjective objective;
+  auto j_gradient = [&](const std::vector<double>& rr) {
+    Device<double> dr(ctx, rr), g(ctx, std::vector<double>(rr.size()));
+    objective.value_and_gradient<Backend, double>(ctx, dr.cview(), doff.cview(), g.view());
+    return download<double>(ctx, g.cview());
+  };
+  {
+    Device<double> dr(ctx, r);
+    objective.hessian_product<Backend, double>(ctx, dr.cview(), doff.cview(), dtj.cview(), outj.view());
+  }
+  CHECK(relative_error(download<double>(ctx, outj.cview()), directional_difference(j_gradient, r, t)) < 1e-6);
+}
+
+TEST_CASE(METARM_BACKEND_NAME("exact Hessian-vector products of both objectives through an MLP"), "[backend][hvp]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  metarm::Rng rng(42);
+  const index_t d = 5, n = 4;
+  const metarm::Mlp<metarm::Tanh, double> model(d, {7, 4});
+  std::vector<double> params(static_cast<std::size_t>(model.parameter_count()));
+  metarm::Rng init(3);
+  model.initialize(params, init);
+  const auto v = test::random_vector<double>(rng, model.parameter_count());
+  const auto pair_x = test::random_vector<double>(rng, d * 2 * n), meta_x = test::random_vector<double>(rng, d * 9);
+  const std::vector<index_t> offsets{0, 2, 5, 9};
+  Device<double> dpx(ctx, pair_x), dmx(ctx, meta_x), dv(ctx, v), hv(ctx, std::vector<double>(params.size())),
+      d_rewards(ctx, std::vector<double>(16)), grad(ctx, std::vector<double>(params.size()));
+  Device<index_t> doff(ctx, offsets);
+  const metarm::PreferenceBatch<double> pairs{dpx.cmatrix(d, 2 * n), {}};
+  const metarm::MetaBatch<double> meta{dmx.cmatrix(d, 9), doff.cview()};
+  const metarm::BradleyTerryLoss loss(0.05);
+  const metarm::DifferenceObjective objective;
+  auto ws = model.make_workspace<Backend>(16);
+
+  auto pair_gradient = [&](const std::vector<double>& p) {
+    Device<double> dp(ctx, p);
+    metarm::preference_loss_and_gradient<Backend>(ctx, model, loss, dp.cview(), pairs, ws, d_rewards.view(), grad.view());
+    return download<double>(ctx, grad.cview());
+  };
+  auto meta_gradient = [&](const std::vector<double>& p) {
+    Device<double> dp(ctx, p);
+    metarm::difference_objective_and_gradient<Backend>(ctx, model, objective, dp.cview(), meta, ws, d_rewards.view(),
+                                                       grad.view());
+    return download<double>(ctx, grad.cview());
+  };
+  Device<double> dp(ctx, params);
+  metarm::preference_loss_hvp<Backend>(ctx, model, loss, dp.cview(), pairs, ws, d_rewards.view(), dv.cview(), hv.view());
+  const double pair_error =
+      relative_error(download<double>(ctx, hv.cview()), directional_difference(pair_gradient, params, v));
+  metarm::difference_objective_hvp<Backend>(ctx, model, objective, dp.cview(), meta, ws, d_rewards.view(), dv.cview(),
+                                            hv.view());
+  const double meta_error =
+      relative_error(download<double>(ctx, hv.cview()), directional_difference(meta_gradient, params, v));
+  INFO("relative error: Bradley-Terry " << pair_error << ", J " << meta_error);
+  CHECK(pair_error < 1e-6);
+  CHECK(meta_error < 1e-6);
+}
+
+TEST_CASE(METARM_BACKEND_NAME("exact MetaRM differs from first order by O(eta)"), "[backend][hvp][strategy]") {
+  using namespace backend_cases;
+  const SmallProblem data(5);
+  const metarm::Mlp<metarm::GELU, double> model(SmallProblem::dim, {6});
+  typename Backend::context ctx;
+  metarm::PreferenceBatchBuffer<double, Backend> pb;
+  metarm::MetaBatchBuffer<double, Backend> mb;
+  const std::vector<index_t> idx{0, 1, 2, 3, 4, 5};
+  const auto pairs = pb.gather(ctx, data.pairs, idx);
+  const auto meta = mb.gather(ctx, data.meta, idx);
+  auto update = [&](double eta, metarm::MetaGradient order) {
+    metarm::MetaLearner<decltype(model), metarm::MetaRM, metarm::Sgd, Backend> learner(
+        model, metarm::MetaRM({.eta = eta, .order = order}), metarm::Sgd{.learning_rate = 1.0},
+        metarm::LearnerOptions{.seed = 9});
+    const auto before = learner.parameters();
+    learner.step(pairs, meta);
+    auto after = learner.parameters();
+    for (std::size_t i = 0; i < after.size(); ++i) after[i] -= before[i];
+    return after;
+  };
+  double previous = 0;
+  for (double eta : {0.2, 0.1, 0.05}) {
+    const auto first = update(eta, metarm::MetaGradient::first_order);
+    const auto exact = update(eta, metarm::MetaGradient::exact);
+    double gap = 0;
+    for (std::size_t i = 0; i < first.size(); ++i) gap += (first[i] - exact[i]) * (first[i] - exact[i]);
+    gap = std::sqrt(gap);
+    INFO("eta " << eta << ": |exact - first order| = " << gap);
+    CHECK(gap > 0);
+    if (previous > 0) CHECK(previous / gap == Approx(2.0).epsilon(0.1));
+    previous = gap;
+  }
+}

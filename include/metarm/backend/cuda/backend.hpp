@@ -133,6 +133,21 @@ struct cuda {
     return norm * norm;
   }
 
+  // Whether x and y have the same size and the same bits (a synchronising read, see cpu::identical).
+  template <class T>
+  static bool identical(context& ctx, VectorView<const T> x, VectorView<const T> y) {
+    if (x.size != y.size) return false;
+    if (x.size == 0 || x.data == y.data) return true;
+    using Bits = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
+    static_assert(sizeof(Bits) == sizeof(T), "identical compares floats and doubles");
+    detail::cuda_context::Result* result = ctx.device_result();
+    METARM_CUDA_CHECK(cudaMemsetAsync(&result->differs, 0, sizeof(int), ctx.stream()));
+    detail::kernels::bitwise_differ<Bits><<<blocks(x.size), detail::kernels::block_size, 0, ctx.stream()>>>(
+        reinterpret_cast<const Bits*>(x.data), reinterpret_cast<const Bits*>(y.data), x.size, result);
+    METARM_CUDA_CHECK_LAUNCH("kernels::bitwise_differ");
+    return ctx.read_result().differs == 0;
+  }
+
   // ---- matrix algebra -----------------------------------------------------------------------------------
 
   // C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
@@ -202,6 +217,19 @@ struct cuda {
     METARM_CUDA_CHECK_LAUNCH("kernels::activation_backward");
   }
 
+  // See cpu::activation_backward_tangent.
+  template <class Activation, class T>
+  static void activation_backward_tangent(context& ctx, MatrixView<const T> z, MatrixView<const T> a,
+                                          MatrixView<const T> z_tangent, MatrixView<const T> da,
+                                          MatrixView<const T> da_tangent, MatrixView<T> dz, MatrixView<T> dz_tangent) {
+    if (z.empty()) return;
+    detail::kernels::activation_backward_tangent<Activation, T>
+        <<<blocks(z.size()), detail::kernels::block_size, 0, ctx.stream()>>>(
+            z.data, z.ld, a.data, a.ld, z_tangent.data, z_tangent.ld, da.data, da.ld, da_tangent.data, da_tangent.ld,
+            dz.data, dz.ld, dz_tangent.data, dz_tangent.ld, z.rows, z.cols);
+    METARM_CUDA_CHECK_LAUNCH("kernels::activation_backward_tangent");
+  }
+
   // ---- objective kernels (see docs/math.md) --------------------------------------------------------------
 
   template <class T>
@@ -223,6 +251,34 @@ struct cuda {
         ctx.device_result());
     METARM_CUDA_CHECK_LAUNCH("kernels::difference_objective");
     return to_value<T>(ctx.read_result());
+  }
+
+  // See cpu::bradley_terry_hessian_product.
+  template <class T>
+  static void bradley_terry_hessian_product(context& ctx, VectorView<const T> rewards, VectorView<const T> margins,
+                                            T centering, VectorView<const T> tangent, VectorView<T> out) {
+    check_same_size(rewards.size, tangent.size, "cuda::bradley_terry_hessian_product");
+    check_same_size(rewards.size, out.size, "cuda::bradley_terry_hessian_product");
+    const index_t n = rewards.size / 2;
+    if (n == 0) return;
+    detail::kernels::bradley_terry_hessian_product<T><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(
+        rewards.data, n, margins.size > 0 ? margins.data : nullptr, centering, tangent.data, out.data);
+    METARM_CUDA_CHECK_LAUNCH("kernels::bradley_terry_hessian_product");
+  }
+
+  // See cpu::difference_objective_hessian_product.
+  template <class T>
+  static void difference_objective_hessian_product(context& ctx, VectorView<const T> rewards,
+                                                   VectorView<const index_t> offsets, VectorView<const T> tangent,
+                                                   VectorView<T> out) {
+    check_same_size(rewards.size, tangent.size, "cuda::difference_objective_hessian_product");
+    check_same_size(rewards.size, out.size, "cuda::difference_objective_hessian_product");
+    const index_t prompts = offsets.size - 1;
+    if (prompts <= 0) return;
+    detail::kernels::difference_objective_hessian_product<T>
+        <<<blocks(prompts), detail::kernels::block_size, 0, ctx.stream()>>>(rewards.data, offsets.data, prompts,
+                                                                             tangent.data, out.data);
+    METARM_CUDA_CHECK_LAUNCH("kernels::difference_objective_hessian_product");
   }
 
   // ---- fused optimiser updates ----------------------------------------------------------------------------

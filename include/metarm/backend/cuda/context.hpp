@@ -66,10 +66,12 @@ class cuda_context {
 
   void synchronize() const { METARM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-  // What a reduction kernel leaves for the host: its value and whether an input was not finite.
+  // What a reduction kernel leaves for the host: its value and whether an input was not finite, or, for a
+  // comparison, whether two elements differed.
   struct Result {
     double value;
     int non_finite;
+    int differs;
   };
   Result* device_result() const { return device_result_; }
 

@@ -165,6 +165,75 @@ __global__ void difference_objective(const T* rewards, const index_t* offsets, i
   }
 }
 
+// See cpu::activation_backward_tangent.
+template <class Activation, class T>
+__global__ void activation_backward_tangent(const T* z, index_t ldz, const T* a, index_t lda, const T* zt, index_t ldzt,
+                                            const T* da, index_t ldda, const T* dat, index_t lddat, T* dz,
+                                            index_t lddz, T* dzt, index_t lddzt, index_t rows, index_t cols) {
+  const index_t n = rows * cols;
+  for (index_t e = blockIdx.x * blockDim.x + threadIdx.x; e < n; e += gridDim.x * blockDim.x) {
+    const index_t i = e % rows, j = e / rows;
+    const T zv = z[i + j * ldz], av = a[i + j * lda];
+    const T first = Activation::derivative(zv, av);
+    const T second = Activation::second_derivative(zv, av);
+    const T upstream = da[i + j * ldda];
+    dzt[i + j * lddzt] = dat[i + j * lddat] * first + upstream * second * zt[i + j * ldzt];
+    dz[i + j * lddz] = upstream * first;
+  }
+}
+
+// See cpu::bradley_terry_hessian_product; one thread per pair.
+template <class T>
+__global__ void bradley_terry_hessian_product(const T* rewards, index_t n, const T* margins, T centering,
+                                              const T* tangent, T* out) {
+  const T inv_n = T(1) / static_cast<T>(n);
+  for (index_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const T margin = margins != nullptr ? margins[i] : T(0);
+    const T delta = rewards[i] - rewards[n + i] - margin;
+    const T curvature = sigmoid(delta) * sigmoid(-delta);
+    const T pull = curvature * (tangent[i] - tangent[n + i]) * inv_n;
+    const T centre = T(2) * centering * (tangent[i] + tangent[n + i]) * inv_n;
+    out[i] = pull + centre;
+    out[n + i] = -pull + centre;
+  }
+}
+
+// See cpu::difference_objective_hessian_product; one thread per prompt owns that prompt's slice of out.
+template <class T>
+__global__ void difference_objective_hessian_product(const T* rewards, const index_t* offsets, index_t prompts,
+                                                     const T* tangent, T* out) {
+  const T inv_m = T(1) / static_cast<T>(prompts);
+  for (index_t p = blockIdx.x * blockDim.x + threadIdx.x; p < prompts; p += gridDim.x * blockDim.x) {
+    const index_t begin = offsets[p];
+    const index_t k = offsets[p + 1] - begin;
+    const T* r = rewards + begin;
+    const T* t = tangent + begin;
+    T* o = out + begin;
+    const T weight = T(2) / static_cast<T>(k * k) * inv_m;
+    for (index_t i = 0; i < k; ++i) o[i] = T(0);
+    for (index_t i = 0; i < k; ++i) {
+      for (index_t j = i + 1; j < k; ++j) {
+        const T d = r[i] - r[j];
+        if (d == T(0)) continue;
+        const T s = sigmoid(d < T(0) ? -d : d);
+        const T c = weight * s * (T(1) - s) * (T(1) - T(2) * s) * (t[i] - t[j]);
+        o[i] += c;
+        o[j] -= c;
+      }
+    }
+  }
+}
+
+// Sets result->differs when any element's bits differ; the flag must be cleared before the launch.
+template <class Bits>
+__global__ void bitwise_differ(const Bits* x, const Bits* y, index_t n, cuda_context::Result* result) {
+  int differs = 0;
+  for (index_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    differs |= x[i] != y[i];
+  }
+  if (differs) atomicOr(&result->differs, 1);
+}
+
 template <class T>
 __global__ void sgd_update(T* p, const T* g, index_t n, T lr, T weight_decay) {
   for (index_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
