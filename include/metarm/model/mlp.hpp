@@ -94,7 +94,9 @@ class Mlp {
     ws.pre_.resize(hidden_.size());
     ws.post_.resize(hidden_.size());
     ws.widths_ = hidden_;
-    ws.max_width_ = std::max<index_t>(input_dim_, hidden_.empty() ? 1 : *std::max_element(hidden_.begin(), hidden_.end()));
+    // The backward pass keeps deltas of hidden layers only (the input gradient goes to the caller's buffer),
+    // so the input width must not size them: for 2^18 sparse features it would be a dense batch.
+    ws.max_width_ = hidden_.empty() ? 1 : *std::max_element(hidden_.begin(), hidden_.end());
     reserve(ws, capacity);
     return ws;
   }

@@ -24,6 +24,7 @@
 #include "metarm/optim/clip.hpp"
 #include "metarm/optim/schedule.hpp"
 #include "metarm/params/flat_params.hpp"
+#include "metarm/strategy/step_stats.hpp"
 
 namespace metarm {
 
@@ -34,12 +35,23 @@ struct StepOptions {
   Schedule schedule = Schedule::constant();  // multiplies the optimiser's learning_rate
 };
 
-template <class Model, class Optimizer, class Backend>
+// How the preference batch's pairs were ordered where the strategy last took the preference loss (at the
+// adapted point, for MetaRM). NaN when not measured (backends whose memory the host cannot read).
+struct PreferenceBatchStats {
+  double accuracy = StepStats::not_measured;  // share of pairs with r_chosen > r_rejected, ties one half
+  double margin = StepStats::not_measured;    // mean r_chosen - r_rejected
+  double chosen = StepStats::not_measured;    // mean r_chosen
+  double rejected = StepStats::not_measured;  // mean r_rejected
+};
+
+// Input is the type of the batches' features: dense MatrixView (the default) or SparseMatrixView.
+template <class Model, class Optimizer, class Backend, class Input = MatrixView<const typename Model::scalar_type>>
 class StepContext {
  public:
   using model_type = Model;
   using optimizer_type = Optimizer;
   using backend_type = Backend;
+  using input_type = Input;
   using scalar_type = typename Model::scalar_type;
   using T = scalar_type;
   static constexpr std::size_t state_count = Optimizer::state_names.size();
@@ -78,8 +90,8 @@ class StepContext {
 
   // ---- this step's batches ------------------------------------------------------------------------------
 
-  const PreferenceBatch<T>& preference_batch() const { return preference_batch_; }
-  const MetaBatch<T>& meta_batch() const { return meta_batch_; }
+  const PreferenceBatch<T, Input>& preference_batch() const { return preference_batch_; }
+  const MetaBatch<T, Input>& meta_batch() const { return meta_batch_; }
   bool has_meta_batch() const { return !meta_batch_.empty(); }
 
   // ---- objectives at any point `at` of parameter space (a view of parameter_count() values) ---------------
@@ -90,9 +102,19 @@ class StepContext {
   T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad) {
     check_point(at, grad, "preference_loss_and_gradient");
     reserve_rewards(preference_batch_.features.cols);
-    return metarm::preference_loss_and_gradient<Backend>(ctx_, model_, loss_, at, preference_batch_, workspace_,
-                                                         d_rewards_.view(), grad);
+    return objective_and_gradient<Backend>(
+        ctx_, model_, at, preference_batch_.features, workspace_,
+        [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
+          const T value =
+              loss_.template value_and_gradient<Backend, T>(ctx_, rewards, preference_batch_.margins, d_rewards);
+          record_batch_stats(rewards);
+          return value;
+        },
+        d_rewards_.view(), grad);
   }
+
+  // The pairs' ordering where the preference loss was last taken.
+  const PreferenceBatchStats& preference_batch_stats() const { return batch_stats_; }
 
   T difference_objective(VectorView<const T> at) { return difference_objective_and_gradient(at, VectorView<T>{}); }
 
@@ -151,7 +173,7 @@ class StepContext {
 
   // ---- for the learner, checkpoints and tests --------------------------------------------------------------
 
-  void set_batches(const PreferenceBatch<T>& pairs, const MetaBatch<T>& meta) {
+  void set_batches(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
     preference_batch_ = pairs;
     meta_batch_ = meta;
   }
@@ -180,6 +202,22 @@ class StepContext {
                        std::to_string(parameter_count()));
   }
 
+  void record_batch_stats(VectorView<const T> rewards) {
+    if constexpr (Backend::host_accessible) {
+      const index_t n = rewards.size / 2;
+      double wins = 0.0, chosen = 0.0, rejected = 0.0;
+      for (index_t i = 0; i < n; ++i) {
+        const double c = static_cast<double>(rewards[i]);
+        const double r = static_cast<double>(rewards[n + i]);
+        wins += c > r ? 1.0 : (c == r ? 0.5 : 0.0);
+        chosen += c;
+        rejected += r;
+      }
+      const double inv_n = 1.0 / static_cast<double>(n);
+      batch_stats_ = {wins * inv_n, (chosen - rejected) * inv_n, chosen * inv_n, rejected * inv_n};
+    }
+  }
+
   void reserve_rewards(index_t columns) {
     if (d_rewards_.size() < columns) {
       d_rewards_.resize(columns);
@@ -197,8 +235,9 @@ class StepContext {
   typename Model::template workspace<Backend> workspace_;
   typename Backend::template buffer<T> d_rewards_;
   std::vector<typename Backend::template buffer<T>> scratch_;
-  PreferenceBatch<T> preference_batch_{};
-  MetaBatch<T> meta_batch_{};
+  PreferenceBatch<T, Input> preference_batch_{};
+  MetaBatch<T, Input> meta_batch_{};
+  PreferenceBatchStats batch_stats_{};
   std::int64_t updates_ = 0;
   double last_learning_rate_ = 0.0;
 };
