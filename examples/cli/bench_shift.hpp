@@ -6,9 +6,9 @@
 //   control  harmless-base (all pairs), a different task
 //
 // Every seed draws its own splits, initialisation and data order; Vanilla and MetaRM share them, so their
-// difference is paired. eta is chosen before any evaluation seed runs, on separate tuning seeds, by accuracy
-// on the meta split (whose labels are otherwise never used); the test splits' labels are used only for the
-// final table.
+// difference is paired. Each seed chooses eta from a grid by accuracy on its own meta split (whose labels are
+// otherwise never used; MetaRM trains on those responses without them), so no seed's choice sees a label of
+// its own test split; the test splits' labels only fill the table.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "common.hpp"
 
 namespace cli {
@@ -32,7 +34,6 @@ struct BenchSettings {
   std::string hh_dir;
   int seeds = 10;
   std::uint64_t first_seed = 1;
-  int tune_seeds = 5;
   std::vector<double> eta_grid;
   bool eta_fixed = false;
   ModelSpec model;
@@ -210,9 +211,8 @@ inline int bench_shift_command(int argc, char** argv) {
        "../shared/data/hh-rlhf if present"},
       {"seeds", "N", "evaluation seeds (each draws its own splits, initialisation and order)", "10"},
       {"first-seed", "S", "first evaluation seed", "1"},
-      {"eta", "X", "use this eta instead of tuning it", ""},
-      {"eta-grid", "LIST", "candidates for eta, tuned on the meta split", "1,3,10,30,100,300,1000"},
-      {"tune-seeds", "N", "seeds for tuning eta (disjoint from the evaluation seeds)", "5"},
+      {"eta", "X", "use this eta for every seed instead of choosing it", ""},
+      {"eta-grid", "LIST", "candidates for eta, chosen per seed by accuracy on its meta split", "1,3,10,30,100,300,1000"},
       {"model", "SPEC", "linear, or mlp:H[,H...]", "linear"},
       {"features", "SPEC", "hash:BITS[,ngrams:N][,structure:0|1][,seed:S]", "hash:18"},
       {"epochs", "N", "passes over the training pairs", "2"},
@@ -237,7 +237,6 @@ inline int bench_shift_command(int argc, char** argv) {
   if (!std::filesystem::is_directory(s.hh_dir)) throw UsageError("--hh " + s.hh_dir + " is not a directory");
   s.seeds = static_cast<int>(a.integer("seeds", 1, 100000));
   s.first_seed = static_cast<std::uint64_t>(a.integer("first-seed", 0, INT64_MAX / 2));
-  s.tune_seeds = static_cast<int>(a.integer("tune-seeds", 1, 1000));
   if (a.has("eta")) {
     s.eta_grid = {a.number("eta", 0.0, 1e9)};
     s.eta_fixed = true;
@@ -269,48 +268,48 @@ inline int bench_shift_command(int argc, char** argv) {
                                       load_hh_split(s.hh_dir, "harmless-base", featurizer, s.max_pairs, s.quiet)};
   metarm::cpu::context single(1);  // runs go in parallel instead; dense products stay on one thread each
 
-  // ---- eta, on tuning seeds, by accuracy on the meta split ---------------------------------------------------
-  double eta = s.eta_grid.front();
-  std::vector<double> tuning_accuracy;  // per grid entry, mean over tuning seeds; entry 0 of `vanilla_tuning`
-  double vanilla_tuning = 0.0;
-  if (!s.eta_fixed) {
-    std::vector<SeedData> tuning(static_cast<std::size_t>(s.tune_seeds));
-    const std::uint64_t tune_base = 1000003;  // far from any evaluation seed a caller is likely to use
-    for (int t = 0; t < s.tune_seeds; ++t) tuning[static_cast<std::size_t>(t)] = make_seed_data(splits, tune_base + static_cast<std::uint64_t>(t));
-    const std::size_t candidates = s.eta_grid.size() + 1;  // + Vanilla for reference
-    std::vector<double> results(candidates * tuning.size());
-    if (!s.quiet) std::fprintf(stderr, "tuning eta: %zu candidates x %d seeds\n", s.eta_grid.size(), s.tune_seeds);
-    run_parallel(results.size(), s.threads, [&](std::size_t job) {
-      const std::size_t c = job / tuning.size(), t = job % tuning.size();
-      const double candidate = c == 0 ? -1.0 : s.eta_grid[c - 1];
-      results[job] = train_and_measure(s, tuning[t], candidate, {&tuning[t].meta_labelled})[0];
-    });
-    tuning_accuracy.assign(candidates, 0.0);
-    for (std::size_t job = 0; job < results.size(); ++job) tuning_accuracy[job / tuning.size()] += results[job] / static_cast<double>(tuning.size());
-    vanilla_tuning = tuning_accuracy[0];
-    std::size_t best = 1;
-    for (std::size_t c = 2; c < candidates; ++c) {
-      if (tuning_accuracy[c] > tuning_accuracy[best]) best = c;
-    }
-    eta = s.eta_grid[best - 1];
-  }
-
-  // ---- evaluation seeds ---------------------------------------------------------------------------------------
+  // ---- every seed: Vanilla and MetaRM at each eta of the grid ---------------------------------------------------
+  // Each run reports its accuracy on the four test sets and on the seed's meta split; the meta-split accuracy
+  // alone picks the seed's eta.
   const std::size_t seeds = static_cast<std::size_t>(s.seeds);
   std::vector<SeedData> data(seeds);
   for (std::size_t i = 0; i < seeds; ++i) data[i] = make_seed_data(splits, s.first_seed + i);
-  std::vector<std::vector<double>> vanilla(seeds), metarm_results(seeds);
-  if (!s.quiet) std::fprintf(stderr, "training %zu seeds x 2 strategies (eta %g)\n", seeds, eta);
+  const std::size_t candidates = 1 + s.eta_grid.size();  // Vanilla, then the grid
+  std::vector<std::vector<double>> runs(seeds * candidates);
+  if (!s.quiet) {
+    std::fprintf(stderr, "training %zu seeds x (vanilla + %zu eta)\n", seeds, s.eta_grid.size());
+  }
   std::atomic<int> done{0};
-  run_parallel(2 * seeds, s.threads, [&](std::size_t job) {
-    const std::size_t i = job / 2;
+  const bool terminal = isatty(fileno(stderr)) != 0;
+  run_parallel(runs.size(), s.threads, [&](std::size_t job) {
+    const std::size_t i = job / candidates, c = job % candidates;
     const SeedData& d = data[i];
-    const std::vector<const metarm::SparsePreferenceSet<float>*> sets{&d.tests[0], &d.tests[1], &d.tests[2], &d.tests[3]};
-    (job % 2 == 0 ? vanilla[i] : metarm_results[i]) = train_and_measure(s, d, job % 2 == 0 ? -1.0 : eta, sets);
+    runs[job] = train_and_measure(s, d, c == 0 ? -1.0 : s.eta_grid[c - 1],
+                                  {&d.tests[0], &d.tests[1], &d.tests[2], &d.tests[3], &d.meta_labelled});
     const int finished = ++done;
-    if (!s.quiet) std::fprintf(stderr, "\r  %d/%zu runs", finished, 2 * seeds);
+    if (s.quiet) return;
+    // In place on a terminal; in a log, a line at every tenth of the runs.
+    const std::size_t every = std::max<std::size_t>(1, runs.size() / 10);
+    if (terminal) {
+      std::fprintf(stderr, "\r  %d/%zu runs\033[K", finished, runs.size());
+    } else if (static_cast<std::size_t>(finished) % every == 0 || static_cast<std::size_t>(finished) == runs.size()) {
+      std::fprintf(stderr, "  %d/%zu runs\n", finished, runs.size());
+    }
   });
-  if (!s.quiet) std::fprintf(stderr, "\n");
+  if (!s.quiet && terminal) std::fprintf(stderr, "\n");
+  std::vector<std::vector<double>> vanilla(seeds), metarm_results(seeds);
+  std::vector<double> chosen_eta(seeds);
+  std::vector<double> meta_accuracy(candidates, 0.0);  // mean over seeds, for the record
+  for (std::size_t i = 0; i < seeds; ++i) {
+    std::size_t best = 1;
+    for (std::size_t c = 1; c < candidates; ++c) {
+      if (runs[i * candidates + c][4] > runs[i * candidates + best][4]) best = c;
+    }
+    for (std::size_t c = 0; c < candidates; ++c) meta_accuracy[c] += runs[i * candidates + c][4] / static_cast<double>(seeds);
+    vanilla[i] = runs[i * candidates];
+    metarm_results[i] = runs[i * candidates + best];
+    chosen_eta[i] = s.eta_grid[best - 1];
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   // ---- the table ----------------------------------------------------------------------------------------------
@@ -344,12 +343,27 @@ inline int bench_shift_command(int argc, char** argv) {
   std::printf("model %s, features %s, %d epoch(s), batch %lld, meta batch %lld, AdamW lr %g, weight decay %g\n",
               s.model.text().c_str(), s.features.describe().c_str(), s.epochs, static_cast<long long>(s.batch),
               static_cast<long long>(s.meta_batch), s.lr, s.weight_decay);
+  // How often each eta was chosen, e.g. "300 (6 seeds), 100 (3 seeds), 1000 (1 seed)".
+  std::string eta_text;
+  {
+    std::vector<std::pair<std::size_t, double>> counts;
+    for (double e : s.eta_grid) {
+      const auto n = static_cast<std::size_t>(std::count(chosen_eta.begin(), chosen_eta.end(), e));
+      if (n > 0) counts.emplace_back(n, e);
+    }
+    std::stable_sort(counts.begin(), counts.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    for (const auto& [n, e] : counts) {
+      char item[64];
+      std::snprintf(item, sizeof item, "%s%g (%zu seed%s)", eta_text.empty() ? "" : ", ", e, n, n == 1 ? "" : "s");
+      eta_text += item;
+    }
+  }
   if (s.eta_fixed) {
-    std::printf("MetaRM eta %g (given)\n", eta);
+    std::printf("MetaRM eta %s, given\n", eta_text.c_str());
   } else {
-    std::printf("MetaRM eta %g, chosen by meta-split accuracy over %d tuning seeds:", eta, s.tune_seeds);
-    std::printf(" vanilla %.2f", 100.0 * vanilla_tuning);
-    for (std::size_t c = 0; c < s.eta_grid.size(); ++c) std::printf(", eta %g %.2f", s.eta_grid[c], 100.0 * tuning_accuracy[c + 1]);
+    std::printf("MetaRM eta chosen per seed by accuracy on its own meta split: %s\n", eta_text.c_str());
+    std::printf("meta-split accuracy, mean over seeds: vanilla %.2f", 100.0 * meta_accuracy[0]);
+    for (std::size_t c = 1; c < candidates; ++c) std::printf(", eta %g %.2f", s.eta_grid[c - 1], 100.0 * meta_accuracy[c]);
     std::printf("\n");
   }
   // Columns padded by displayed characters ("±" is two bytes, one column).
@@ -371,13 +385,13 @@ inline int bench_shift_command(int argc, char** argv) {
   std::printf("wall time %.1f s (%d thread(s))\n", seconds, s.threads);
 
   if (!s.csv.empty()) {
-    std::string text = "set,pairs,seeds,eta,vanilla_mean,vanilla_ci95,metarm_mean,metarm_ci95,difference_mean,"
+    std::string text = "set,pairs,seeds,vanilla_mean,vanilla_ci95,metarm_mean,metarm_ci95,difference_mean,"
                        "difference_ci95,length_only_mean,length_only_ci95\n";
     for (std::size_t k = 0; k < 4; ++k) {
       const Row& r = rows[k];
       char line[512];
-      std::snprintf(line, sizeof line, "%s,%.1f,%zu,%g,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", bench_set_names[k],
-                    r.pairs, seeds, eta, r.vanilla.mean, r.vanilla.half_width, r.metarm.mean, r.metarm.half_width,
+      std::snprintf(line, sizeof line, "%s,%.1f,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", bench_set_names[k],
+                    r.pairs, seeds, r.vanilla.mean, r.vanilla.half_width, r.metarm.mean, r.metarm.half_width,
                     r.difference.mean, r.difference.half_width, r.length.mean, r.length.half_width);
       text += line;
     }
@@ -385,12 +399,12 @@ inline int bench_shift_command(int argc, char** argv) {
     std::printf("table written to %s\n", s.csv.c_str());
   }
   if (!s.seeds_csv.empty()) {
-    std::string text = "seed,set,pairs,vanilla,metarm,length_only\n";
+    std::string text = "seed,eta,set,pairs,vanilla,metarm,length_only\n";
     for (std::size_t i = 0; i < seeds; ++i) {
       for (std::size_t k = 0; k < 4; ++k) {
         char line[256];
-        std::snprintf(line, sizeof line, "%llu,%s,%lld,%.6f,%.6f,%.6f\n", static_cast<unsigned long long>(data[i].seed),
-                      bench_set_names[k], static_cast<long long>(data[i].tests[k].size()), vanilla[i][k],
+        std::snprintf(line, sizeof line, "%llu,%g,%s,%lld,%.6f,%.6f,%.6f\n", static_cast<unsigned long long>(data[i].seed),
+                      chosen_eta[i], bench_set_names[k], static_cast<long long>(data[i].tests[k].size()), vanilla[i][k],
                       metarm_results[i][k], data[i].length_accuracy[k]);
         text += line;
       }

@@ -1,7 +1,9 @@
 // Metrics as JSON lines, one object per logging step and per evaluation, with TRL's names: "loss",
 // "accuracy", "margin", "rewards/chosen", "rewards/rejected", "grad_norm", "learning_rate", "epoch" (fractional)
 // and "step" for training (means over the steps since the previous line), "eval_"-prefixed names for
-// evaluations, and a last line with "train_runtime" and the stop reason. Written with fprintf only.
+// evaluations, and a last line with "train_runtime" and the stop reason. Strategies that measure them add
+// "difference_objective" (J before the step) and "ascent_norm" (|grad J|, for choosing eta); null otherwise.
+// Written with fprintf only.
 #pragma once
 
 #include <chrono>
@@ -39,6 +41,7 @@ class MetricsLog {
     field("rewards/rejected", window_.mean(4));
     field("grad_norm", window_.mean(5));
     field("difference_objective", window_.mean(6));
+    field("ascent_norm", window_.mean(7));
     field("learning_rate", e.stats.learning_rate);
     end_line();
     window_ = {};
@@ -63,11 +66,12 @@ class MetricsLog {
 
   // Sums of the step statistics since the last line; NaN values (not measured) are skipped.
   struct Window {
-    double sum[7]{};
-    std::int64_t count[7]{};
+    double sum[8]{};
+    std::int64_t count[8]{};
     void add(const StepStats& s) {
-      const double v[7] = {s.loss, s.accuracy, s.margin, s.rewards_chosen, s.rewards_rejected, s.grad_norm, s.objective};
-      for (int i = 0; i < 7; ++i) {
+      const double v[8] = {s.loss,      s.accuracy,  s.margin,   s.rewards_chosen, s.rewards_rejected,
+                           s.grad_norm, s.objective, s.ascent_norm};
+      for (int i = 0; i < 8; ++i) {
         if (!std::isnan(v[i])) {
           sum[i] += v[i];
           ++count[i];

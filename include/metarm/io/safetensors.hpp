@@ -342,7 +342,8 @@ class SafetensorsWriter {
       header[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.data.size()}}};
       offset += e.data.size();
     }
-    std::string text = header.dump();
+    // Metadata may carry file names that are not valid UTF-8; replace such bytes rather than fail at save.
+    std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text.append((8 - text.size() % 8) % 8, ' ');
     std::vector<unsigned char> out(8 + text.size() + offset);
     const std::uint64_t n = text.size();
