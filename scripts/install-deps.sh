@@ -3,7 +3,7 @@
 # package is already present, so the other scripts can call it on each run.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev)
+packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev zlib1g-dev nlohmann-json3-dev)
 
 packages+=(gnuplot-nox)  # the figures of metarm-simulate
 missing=()

@@ -19,9 +19,13 @@ struct EigenAssertion : std::logic_error {
 
 namespace {
 std::atomic<long> allocations{0};
+std::atomic<std::size_t> largest_allocation{0};  // bytes of the largest single allocation since reset
 
 void* counted(std::size_t size, std::size_t alignment) {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  std::size_t seen = largest_allocation.load(std::memory_order_relaxed);
+  while (size > seen && !largest_allocation.compare_exchange_weak(seen, size, std::memory_order_relaxed)) {
+  }
   if (size == 0) size = 1;
   void* p = alignment > alignof(std::max_align_t) ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
                                                   : std::malloc(size);
@@ -159,6 +163,64 @@ TEST_CASE("step: no allocation in 100 exact MetaRM steps after the first, Hessia
   for (int i = 0; i < 100; ++i) learner.step(pairs, meta);
   Eigen::internal::set_is_malloc_allowed(true);
   CHECK(allocations.load() - before == 0);
+}
+
+namespace {
+
+// Pairs and prompts over `dim` hashed-feature-like dimensions with `nonzeros` stored values per response.
+SparseColumns<float> random_sparse_columns(Rng& rng, index_t dim, index_t count, index_t nonzeros) {
+  SparseColumns<float> out(dim);
+  std::vector<index_t> rows;
+  std::vector<float> values;
+  for (index_t j = 0; j < count; ++j) {
+    rows.clear();
+    for (index_t p = 0; p < nonzeros + j % 7; ++p) rows.push_back(static_cast<index_t>(rng.below(static_cast<std::uint64_t>(dim))));
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    values.assign(rows.size(), 0.0f);
+    for (auto& v : values) v = static_cast<float>(rng.normal());
+    out.add(rows, values);
+  }
+  return out;
+}
+
+template <class Model, class Strategy>
+void check_sparse_fit_is_bounded(const Model& model, Strategy strategy, const char* label) {
+  const index_t d = model.input_dim();
+  Rng rng(5);
+  SparsePreferenceSet<float> pairs(d);
+  const auto chosen = random_sparse_columns(rng, d, 300, 60), rejected = random_sparse_columns(rng, d, 300, 60);
+  for (index_t i = 0; i < 300; ++i) {
+    pairs.add(chosen.column_rows(i), chosen.column_values(i), rejected.column_rows(i), rejected.column_values(i));
+  }
+  SparseMetaSet<float> meta(d);
+  for (index_t p = 0; p < 50; ++p) meta.add_prompt(random_sparse_columns(rng, d, 2 + p % 3, 40));
+  SparseMetaLearner<Model, Strategy, Adam> learner(model, std::move(strategy), Adam{}, LearnerOptions{.seed = 2});
+  largest_allocation.store(0);
+  AllocationProbe probe;
+  // Batches of 32 pairs: a densified batch would be 64 x 2^18 floats (64 MiB).
+  const auto result = learner.fit(pairs, &meta, FitOptions<float, SparseInput<float>>{.epochs = 20, .batch_size = 32,
+                                                                                      .meta_batch_size = 6,
+                                                                                      .max_steps = kSteps},
+                                  probe);
+  REQUIRE(result.steps == kSteps);
+  const std::size_t parameter_bytes = static_cast<std::size_t>(model.parameter_count()) * sizeof(float);
+  INFO(label << ": allocations at step 1: " << probe.at_step[1] << ", at step " << kSteps << ": "
+             << probe.at_step[kSteps] << "; largest allocation " << largest_allocation.load() << " bytes, parameters "
+             << parameter_bytes << " bytes");
+  CHECK(probe.at_step[kSteps] == probe.at_step[1]);
+  // Nothing larger than one parameter-sized vector (params, gradient, optimiser moments) is ever allocated.
+  CHECK(largest_allocation.load() <= parameter_bytes);
+}
+
+}  // namespace
+
+TEST_CASE("sparse fit over 2^18 features: no allocation after the first step, no batch densified",
+          "[allocation][sparse]") {
+  const index_t d = index_t{1} << 18;
+  check_sparse_fit_is_bounded(LinearModel<float>(d), MetaRM(0.3), "linear, metarm");
+  check_sparse_fit_is_bounded(LinearModel<float>(d), Vanilla{}, "linear, vanilla");
+  check_sparse_fit_is_bounded(Mlp<ReLU, float>(d, {4}), MetaRM(0.3), "mlp 4, metarm");
 }
 
 TEST_CASE("step: no allocation in 100 steps after the first", "[allocation]") {

@@ -324,3 +324,58 @@ TEST_CASE("ProgressLine prints plain lines when not on a terminal", "[callback]"
   CHECK(text.find("fit: completed all epochs") != std::string::npos);
   CHECK(text.find('\r') == std::string::npos);
 }
+
+TEST_CASE("Student-t quantiles and confidence intervals of a mean", "[metrics]") {
+  // Reference values of t_{0.975, df} from statistical tables.
+  CHECK(student_t_quantile(0.975, 1) == Approx(12.7062).epsilon(1e-5));
+  CHECK(student_t_quantile(0.975, 9) == Approx(2.26216).epsilon(1e-5));
+  CHECK(student_t_quantile(0.975, 100) == Approx(1.98397).epsilon(1e-5));
+  CHECK(student_t_quantile(0.025, 9) == Approx(-2.26216).epsilon(1e-5));
+  CHECK(student_t_cdf(0.0, 5) == Approx(0.5));
+  const std::vector<double> values{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  const MeanInterval r = mean_confidence_interval(values);
+  CHECK(r.mean == Approx(5.5));
+  CHECK(r.stddev == Approx(std::sqrt(82.5 / 9.0)));
+  CHECK(r.half_width == Approx(2.26216 * r.stddev / std::sqrt(10.0)).epsilon(1e-5));
+  CHECK(std::isnan(mean_confidence_interval(std::vector<double>{3.0}).half_width));
+  test::require_error_naming([] { mean_confidence_interval(std::vector<double>{}); }, {"'values'", "empty"});
+  test::require_error_naming([] { student_t_quantile(1.0, 3); }, {"'q'"});
+}
+
+TEST_CASE("progress bar and metrics log write what they promise", "[callback]") {
+  Rng rng(103);
+  const index_t d = 3;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto train = test::separable_pairs<float>(rng, d, 40, w);
+  MetaLearner learner(LinearModel<float>(d), Vanilla{}, Adam{}, LearnerOptions{});
+  std::FILE* bar_out = std::tmpfile();
+  std::FILE* log_out = std::tmpfile();
+  REQUIRE(bar_out != nullptr);
+  REQUIRE(log_out != nullptr);
+  ProgressBar bar(bar_out, 100, 0.0);
+  bar.force_terminal(true);
+  MetricsLog log(log_out, 2);
+  learner.fit(train, nullptr, FitOptions<float>{.epochs = 2, .batch_size = 10, .eval_pairs = &train}, bar, log);
+  const auto read_all = [](std::FILE* f) {
+    std::rewind(f);
+    std::string text;
+    char buffer[4096];
+    std::size_t got;
+    while ((got = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, got);
+    std::fclose(f);
+    return text;
+  };
+  const std::string bar_text = read_all(bar_out), log_text = read_all(log_out);
+  CHECK(bar_text.find("\r[########################] 100%  step 8/8") != std::string::npos);
+  CHECK(bar_text.find("step/s  ETA") != std::string::npos);
+  CHECK(bar_text.find("epoch 2/2  mean loss") != std::string::npos);
+  // 8 steps logged every 2 steps, 2 evaluations, 1 closing line.
+  CHECK(std::count(log_text.begin(), log_text.end(), '\n') == 4 + 2 + 1);
+  CHECK(log_text.find("{\"step\": 2, \"epoch\": 0.5000, \"loss\": ") == 0);
+  for (const char* name : {"\"accuracy\"", "\"margin\"", "\"rewards/chosen\"", "\"rewards/rejected\"", "\"grad_norm\"",
+                           "\"learning_rate\"", "\"eval_accuracy\"", "\"eval_rewards/std\"", "\"train_runtime\"",
+                           "\"difference_objective\": null"}) {
+    INFO(name);
+    CHECK(log_text.find(name) != std::string::npos);
+  }
+}

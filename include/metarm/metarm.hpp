@@ -10,6 +10,7 @@
 
 #include "metarm/backend/cuda.hpp"
 #include "metarm/backend/default.hpp"
+#include "metarm/backend/sparse_view.hpp"
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"
 
@@ -20,6 +21,7 @@
 #include "metarm/model/dense.hpp"
 #include "metarm/model/mlp.hpp"
 #include "metarm/model/reward_model.hpp"
+#include "metarm/model/sparse_input.hpp"
 
 #include "metarm/loss/bradley_terry.hpp"
 #include "metarm/loss/difference_objective.hpp"
@@ -37,9 +39,15 @@
 
 #include "metarm/data/batch.hpp"
 #include "metarm/data/batch_buffer.hpp"
+#include "metarm/data/input_kind.hpp"
 #include "metarm/data/meta_set.hpp"
 #include "metarm/data/preference_set.hpp"
+#include "metarm/data/sparse_batch_buffer.hpp"
+#include "metarm/data/sparse_columns.hpp"
+#include "metarm/data/sparse_meta_set.hpp"
+#include "metarm/data/sparse_preference_set.hpp"
 
+#include "metarm/metrics/confidence_interval.hpp"
 #include "metarm/metrics/difference_metrics.hpp"
 #include "metarm/metrics/metric_map.hpp"
 #include "metarm/metrics/preference_metrics.hpp"
@@ -58,7 +66,10 @@
 #include "metarm/callback/early_stopping.hpp"
 #include "metarm/callback/events.hpp"
 #include "metarm/callback/history.hpp"
+#include "metarm/callback/metrics_log.hpp"
+#include "metarm/callback/progress_bar.hpp"
 #include "metarm/callback/progress_line.hpp"
 
 #include "metarm/learner/meta_learner.hpp"
+#include "metarm/learner/fit_state.hpp"
 #include "metarm/learner/options.hpp"

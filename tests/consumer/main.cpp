@@ -1,6 +1,9 @@
 #include <cstdio>
 
 #include <metarm/metarm.hpp>
+#ifdef METARM_CONSUMER_IO
+#include <metarm/io.hpp>
+#endif
 
 int main() {
   using namespace metarm;
@@ -14,6 +17,24 @@ int main() {
     std::printf("consumer failed: accuracy %.3f\n", accuracy);
     return 1;
   }
+#ifdef METARM_CONSUMER_IO
+  // Featurise text, and round-trip the trained learner through a checkpoint in memory.
+  const TextFeaturizer featurizer(FeaturizerSettings{.bits = 8});
+  if (featurizer.featurize("", "hello world").rows.empty()) {
+    std::printf("consumer failed: no text features\n");
+    return 1;
+  }
+  SafetensorsWriter writer;
+  const auto params = learner.parameters();
+  writer.add<float>("params", {static_cast<std::int64_t>(params.size())}, params);
+  const auto read = SafetensorsFile::parse("memory", writer.serialize()).values<float>("params");
+  if (read != params) {
+    std::printf("consumer failed: safetensors round trip\n");
+    return 1;
+  }
+  std::printf("consumer ok: metarm %s with io\n", std::string(metarm::version).c_str());
+#else
   std::printf("consumer ok: metarm %s\n", std::string(metarm::version).c_str());
+#endif
   return 0;
 }

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "metarm/backend/sparse_view.hpp"
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
@@ -245,6 +246,65 @@ struct cpu {
   static void accumulate_column_sum(context&, MatrixView<const T> m, VectorView<T> out) {
     check_same_size(m.rows, out.size, "cpu::accumulate_column_sum");
     map(out) += map(m).rowwise().sum();
+  }
+
+  // C = A S for dense A (m x k) and sparse S (k x n): column j of C is the sum of A's columns named by S's
+  // column j, weighted by its values. Costs m x nnz(S); S is never densified.
+  template <class T>
+  static void sparse_product(context&, MatrixView<const T> a, SparseMatrixView<const T> s, MatrixView<T> c) {
+    METARM_REQUIRE(a.cols == s.rows && a.rows == c.rows && s.cols == c.cols, "cpu::sparse_product",
+                   "shapes do not agree: A is " + std::to_string(a.rows) + " x " + std::to_string(a.cols) +
+                       ", S is " + std::to_string(s.rows) + " x " + std::to_string(s.cols) + ", C is " +
+                       std::to_string(c.rows) + " x " + std::to_string(c.cols));
+    if (a.rows == 1) {
+      // A linear model's first layer: one dot product of a sparse column with the weight row per column.
+      const T* w = a.data;
+      const index_t stride = a.ld;
+      for (index_t j = 0; j < s.cols; ++j) {
+        T sum = T(0);
+        for (index_t p = s.offsets[j]; p < s.offsets[j + 1]; ++p) {
+          sum += w[s.indices[p] * stride] * s.values[p];
+        }
+        c.data[j * c.ld] = sum;
+      }
+      return;
+    }
+    const auto A = map(a);
+    auto C = map(c);
+    for (index_t j = 0; j < s.cols; ++j) {
+      auto column = C.col(j);
+      column.setZero();
+      for (index_t p = s.offsets[j]; p < s.offsets[j + 1]; ++p) {
+        column.noalias() += s.values[p] * A.col(s.indices[p]);
+      }
+    }
+  }
+
+  // D += B S^T for dense B (m x n) and sparse S (k x n), D m x k: only the columns of D that S names are
+  // touched, each by B's column j times the stored value.
+  template <class T>
+  static void accumulate_sparse_outer(context&, MatrixView<const T> b, SparseMatrixView<const T> s, MatrixView<T> d) {
+    METARM_REQUIRE(b.cols == s.cols && b.rows == d.rows && s.rows == d.cols, "cpu::accumulate_sparse_outer",
+                   "shapes do not agree: B is " + std::to_string(b.rows) + " x " + std::to_string(b.cols) +
+                       ", S is " + std::to_string(s.rows) + " x " + std::to_string(s.cols) + ", D is " +
+                       std::to_string(d.rows) + " x " + std::to_string(d.cols));
+    if (b.rows == 1) {
+      for (index_t j = 0; j < s.cols; ++j) {
+        const T g = b.data[j * b.ld];
+        for (index_t p = s.offsets[j]; p < s.offsets[j + 1]; ++p) {
+          d.data[s.indices[p] * d.ld] += g * s.values[p];
+        }
+      }
+      return;
+    }
+    const auto B = map(b);
+    auto D = map(d);
+    for (index_t j = 0; j < s.cols; ++j) {
+      const auto column = B.col(j);
+      for (index_t p = s.offsets[j]; p < s.offsets[j + 1]; ++p) {
+        D.col(s.indices[p]).noalias() += s.values[p] * column;
+      }
+    }
   }
 
   // ---- elementwise maps ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ struct FitBeginEvent {
   std::int64_t total_steps = 0;  // planned, before any early stop
   index_t pairs = 0;
   index_t meta_prompts = 0;
+  std::int64_t start_step = 0;  // steps already taken when the fit began (non-zero when it resumes one)
 };
 
 struct StepEvent {

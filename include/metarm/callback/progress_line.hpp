@@ -23,6 +23,7 @@ class ProgressLine {
 
   void on_fit_begin(const FitBeginEvent& e) {
     start_ = clock::now();
+    start_step_ = e.start_step;
     last_print_ = start_ - std::chrono::hours(1);
     std::fprintf(out_, "fit: strategy %.*s, %lld pairs, %lld meta prompts, %d epoch(s) x %lld batches\n",
                  static_cast<int>(e.strategy.size()), e.strategy.data(), static_cast<long long>(e.pairs),
@@ -38,7 +39,7 @@ class ProgressLine {
     }
     last_print_ = now;
     const double elapsed = seconds(start_, now);
-    const double rate = elapsed > 0.0 ? static_cast<double>(e.step) / elapsed : 0.0;
+    const double rate = elapsed > 0.0 ? static_cast<double>(e.step - start_step_) / elapsed : 0.0;
     const double left = rate > 0.0 ? static_cast<double>(e.total_steps - e.step) / rate : 0.0;
     char objective[32] = "";
     if (!std::isnan(e.stats.objective)) {
@@ -109,6 +110,7 @@ class ProgressLine {
   double interval_;
   bool terminal_;
   bool pending_newline_ = false;
+  std::int64_t start_step_ = 0;
   clock::time_point start_{};
   clock::time_point last_print_{};
 };

@@ -2,13 +2,26 @@
 // libraries; these do not, so a seed means the same run everywhere.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
 #include <limits>
 #include <utility>
 
+#include "metarm/core/error.hpp"
+
 namespace metarm {
+
+// Everything that determines a generator's future output, so that a run saved mid-way (a checkpoint) can
+// continue with exactly the numbers it would have drawn.
+struct RngState {
+  std::array<std::uint64_t, 4> words{};
+  double spare_normal = 0.0;
+  bool has_spare_normal = false;
+
+  friend bool operator==(const RngState&, const RngState&) = default;
+};
 
 // xoshiro256** (Blackman and Vigna), seeded through splitmix64.
 class Rng {
@@ -30,6 +43,19 @@ class Rng {
   Rng stream(std::uint64_t purpose) const {
     std::uint64_t x = state_[0] ^ (purpose * 0xD1B54A32D192ED03ULL);
     return Rng(splitmix64(x) ^ state_[3]);
+  }
+
+  RngState state() const { return {{state_[0], state_[1], state_[2], state_[3]}, spare_normal_, has_spare_normal_}; }
+
+  // An all-zero word state is xoshiro's one fixed point (it would only ever produce zeros), so it is refused.
+  void set_state(const RngState& s) {
+    METARM_REQUIRE(s.words[0] != 0 || s.words[1] != 0 || s.words[2] != 0 || s.words[3] != 0, "Rng::set_state",
+                   "argument 'state' is all zero, which no seeded generator reaches");
+    for (std::size_t i = 0; i < 4; ++i) {
+      state_[i] = s.words[i];
+    }
+    spare_normal_ = s.spare_normal;
+    has_spare_normal_ = s.has_spare_normal;
   }
 
   static constexpr result_type min() { return 0; }

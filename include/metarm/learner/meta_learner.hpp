@@ -23,8 +23,11 @@
 #include "metarm/core/scalar_math.hpp"
 #include "metarm/data/batch.hpp"
 #include "metarm/data/batch_buffer.hpp"
+#include "metarm/data/input_kind.hpp"
 #include "metarm/data/meta_set.hpp"
 #include "metarm/data/preference_set.hpp"
+#include "metarm/data/sparse_columns.hpp"
+#include "metarm/learner/fit_state.hpp"
 #include "metarm/learner/options.hpp"
 #include "metarm/metrics/difference_metrics.hpp"
 #include "metarm/metrics/metric_map.hpp"
@@ -43,7 +46,10 @@ struct FitResult {
   Metrics last_eval;  // the last evaluation's metrics (eval_ prefix), empty when none ran
 };
 
-template <class Model, class Strategy, class Optimizer, class Backend = default_backend>
+// Input is the type of the first layer's input: dense columns (the default) or SparseInput<T> for sparse
+// features (SparsePreferenceSet, SparseMetaSet; CPU). SparseMetaLearner below names the sparse variant.
+template <class Model, class Strategy, class Optimizer, class Backend = default_backend,
+          class Input = MatrixView<const typename Model::scalar_type>>
 class MetaLearner {
   static_assert(check_reward_model<Model, Backend>());
   static_assert(check_optimizer<Optimizer, Backend, typename Model::scalar_type>());
@@ -55,7 +61,11 @@ class MetaLearner {
   using backend_type = Backend;
   using scalar_type = typename Model::scalar_type;
   using T = scalar_type;
-  using step_context_type = StepContext<Model, Optimizer, Backend>;
+  using input_type = Input;
+  using step_context_type = StepContext<Model, Optimizer, Backend, Input>;
+  using preference_set_type = typename input_kind<Input>::preference_set;
+  using meta_set_type = typename input_kind<Input>::meta_set;
+  using fit_options_type = FitOptions<T, Input>;
 
   static_assert(check_strategy<Strategy, step_context_type>());
 
@@ -73,7 +83,7 @@ class MetaLearner {
   // ---- training -----------------------------------------------------------------------------------------
 
   // One update on a preference batch and (for strategies that use one) a meta batch in backend memory.
-  StepStats step(const PreferenceBatch<T>& pairs, const MetaBatch<T>& meta = {}) {
+  StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {}) {
     validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
     if constexpr (strategy_uses_meta_batch<Strategy>()) {
       validate_batch<Backend>(meta, step_.model().input_dim(), "MetaLearner::step");
@@ -81,13 +91,18 @@ class MetaLearner {
     step_.set_batches(pairs, meta);
     StepStats stats = strategy_.step(step_);
     stats.learning_rate = step_.last_learning_rate();
+    const PreferenceBatchStats& batch = step_.preference_batch_stats();
+    stats.accuracy = batch.accuracy;
+    stats.margin = batch.margin;
+    stats.rewards_chosen = batch.chosen;
+    stats.rewards_rejected = batch.rejected;
     return stats;
   }
 
   // Trains on `train` for options.epochs epochs of shuffled batches, drawing meta batches from `meta`
   // (required when the strategy uses them). Callbacks receive the hooks listed in callback/dispatch.hpp.
   template <class... Callbacks>
-  FitResult fit(const PreferenceSet<T>& train, const MetaSet<T>* meta, const FitOptions<T>& options,
+  FitResult fit(const preference_set_type& train, const meta_set_type* meta, const fit_options_type& options,
                 Callbacks&&... callbacks) {
     constexpr bool needs_meta = strategy_uses_meta_batch<Strategy>();
     check_fit_arguments(train, meta, options, needs_meta);
@@ -99,21 +114,39 @@ class MetaLearner {
     if (options.max_steps > 0) {
       total_steps = std::min(total_steps, options.max_steps);
     }
+    const index_t meta_take = needs_meta ? std::min(options.meta_batch_size, meta->prompts()) : 0;
 
-    Rng order_rng = Rng(options_.seed).stream(1 + 1000 * static_cast<std::uint64_t>(fits_));
-    Rng meta_rng = Rng(options_.seed).stream(2 + 1000 * static_cast<std::uint64_t>(fits_));
-    ++fits_;
-    std::vector<index_t> order(static_cast<std::size_t>(pairs));
-    std::iota(order.begin(), order.end(), index_t{0});
-    std::vector<index_t> meta_order;
-    std::size_t meta_cursor = 0;
-    index_t meta_take = 0;
+    // The data order lives in fit_state_, so a checkpoint taken between steps can hand it to a later fit.
+    FitState& state = fit_state_;
+    if (options.resume != nullptr) {
+      check_resume(*options.resume, train, meta, needs_meta, batches);
+      if (options.resume != &state) {
+        state = *options.resume;
+      }
+      fits_ = state.fit_index + 1;
+    } else {
+      state = FitState{};
+      state.fit_index = fits_;
+      state.order_rng = Rng(options_.seed).stream(1 + 1000 * fits_);
+      state.meta_rng = Rng(options_.seed).stream(2 + 1000 * fits_);
+      ++fits_;
+      state.order.resize(static_cast<std::size_t>(pairs));
+      std::iota(state.order.begin(), state.order.end(), index_t{0});
+      if (needs_meta) {
+        state.meta_order.resize(static_cast<std::size_t>(meta->prompts()));
+        std::iota(state.meta_order.begin(), state.meta_order.end(), index_t{0});
+        state.meta_rng.shuffle(state.meta_order.begin(), state.meta_order.end());
+      }
+    }
+    std::vector<index_t>& order = state.order;
+    std::vector<index_t>& meta_order = state.meta_order;
+
+    // Size every buffer for the largest batch the sets can yield, so no step after the first allocates.
     index_t max_columns = 2 * batch_size;
+    if constexpr (requires { pair_buffer_.reserve_for(train, batch_size); }) {
+      pair_buffer_.reserve_for(train, batch_size);
+    }
     if (needs_meta) {
-      meta_order.resize(static_cast<std::size_t>(meta->prompts()));
-      std::iota(meta_order.begin(), meta_order.end(), index_t{0});
-      meta_rng.shuffle(meta_order.begin(), meta_order.end());
-      meta_take = std::min(options.meta_batch_size, meta->prompts());
       meta_buffer_.reserve_for(*meta, meta_take);
       max_columns = std::max(max_columns, largest_meta_columns(*meta, meta_take));
     }
@@ -121,36 +154,47 @@ class MetaLearner {
 
     FitResult result;
     [[maybe_unused]] const FitBeginEvent begin{strategy_name<Strategy>(), options.epochs, batches, total_steps, pairs,
-                              meta != nullptr ? meta->prompts() : 0};
+                                               meta != nullptr ? meta->prompts() : 0, state.steps};
     (detail::call_on_fit_begin(callbacks, begin), ...);
 
-    std::int64_t step_count = 0;
+    // A resumed fit continues inside its epoch, or starts the next one when the saved epoch was finished.
+    const bool mid_epoch = state.epoch > 0 && state.next_batch < batches;
+    const int first_epoch = mid_epoch ? state.epoch : state.epoch + 1;
+    std::int64_t step_count = state.steps;
     bool stop = false;
-    for (int epoch = 1; epoch <= options.epochs && !stop; ++epoch) {
-      order_rng.shuffle(order.begin(), order.end());
+    for (int epoch = first_epoch; epoch <= options.epochs && !stop; ++epoch) {
+      index_t first_batch = 0;
+      if (epoch == first_epoch && mid_epoch) {
+        first_batch = state.next_batch;
+      } else {
+        state.order_rng.shuffle(order.begin(), order.end());
+      }
+      state.epoch = epoch;
+      state.next_batch = first_batch;
       double loss_sum = 0.0, objective_sum = 0.0;
       std::int64_t epoch_steps = 0;
-      Metrics epoch_eval;
-      for (index_t b = 0; b < batches && !stop; ++b) {
+      for (index_t b = first_batch; b < batches && !stop; ++b) {
         const index_t first = b * batch_size;
         const index_t count = std::min(batch_size, pairs - first);
-        const PreferenceBatch<T> pair_batch = pair_buffer_.gather(
+        const PreferenceBatch<T, Input> pair_batch = pair_buffer_.gather(
             step_.backend_context(), train,
             std::span<const index_t>(order.data() + first, static_cast<std::size_t>(count)));
-        MetaBatch<T> meta_batch{};
+        MetaBatch<T, Input> meta_batch{};
         if (needs_meta) {
-          if (meta_cursor + static_cast<std::size_t>(meta_take) > meta_order.size()) {
-            meta_rng.shuffle(meta_order.begin(), meta_order.end());
-            meta_cursor = 0;
+          if (state.meta_cursor + meta_take > static_cast<std::int64_t>(meta_order.size())) {
+            state.meta_rng.shuffle(meta_order.begin(), meta_order.end());
+            state.meta_cursor = 0;
           }
           meta_batch = meta_buffer_.gather(
               step_.backend_context(), *meta,
-              std::span<const index_t>(meta_order.data() + meta_cursor, static_cast<std::size_t>(meta_take)));
-          meta_cursor += static_cast<std::size_t>(meta_take);
+              std::span<const index_t>(meta_order.data() + state.meta_cursor, static_cast<std::size_t>(meta_take)));
+          state.meta_cursor += meta_take;
         }
         const StepStats stats = step(pair_batch, meta_batch);
         ++step_count;
         ++epoch_steps;
+        state.steps = step_count;
+        state.next_batch = b + 1;
         loss_sum += stats.loss;
         objective_sum += stats.objective;
 
@@ -185,7 +229,7 @@ class MetaLearner {
                  result.stop, [&](auto& c) { return detail::call_on_epoch_end(c, epoch_event); }, callbacks...) ||
              stop;
       // An epoch cut short by max_steps or a callback does not count as completed.
-      if (epoch_steps == batches) {
+      if (state.next_batch == batches) {
         result.epochs_completed = epoch;
       }
     }
@@ -193,6 +237,9 @@ class MetaLearner {
     (detail::call_on_fit_end(callbacks, result.stop), ...);
     return result;
   }
+
+  // Where the current (or last) fit stands: saved in checkpoints, handed back through FitOptions::resume.
+  const FitState& fit_state() const { return fit_state_; }
 
   // ---- evaluation ---------------------------------------------------------------------------------------
 
@@ -216,14 +263,31 @@ class MetaLearner {
     return rewards;
   }
 
+  // Rewards of every column of a sparse feature matrix (host memory; CPU backend).
+  std::vector<T> score(const SparseColumns<T>& features) {
+    static_assert(Backend::host_accessible, "metarm: sparse features are scored on host-accessible backends (cpu)");
+    METARM_REQUIRE(features.rows() == step_.model().input_dim(), "MetaLearner::score",
+                   "argument 'features' has " + std::to_string(features.rows()) +
+                       " features per column, the model expects " + std::to_string(step_.model().input_dim()));
+    const index_t count = features.cols();
+    std::vector<T> rewards(static_cast<std::size_t>(count));
+    constexpr index_t chunk = 1024;
+    for (index_t first = 0; first < count; first += chunk) {
+      const index_t cols = std::min(chunk, count - first);
+      const auto r = forward_for_eval(features.columns(first, cols));
+      Backend::copy_to_host(step_.backend_context(), r, rewards.data() + first);
+    }
+    return rewards;
+  }
+
   // Metrics of the current parameters on labelled pairs and, optionally, on a meta set:
   // loss, accuracy, margin, rewards/chosen, rewards/rejected, rewards/mean|std|min|max and, with a meta set,
   // difference_objective (J) and reward_gap (mean |r_i - r_j| within a prompt). Names carry `prefix`.
-  Metrics evaluate(const PreferenceSet<T>& pairs, const MetaSet<T>* meta = nullptr, std::string_view prefix = "") {
+  Metrics evaluate(const preference_set_type& pairs, const meta_set_type* meta = nullptr, std::string_view prefix = "") {
     METARM_REQUIRE(!pairs.empty(), "MetaLearner::evaluate", "argument 'pairs' is empty");
     check_dim(pairs.dim(), "MetaLearner::evaluate", "pairs");
-    const auto chosen = score(pairs.chosen_features(), pairs.size());
-    const auto rejected = score(pairs.rejected_features(), pairs.size());
+    const auto chosen = score_columns(pairs.chosen_features(), pairs.size());
+    const auto rejected = score_columns(pairs.rejected_features(), pairs.size());
     Metrics raw;
     double loss = 0.0;
     const double c = step_.loss().centering();
@@ -237,7 +301,7 @@ class MetaLearner {
     if (meta != nullptr) {
       METARM_REQUIRE(!meta->empty(), "MetaLearner::evaluate", "argument 'meta' is empty");
       check_dim(meta->dim(), "MetaLearner::evaluate", "meta");
-      const auto rewards = score(meta->features(), meta->responses());
+      const auto rewards = score_columns(meta->features(), meta->responses());
       raw.set("difference_objective", difference_objective_value<T>(rewards, meta->offsets()));
       const auto gaps = reward_differences<T>(rewards, meta->offsets());
       raw.set("reward_gap", std::accumulate(gaps.begin(), gaps.end(), 0.0) / static_cast<double>(gaps.size()));
@@ -276,8 +340,8 @@ class MetaLearner {
                        " features per response, the model expects " + std::to_string(step_.model().input_dim()));
   }
 
-  void check_fit_arguments(const PreferenceSet<T>& train, const MetaSet<T>* meta, const FitOptions<T>& options,
-                           bool needs_meta) const {
+  void check_fit_arguments(const preference_set_type& train, const meta_set_type* meta,
+                           const fit_options_type& options, bool needs_meta) const {
     const char* where = "MetaLearner::fit";
     METARM_REQUIRE(!train.empty(), where, "argument 'train' has no pairs");
     check_dim(train.dim(), where, "train");
@@ -305,7 +369,40 @@ class MetaLearner {
     }
   }
 
-  static index_t largest_meta_columns(const MetaSet<T>& meta, index_t prompts) {
+  // A saved state fits this fit only when it was taken on sets and batch sizes of the same shape.
+  void check_resume(const FitState& state, const preference_set_type& train, const meta_set_type* meta, bool needs_meta,
+                    index_t batches) const {
+    const char* where = "MetaLearner::fit (resume)";
+    METARM_REQUIRE(state.order.size() == static_cast<std::size_t>(train.size()), where,
+                   "the saved data order covers " + std::to_string(state.order.size()) +
+                       " pairs, the training set has " + std::to_string(train.size()));
+    std::vector<bool> seen(state.order.size(), false);
+    for (index_t i : state.order) {
+      METARM_REQUIRE(i >= 0 && i < train.size() && !seen[static_cast<std::size_t>(i)], where,
+                     "the saved data order is not a permutation of the training pairs");
+      seen[static_cast<std::size_t>(i)] = true;
+    }
+    METARM_REQUIRE(state.epoch >= 0 && state.next_batch >= 0 && state.next_batch <= batches && state.steps >= 0, where,
+                   "the saved position (epoch " + std::to_string(state.epoch) + ", batch " +
+                       std::to_string(state.next_batch) + ") does not fit " + std::to_string(batches) +
+                       " batches per epoch; resume with the batch size of the interrupted fit");
+    if (needs_meta) {
+      const std::size_t prompts = static_cast<std::size_t>(meta->prompts());
+      METARM_REQUIRE(state.meta_order.size() == prompts, where,
+                     "the saved meta order covers " + std::to_string(state.meta_order.size()) +
+                         " prompts, the meta set has " + std::to_string(prompts));
+      std::vector<bool> used(prompts, false);
+      for (index_t p : state.meta_order) {
+        METARM_REQUIRE(p >= 0 && static_cast<std::size_t>(p) < prompts && !used[static_cast<std::size_t>(p)], where,
+                       "the saved meta order is not a permutation of the meta prompts");
+        used[static_cast<std::size_t>(p)] = true;
+      }
+      METARM_REQUIRE(state.meta_cursor >= 0 && state.meta_cursor <= static_cast<std::int64_t>(prompts), where,
+                     "the saved meta position " + std::to_string(state.meta_cursor) + " is outside the meta set");
+    }
+  }
+
+  static index_t largest_meta_columns(const meta_set_type& meta, index_t prompts) {
     std::vector<index_t> sizes(static_cast<std::size_t>(meta.prompts()));
     for (index_t p = 0; p < meta.prompts(); ++p) {
       sizes[static_cast<std::size_t>(p)] = meta.responses_of(p);
@@ -314,13 +411,17 @@ class MetaLearner {
     return std::accumulate(sizes.begin(), sizes.begin() + prompts, index_t{0});
   }
 
-  static bool has_eval(const FitOptions<T>& options) { return options.eval_pairs != nullptr; }
+  static bool has_eval(const fit_options_type& options) { return options.eval_pairs != nullptr; }
 
-  Metrics evaluate_for_fit(const FitOptions<T>& options) {
+  Metrics evaluate_for_fit(const fit_options_type& options) {
     return evaluate(*options.eval_pairs, options.eval_meta, "eval_");
   }
 
-  VectorView<const T> forward_for_eval(const MatrixView<const T>& x) {
+  std::vector<T> score_columns(const std::vector<T>& features, index_t count) { return score(features, count); }
+  std::vector<T> score_columns(const SparseColumns<T>& features, index_t) { return score(features); }
+
+  template <class X>
+  VectorView<const T> forward_for_eval(const X& x) {
     if (!eval_workspace_) {
       eval_workspace_.emplace(step_.model().template make_workspace<Backend>(x.cols));
     }
@@ -331,11 +432,18 @@ class MetaLearner {
   Strategy strategy_;
   LearnerOptions options_;
   step_context_type step_;
-  PreferenceBatchBuffer<T, Backend> pair_buffer_;
-  MetaBatchBuffer<T, Backend> meta_buffer_;
+  typename input_kind<Input>::template preference_buffer<Backend> pair_buffer_;
+  typename input_kind<Input>::template meta_buffer<Backend> meta_buffer_;
   std::optional<typename Model::template workspace<Backend>> eval_workspace_;
   typename Backend::template buffer<T> eval_features_;
   std::uint64_t fits_ = 0;
+  FitState fit_state_;
 };
+
+// A learner whose first layer reads sparse features (SparsePreferenceSet, SparseMetaSet), for example hashed
+// text features of 2^18 dimensions that are never densified.
+template <class Model, class Strategy, class Optimizer, class Backend = default_backend>
+using SparseMetaLearner =
+    MetaLearner<Model, Strategy, Optimizer, Backend, SparseMatrixView<const typename Model::scalar_type>>;
 
 }  // namespace metarm

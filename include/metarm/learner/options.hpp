@@ -3,9 +3,10 @@
 
 #include <cstdint>
 
+#include "metarm/backend/views.hpp"
 #include "metarm/core/config.hpp"
-#include "metarm/data/meta_set.hpp"
-#include "metarm/data/preference_set.hpp"
+#include "metarm/data/input_kind.hpp"
+#include "metarm/learner/fit_state.hpp"
 #include "metarm/strategy/step_context.hpp"
 
 namespace metarm {
@@ -15,17 +16,25 @@ struct LearnerOptions {
   StepOptions step{};      // centering, gradient clipping, learning-rate schedule
 };
 
-template <class T>
+// Input is the first layer's input type: dense (the default) or SparseInput<T>, which makes the sets
+// SparsePreferenceSet and SparseMetaSet.
+template <class T, class Input = MatrixView<const T>>
 struct FitOptions {
+  using preference_set = typename input_kind<Input>::preference_set;
+  using meta_set = typename input_kind<Input>::meta_set;
+
   int epochs = 1;
   index_t batch_size = 16;       // preference pairs per step (n)
   index_t meta_batch_size = 16;  // meta prompts per step (m); the meta set is cycled, reshuffled each pass
   bool drop_last = false;        // drop the last, smaller batch of each epoch
   std::int64_t max_steps = 0;    // stop after this many steps; 0 = no limit
   // Evaluation on held-out data: every `eval_every` steps, or at each epoch's end when 0.
-  const PreferenceSet<T>* eval_pairs = nullptr;
-  const MetaSet<T>* eval_meta = nullptr;
+  const preference_set* eval_pairs = nullptr;
+  const meta_set* eval_meta = nullptr;
   std::int64_t eval_every = 0;
+  // Continue a fit from this state (MetaLearner::fit_state() of the interrupted run, usually restored from a
+  // checkpoint together with the parameters and optimiser state) instead of starting a new one.
+  const FitState* resume = nullptr;
 };
 
 }  // namespace metarm

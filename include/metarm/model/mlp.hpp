@@ -108,6 +108,8 @@ class Mlp {
     ws.pre_tangent_.resize(hidden_.size());
     ws.post_tangent_.resize(hidden_.size());
     ws.widths_ = hidden_;
+    // The backward pass keeps deltas of hidden layers only (the input gradient goes to the caller's buffer),
+    // so the input width must not size them: for 2^18 sparse features it would be a dense batch.
     ws.max_width_ = hidden_.empty() ? 1 : *std::max_element(hidden_.begin(), hidden_.end());
     reserve(ws, capacity);
     return ws;

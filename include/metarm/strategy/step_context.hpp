@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "metarm/optim/clip.hpp"
 #include "metarm/optim/schedule.hpp"
 #include "metarm/params/flat_params.hpp"
+#include "metarm/strategy/step_stats.hpp"
 
 namespace metarm {
 
@@ -37,24 +39,35 @@ struct StepOptions {
   Schedule schedule = Schedule::constant();  // multiplies the optimiser's learning_rate
 };
 
-template <class Model, class Optimizer, class Backend>
+// How the preference batch's pairs were ordered where the strategy last took the preference loss (at the
+// adapted point, for MetaRM). NaN when not measured (backends whose memory the host cannot read).
+struct PreferenceBatchStats {
+  double accuracy = StepStats::not_measured;  // share of pairs with r_chosen > r_rejected, ties one half
+  double margin = StepStats::not_measured;    // mean r_chosen - r_rejected
+  double chosen = StepStats::not_measured;    // mean r_chosen
+  double rejected = StepStats::not_measured;  // mean r_rejected
+};
+
+// Input is the type of the batches' features: dense MatrixView (the default) or SparseMatrixView.
+template <class Model, class Optimizer, class Backend, class Input = MatrixView<const typename Model::scalar_type>>
 class StepContext {
  public:
   using model_type = Model;
   using optimizer_type = Optimizer;
   using backend_type = Backend;
+  using input_type = Input;
   using scalar_type = typename Model::scalar_type;
   using T = scalar_type;
   static constexpr std::size_t state_count = Optimizer::state_names.size();
   // Whether the model provides an exact Hessian-vector product (every built-in model does); without one,
   // Hessian-vector products fall back to central differences of gradients.
-  static constexpr bool has_exact_hvp = HasExactHvp<Model, Backend>;
+  static constexpr bool has_exact_hvp = HasExactHvp<Model, Backend, Input>;
 
   // A preference batch cut in two: the first pairs (support) and the rest (query), for strategies that
   // adapt on one part and evaluate on the other.
   struct PreferenceSplit {
-    PreferenceBatch<T> support;
-    PreferenceBatch<T> query;
+    PreferenceBatch<T, Input> support;
+    PreferenceBatch<T, Input> query;
   };
 
   StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx)
@@ -92,8 +105,8 @@ class StepContext {
 
   // ---- this step's batches ------------------------------------------------------------------------------
 
-  const PreferenceBatch<T>& preference_batch() const { return preference_batch_; }
-  const MetaBatch<T>& meta_batch() const { return meta_batch_; }
+  const PreferenceBatch<T, Input>& preference_batch() const { return preference_batch_; }
+  const MetaBatch<T, Input>& meta_batch() const { return meta_batch_; }
   bool has_meta_batch() const { return !meta_batch_.empty(); }
 
   // ---- objectives at any point `at` of parameter space (a view of parameter_count() values) ---------------
@@ -106,10 +119,10 @@ class StepContext {
   }
 
   // The same on another batch of pairs, such as a part of split_preference_batch.
-  T preference_loss(VectorView<const T> at, const PreferenceBatch<T>& batch) {
+  T preference_loss(VectorView<const T> at, const PreferenceBatch<T, Input>& batch) {
     return preference_loss_and_gradient(at, VectorView<T>{}, batch);
   }
-  T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T>& batch) {
+  T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
     check_point(at, grad, "preference_loss_and_gradient");
     Evaluation& e = preference_;
     reserve_rewards(e, batch.features.cols);
@@ -117,8 +130,12 @@ class StepContext {
     const T value = metarm::preference_loss_and_gradient<Backend>(ctx_, model_, loss_, at, batch, e.ws,
                                                                   e.d_rewards.view(), grad, &rewards);
     record_pass(e, at, key_of(batch), rewards, !grad.empty());
+    record_batch_stats(rewards);
     return value;
   }
+
+  // The pairs' ordering where the preference loss was last taken.
+  const PreferenceBatchStats& preference_batch_stats() const { return batch_stats_; }
 
   T difference_objective(VectorView<const T> at) { return difference_objective_and_gradient(at, VectorView<T>{}); }
 
@@ -147,7 +164,7 @@ class StepContext {
     preference_hvp(at, v, out, preference_batch_, options);
   }
   void preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
-                      const PreferenceBatch<T>& batch, HvpOptions options = {}) {
+                      const PreferenceBatch<T, Input>& batch, HvpOptions options = {}) {
     run_hvp(
         "preference_hvp", preference_, key_of(batch), batch.features, at, v, out, options,
         [&](VectorView<const T> point, VectorView<T> grad) { preference_loss_and_gradient(point, grad, batch); },
@@ -179,9 +196,11 @@ class StepContext {
   // This step's preference batch as two batches: its first `support_pairs` pairs (0: half of them, rounded
   // down) and the remaining ones. The columns are copied once per call into storage the context keeps, so
   // both parts stay valid until the next call or the next step.
-  PreferenceSplit split_preference_batch(index_t support_pairs = 0) {
+  PreferenceSplit split_preference_batch(index_t support_pairs = 0)
+    requires std::is_same_v<Input, MatrixView<const T>>
+  {
     const char* where = "StepContext::split_preference_batch";
-    const PreferenceBatch<T>& batch = preference_batch_;
+    const PreferenceBatch<T, Input>& batch = preference_batch_;
     const index_t n = batch.pairs();
     METARM_REQUIRE(n >= 2, where,
                    "a support/query split needs a preference batch of at least 2 pairs, this one has " +
@@ -258,7 +277,7 @@ class StepContext {
   // ---- for the learner, checkpoints and tests --------------------------------------------------------------
 
   // New batches may reuse the memory of old ones, so no pass held is reusable afterwards.
-  void set_batches(const PreferenceBatch<T>& pairs, const MetaBatch<T>& meta) {
+  void set_batches(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
     preference_batch_ = pairs;
     meta_batch_ = meta;
     preference_.forget();
@@ -306,11 +325,18 @@ class StepContext {
     bool exact_products_in_use = false;
   };
 
-  static BatchKey key_of(const PreferenceBatch<T>& batch) {
-    return {batch.features.data, batch.features.cols, batch.margins.data};
+  static const void* features_address(const Input& x) {
+    if constexpr (requires { x.data; }) {
+      return x.data;
+    } else {
+      return x.values;  // sparse columns
+    }
   }
-  static BatchKey key_of(const MetaBatch<T>& batch) {
-    return {batch.features.data, batch.features.cols, batch.offsets.data};
+  static BatchKey key_of(const PreferenceBatch<T, Input>& batch) {
+    return {features_address(batch.features), batch.features.cols, batch.margins.data};
+  }
+  static BatchKey key_of(const MetaBatch<T, Input>& batch) {
+    return {features_address(batch.features), batch.features.cols, batch.offsets.data};
   }
 
   // Called after every pass over an objective's workspace.
@@ -331,7 +357,7 @@ class StepContext {
     return e.holds_pass && e.batch == batch && Backend::identical(ctx_, at, as_const(e.point.view()));
   }
 
-  template <class Input, class Gradient, class RewardObjective, class RewardHessianProduct>
+  template <class Gradient, class RewardObjective, class RewardHessianProduct>
   void run_hvp(const char* what, Evaluation& e, const BatchKey& batch, const Input& x, VectorView<const T> at,
                VectorView<const T> v, VectorView<T> out, const HvpOptions& options, Gradient&& gradient,
                RewardObjective&& reward_objective, RewardHessianProduct&& hessian_product) {
@@ -389,6 +415,22 @@ class StepContext {
     }
   }
 
+  void record_batch_stats(VectorView<const T> rewards) {
+    if constexpr (Backend::host_accessible) {
+      const index_t n = rewards.size / 2;
+      double wins = 0.0, chosen = 0.0, rejected = 0.0;
+      for (index_t i = 0; i < n; ++i) {
+        const double c = static_cast<double>(rewards[i]);
+        const double r = static_cast<double>(rewards[n + i]);
+        wins += c > r ? 1.0 : (c == r ? 0.5 : 0.0);
+        chosen += c;
+        rejected += r;
+      }
+      const double inv_n = 1.0 / static_cast<double>(n);
+      batch_stats_ = {wins * inv_n, (chosen - rejected) * inv_n, chosen * inv_n, rejected * inv_n};
+    }
+  }
+
   void check_point(VectorView<const T> at, VectorView<T> grad, const char* what) const {
     METARM_REQUIRE(at.size == parameter_count(), std::string("StepContext::") + what,
                    "argument 'at' has " + std::to_string(at.size) + " values, the model has " +
@@ -418,8 +460,9 @@ class StepContext {
   typename Backend::template buffer<T> fd_point_;  // finite-difference Hessian-vector products
   typename Backend::template buffer<T> fd_grad_;
   typename Backend::template buffer<T> split_features_;  // split_preference_batch
-  PreferenceBatch<T> preference_batch_{};
-  MetaBatch<T> meta_batch_{};
+  PreferenceBatch<T, Input> preference_batch_{};
+  MetaBatch<T, Input> meta_batch_{};
+  PreferenceBatchStats batch_stats_{};
   std::int64_t updates_ = 0;
   double last_learning_rate_ = 0.0;
 };

@@ -15,6 +15,13 @@ struct StepStats {
   double grad_norm = not_measured;        // norm of the gradient handed to the optimiser, before clipping
   double ascent_norm = not_measured;      // norm of grad J used for the ascent step
   double learning_rate = not_measured;    // scheduled learning rate of the update (filled in by the learner)
+  // How the preference batch's pairs were ordered where the preference loss was taken (filled in by the
+  // learner; at the adapted point for MetaRM): share of pairs ranked right (ties one half), mean
+  // r_chosen - r_rejected, and the mean reward of each side.
+  double accuracy = not_measured;
+  double margin = not_measured;
+  double rewards_chosen = not_measured;
+  double rewards_rejected = not_measured;
 };
 
 }  // namespace metarm

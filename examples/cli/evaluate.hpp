@@ -1,0 +1,146 @@
+// metarm eval (metrics of a checkpoint on labelled pairs) and metarm score (one reward per response).
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+
+namespace cli {
+
+// A checkpoint's model, rebuilt and loaded, handed to f(learner, featurizer, checkpoint).
+template <class F>
+int with_checkpoint(const std::string& path, F&& f) {
+  const metarm::Checkpoint checkpoint = metarm::Checkpoint::read(path);
+  metarm::FeaturizerSettings features;
+  try {
+    features = metarm::FeaturizerSettings::parse(checkpoint.value("featurizer"));
+  } catch (const metarm::Error& e) {
+    throw metarm::Error(path, "metadata \"featurizer\": " + e.message());
+  }
+  index_t dim = 0;
+  const ModelSpec spec = ModelSpec::from_description(checkpoint.model_description(), dim, path);
+  if (dim != features.dim()) {
+    throw metarm::Error(path, "model input " + std::to_string(dim) + " does not match the featuriser's " +
+                                  std::to_string(features.dim()) + " features");
+  }
+  const metarm::TextFeaturizer featurizer(features);
+  return with_model(spec, dim, [&](auto model) {
+    Learner<decltype(model), metarm::Vanilla> learner(model, metarm::Vanilla{}, metarm::AdamW{});
+    checkpoint.restore_parameters(learner);
+    return f(learner, featurizer, checkpoint);
+  });
+}
+
+inline int eval_command(int argc, char** argv) {
+  Arguments a("eval", {
+      {"model", "CKPT", "checkpoint written by metarm train", "", false, true},
+      {"pairs", "FILE", "labelled pairs to evaluate, JSONL (.gz)", "", true, true},
+      {"json", "FILE", "also write one JSON line of metrics per file ('-': standard output)", ""},
+  });
+  a.set_summary("--model CKPT --pairs FILE... [--json FILE]",
+                "Evaluates a checkpoint on labelled pairs: accuracy, margin, loss, reward statistics, the difference "
+                "objective J over each pair's two responses, and the length-only baseline (the direction the "
+                "checkpoint's training pairs favoured: longer or shorter wins).");
+  if (!a.parse(argc, argv, 2)) return 0;
+  OutputFile json(a.get("json"), "w");
+  return with_checkpoint(a.get("model"), [&](auto& learner, const metarm::TextFeaturizer& featurizer,
+                                             const metarm::Checkpoint& checkpoint) {
+    const int direction = checkpoint.has("length_direction") && checkpoint.value("length_direction") == "shorter" ? -1 : +1;
+    std::printf("model %s, features %s\n", checkpoint.model_description().c_str(), checkpoint.value("featurizer").c_str());
+    for (const std::string& path : a.all("pairs")) {
+      const auto text = load_pairs(path, true);
+      const auto pairs = metarm::featurize_pairs(featurizer, text.pairs);
+      const auto as_meta = metarm::SparseMetaSet<float>::from_pairs(pairs);
+      const metarm::Metrics m = learner.evaluate(pairs, &as_meta);
+      const double length = length_rule_accuracy(text.pairs, direction);
+      std::printf("%s: %zu pairs", path.c_str(), text.pairs.size());
+      if (text.dropped_identical > 0) std::printf(" (%lld identical dropped)", static_cast<long long>(text.dropped_identical));
+      std::printf("\n  accuracy %.4f  margin %.4f  loss %.4f  length-only (%s wins) %.4f\n", m.at("accuracy"),
+                  m.at("margin"), m.at("loss"), direction > 0 ? "longer" : "shorter", length);
+      std::printf("  rewards/chosen %.4f  rewards/rejected %.4f  rewards/mean %.4f  rewards/std %.4f  min %.4f  max %.4f\n",
+                  m.at("rewards/chosen"), m.at("rewards/rejected"), m.at("rewards/mean"), m.at("rewards/std"),
+                  m.at("rewards/min"), m.at("rewards/max"));
+      std::printf("  J %.4f  reward_gap %.4f\n", m.at("difference_objective"), m.at("reward_gap"));
+      if (json.get() != nullptr) {
+        nlohmann::json line{{"file", path}, {"pairs", text.pairs.size()}, {"length_only_accuracy", length}};
+        for (const auto& [name, value] : m.items()) line[name] = value;
+        std::fprintf(json.get(), "%s\n", line.dump().c_str());
+      }
+    }
+    return 0;
+  });
+}
+
+inline int score_command(int argc, char** argv) {
+  Arguments a("score", {
+      {"model", "CKPT", "checkpoint written by metarm train", "", false, true},
+      {"input", "FILE", "JSONL (.gz) lines: {prompt, response}, {prompt, responses: [...]}, or pairs", "", false, true},
+      {"out", "FILE", "where to write the rewards ('-': standard output)", "-"},
+  });
+  a.set_summary("--model CKPT --input FILE [--out FILE]",
+                "Writes one JSON line per response: {\"line\": L, \"index\": i, \"reward\": r, \"normalized\": z}, "
+                "where i counts the responses of input line L (0 = chosen, 1 = rejected for pairs) and z = (r - mean) "
+                "/ std with the reward statistics stored in the checkpoint.");
+  if (!a.parse(argc, argv, 2)) return 0;
+  OutputFile out(a.get("out"), "w");
+  return with_checkpoint(a.get("model"), [&](auto& learner, const metarm::TextFeaturizer& featurizer,
+                                             const metarm::Checkpoint& checkpoint) {
+    const double mean = checkpoint.has("reward_mean") ? checkpoint.number("reward_mean") : 0.0;
+    const double std_dev = checkpoint.has("reward_std") ? checkpoint.number("reward_std") : 1.0;
+    metarm::LineReader reader(a.get("input"));
+    std::string line;
+    metarm::TextFeaturizer::Column column;
+    std::int64_t lines = 0, responses = 0;
+    while (reader.next(line)) {
+      if (metarm::detail::blank_line(line)) continue;
+      const std::string where = reader.where();
+      const nlohmann::json object = metarm::parse_json_object(line, where);
+      std::string prompt;
+      std::vector<std::string> texts;
+      if (metarm::has_field(object, "response")) {
+        prompt = metarm::require_string(object, "prompt", where);
+        texts.emplace_back(metarm::trim(metarm::require_string(object, "response", where)));
+      } else if (metarm::has_field(object, "responses")) {
+        prompt = metarm::require_string(object, "prompt", where);
+        const auto& list = object.at("responses");
+        if (!list.is_array() || list.empty()) throw metarm::Error(where, "field \"responses\" must be a non-empty array of strings");
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          if (!list[i].is_string()) throw metarm::Error(where, "field \"responses\" item " + std::to_string(i) + " is not a string");
+          texts.emplace_back(metarm::trim(list[i].get_ref<const std::string&>()));
+        }
+      } else {
+        metarm::TextPair pair;
+        std::int64_t dropped = 0;
+        metarm::TextReadOptions keep;
+        keep.drop_identical = true;
+        if (!metarm::detail::parse_pair(object, where, keep, pair, dropped)) {
+          pair.rejected = pair.chosen;  // identical responses still get their (equal) rewards
+        }
+        prompt = std::move(pair.prompt);
+        texts = {std::move(pair.chosen), std::move(pair.rejected)};
+      }
+      metarm::SparseColumns<float> features(featurizer.dim());
+      for (const auto& text : texts) {
+        featurizer.featurize(prompt, text, column);
+        features.add(column.rows, column.values);
+      }
+      const auto rewards = learner.score(features);
+      for (std::size_t i = 0; i < rewards.size(); ++i) {
+        std::fprintf(out.get(), "{\"line\": %lld, \"index\": %zu, \"reward\": %.9g, \"normalized\": %.9g}\n",
+                     static_cast<long long>(reader.line_number()), i, static_cast<double>(rewards[i]),
+                     std_dev > 0 ? (rewards[i] - mean) / std_dev : 0.0);
+      }
+      ++lines;
+      responses += static_cast<std::int64_t>(rewards.size());
+    }
+    if (lines == 0) throw metarm::Error(a.get("input"), "no records to score (the file is empty)");
+    std::fflush(out.get());
+    std::fprintf(stderr, "scored %lld responses on %lld lines\n", static_cast<long long>(responses),
+                 static_cast<long long>(lines));
+    return 0;
+  });
+}
+
+}  // namespace cli

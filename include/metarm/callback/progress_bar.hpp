@@ -1,0 +1,133 @@
+// A progress bar for long fits: on a terminal one line rewritten in place (at most every `interval` seconds)
+//   [##########..........]  48%  step 1200/2500  epoch 2/5  loss 0.6421  acc 0.612  35.1 step/s  ETA 37s
+// and, when the output is not a terminal (a log file, CI), a plain line every `every` steps and at each epoch
+// end, so logs stay readable. Written with fprintf only.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string_view>
+
+#include <unistd.h>
+
+#include "metarm/callback/events.hpp"
+
+namespace metarm {
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::FILE* out = stderr, std::int64_t every = 100, double interval = 0.2, int width = 24)
+      : out_(out), every_(every > 0 ? every : 1), interval_(interval), width_(width), terminal_(isatty(fileno(out)) != 0) {}
+
+  // For tests and for programs that know better than isatty.
+  ProgressBar& force_terminal(bool terminal) {
+    terminal_ = terminal;
+    return *this;
+  }
+
+  std::string_view name() const { return "ProgressBar"; }
+
+  void on_fit_begin(const FitBeginEvent& e) {
+    start_ = clock::now();
+    start_step_ = e.start_step;
+    last_print_ = start_ - std::chrono::hours(1);
+    loss_ = accuracy_ = 0.0;
+    seen_ = 0;
+  }
+
+  void on_step(const StepEvent& e) {
+    // Exponential moving averages keep the shown loss readable on noisy batches.
+    const double a = seen_ == 0 ? 1.0 : 0.05;
+    if (!std::isnan(e.stats.loss)) loss_ += a * (e.stats.loss - loss_);
+    if (!std::isnan(e.stats.accuracy)) accuracy_ += a * (e.stats.accuracy - accuracy_);
+    ++seen_;
+    const auto now = clock::now();
+    const bool last = e.step == e.total_steps;
+    const bool due = terminal_ ? seconds(last_print_, now) >= interval_ || last : e.step % every_ == 0 || last;
+    if (!due) return;
+    last_print_ = now;
+    const double elapsed = seconds(start_, now);
+    const double rate = elapsed > 0.0 ? static_cast<double>(e.step - start_step_) / elapsed : 0.0;
+    const double left = rate > 0.0 ? static_cast<double>(e.total_steps - e.step) / rate : 0.0;
+    const double done = e.total_steps > 0 ? static_cast<double>(e.step) / static_cast<double>(e.total_steps) : 1.0;
+    char duration[32];
+    format_duration(left, duration, sizeof duration);
+    if (terminal_) {
+      char bar[128];
+      const int filled = static_cast<int>(done * width_ + 1e-9);
+      int i = 0;
+      bar[i++] = '[';
+      for (int k = 0; k < width_ && i < 120; ++k) bar[i++] = k < filled ? '#' : '.';
+      bar[i++] = ']';
+      bar[i] = '\0';
+      std::fprintf(out_, "\r%s %3.0f%%  step %lld/%lld  epoch %d/%d  loss %.4f  acc %.3f  %.1f step/s  ETA %s\033[K", bar,
+                   100.0 * done, static_cast<long long>(e.step), static_cast<long long>(e.total_steps), e.epoch,
+                   e.epochs, loss_, accuracy_, rate, duration);
+      pending_newline_ = true;
+    } else {
+      std::fprintf(out_, "step %lld/%lld (%.0f%%)  epoch %d/%d  loss %.4f  acc %.3f  %.1f step/s  ETA %s\n",
+                   static_cast<long long>(e.step), static_cast<long long>(e.total_steps), 100.0 * done, e.epoch,
+                   e.epochs, loss_, accuracy_, rate, duration);
+    }
+    std::fflush(out_);
+  }
+
+  void on_epoch_end(const EpochEvent& e) {
+    end_line();
+    std::fprintf(out_, "epoch %d/%d  mean loss %.4f", e.epoch, e.epochs, e.mean_loss);
+    if (!std::isnan(e.mean_objective)) std::fprintf(out_, "  mean J %.4f", e.mean_objective);
+    if (e.eval != nullptr) {
+      for (const auto& [metric, value] : e.eval->items()) {
+        if (metric == "eval_accuracy" || metric == "eval_loss") std::fprintf(out_, "  %s %.4f", metric.c_str(), value);
+      }
+    }
+    std::fprintf(out_, "\n");
+    std::fflush(out_);
+  }
+
+  void on_fit_end(const StopReason& reason) {
+    end_line();
+    std::fprintf(out_, "training: %s in %.1fs\n", reason.describe().c_str(), seconds(start_, clock::now()));
+    std::fflush(out_);
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  static void format_duration(double s, char* out, std::size_t size) {
+    const auto total = static_cast<long long>(std::llround(std::max(0.0, s)));
+    if (total >= 3600) {
+      std::snprintf(out, size, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
+    } else if (total >= 60) {
+      std::snprintf(out, size, "%lldm%02llds", total / 60, total % 60);
+    } else {
+      std::snprintf(out, size, "%llds", total);
+    }
+  }
+
+  static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+  void end_line() {
+    if (pending_newline_) {
+      std::fprintf(out_, "\n");
+      pending_newline_ = false;
+    }
+  }
+
+  std::FILE* out_;
+  std::int64_t every_;
+  double interval_;
+  int width_;
+  bool terminal_;
+  bool pending_newline_ = false;
+  std::int64_t start_step_ = 0;
+  double loss_ = 0.0, accuracy_ = 0.0;
+  std::int64_t seen_ = 0;
+  clock::time_point start_{};
+  clock::time_point last_print_{};
+};
+
+}  // namespace metarm

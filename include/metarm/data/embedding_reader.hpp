@@ -1,0 +1,124 @@
+// Preference pairs and meta sets whose features are precomputed embeddings:
+//  - pairs: two [n, d] arrays (chosen, rejected), row i being pair i, from two .npy files or from tensors
+//    "chosen" and "rejected" of one safetensors file (optionally with a [n] tensor "margin");
+//  - meta sets: one [m, k, d] array, prompt p's k responses in row p (.npy, or tensor "responses").
+// float32 and float64 are read; the values must be finite.
+#pragma once
+
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "metarm/core/error.hpp"
+#include "metarm/data/meta_set.hpp"
+#include "metarm/data/preference_set.hpp"
+#include "metarm/io/npy.hpp"
+#include "metarm/io/safetensors.hpp"
+
+namespace metarm {
+
+namespace detail {
+
+inline std::vector<double> float_tensor(const SafetensorsFile& file, const std::string& name, std::vector<std::int64_t>& shape) {
+  const TensorInfo& t = file.tensor(name);
+  shape = t.shape;
+  if (t.dtype == Dtype::F64) return file.values<double>(name);
+  if (t.dtype == Dtype::F32) {
+    const auto f = file.values<float>(name);
+    return {f.begin(), f.end()};
+  }
+  throw Error(file.path(), "tensor \"" + name + "\" has dtype " + std::string(dtype_name(t.dtype)) +
+                               "; embeddings must be F32 or F64");
+}
+
+template <class T>
+PreferenceSet<T> pairs_from_arrays(const std::vector<std::int64_t>& chosen_shape, const std::vector<double>& chosen,
+                                   const std::vector<std::int64_t>& rejected_shape, const std::vector<double>& rejected,
+                                   const std::vector<double>* margins, const std::string& where) {
+  if (chosen_shape.size() != 2 || rejected_shape != chosen_shape) {
+    throw Error(where, "chosen and rejected embeddings must both be [n, d] arrays of one shape, got " +
+                           SafetensorsFile::shape_text(chosen_shape) + " and " + SafetensorsFile::shape_text(rejected_shape));
+  }
+  const index_t n = chosen_shape[0], d = chosen_shape[1];
+  if (n == 0 || d == 0) throw Error(where, "embeddings are empty (shape " + SafetensorsFile::shape_text(chosen_shape) + ")");
+  if (margins != nullptr && static_cast<index_t>(margins->size()) != n) {
+    throw Error(where, "\"margin\" holds " + std::to_string(margins->size()) + " values for " + std::to_string(n) + " pairs");
+  }
+  PreferenceSet<T> set(d);
+  set.reserve(n);
+  std::vector<T> c(static_cast<std::size_t>(d)), r(static_cast<std::size_t>(d));
+  for (index_t i = 0; i < n; ++i) {
+    for (index_t j = 0; j < d; ++j) {
+      c[static_cast<std::size_t>(j)] = static_cast<T>(chosen[static_cast<std::size_t>(i * d + j)]);
+      r[static_cast<std::size_t>(j)] = static_cast<T>(rejected[static_cast<std::size_t>(i * d + j)]);
+    }
+    try {
+      set.add(c, r, margins != nullptr ? static_cast<T>((*margins)[static_cast<std::size_t>(i)]) : T(0));
+    } catch (const Error& e) {
+      throw Error(where, "row " + std::to_string(i) + ": " + e.message());
+    }
+  }
+  return set;
+}
+
+template <class T>
+MetaSet<T> meta_from_array(const std::vector<std::int64_t>& shape, const std::vector<double>& values, const std::string& where) {
+  if (shape.size() != 3) {
+    throw Error(where, "meta embeddings must be an [m, k, d] array, got shape " + SafetensorsFile::shape_text(shape));
+  }
+  const index_t m = shape[0], k = shape[1], d = shape[2];
+  if (m == 0 || d == 0) throw Error(where, "meta embeddings are empty (shape " + SafetensorsFile::shape_text(shape) + ")");
+  if (k < 2) throw Error(where, "meta embeddings hold k = " + std::to_string(k) + " response(s) per prompt; J needs k >= 2");
+  MetaSet<T> set(d);
+  std::vector<T> block(static_cast<std::size_t>(k * d));
+  for (index_t p = 0; p < m; ++p) {
+    for (std::size_t i = 0; i < block.size(); ++i) {
+      block[i] = static_cast<T>(values[static_cast<std::size_t>(p * k * d) + i]);
+    }
+    try {
+      set.add_prompt(block);
+    } catch (const Error& e) {
+      throw Error(where, e.message());
+    }
+  }
+  return set;
+}
+
+}  // namespace detail
+
+template <class T>
+PreferenceSet<T> read_embedding_pairs(const std::string& chosen_npy, const std::string& rejected_npy) {
+  const NpyArray chosen = read_npy(chosen_npy), rejected = read_npy(rejected_npy);
+  return detail::pairs_from_arrays<T>(chosen.shape, chosen.values, rejected.shape, rejected.values, nullptr,
+                                      chosen_npy + " and " + rejected_npy);
+}
+
+template <class T>
+PreferenceSet<T> read_embedding_pairs(const SafetensorsFile& file, const std::string& chosen = "chosen",
+                                      const std::string& rejected = "rejected") {
+  std::vector<std::int64_t> cs, rs, ms;
+  const auto c = detail::float_tensor(file, chosen, cs);
+  const auto r = detail::float_tensor(file, rejected, rs);
+  std::vector<double> margins;
+  if (file.find("margin") != nullptr) {
+    margins = detail::float_tensor(file, "margin", ms);
+    if (ms.size() != 1) throw Error(file.path(), "tensor \"margin\" must be one-dimensional");
+  }
+  return detail::pairs_from_arrays<T>(cs, c, rs, r, file.find("margin") != nullptr ? &margins : nullptr, file.path());
+}
+
+template <class T>
+MetaSet<T> read_embedding_meta(const std::string& npy_path) {
+  const NpyArray a = read_npy(npy_path);
+  return detail::meta_from_array<T>(a.shape, a.values, npy_path);
+}
+
+template <class T>
+MetaSet<T> read_embedding_meta(const SafetensorsFile& file, const std::string& responses = "responses") {
+  std::vector<std::int64_t> shape;
+  const auto values = detail::float_tensor(file, responses, shape);
+  return detail::meta_from_array<T>(shape, values, file.path());
+}
+
+}  // namespace metarm

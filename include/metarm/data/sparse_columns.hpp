@@ -1,0 +1,101 @@
+// A growing sparse matrix in host memory, one column (one response's features) appended at a time, stored by
+// columns (CSC) so that any run of columns is a SparseMatrixView without copying.
+#pragma once
+
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "metarm/backend/sparse_view.hpp"
+#include "metarm/core/config.hpp"
+#include "metarm/core/error.hpp"
+
+namespace metarm {
+
+template <class T>
+class SparseColumns {
+ public:
+  using scalar_type = T;
+
+  SparseColumns() = default;
+  explicit SparseColumns(index_t rows) : rows_(rows) {
+    METARM_REQUIRE(rows > 0, "SparseColumns", "argument 'rows' must be > 0, got " + std::to_string(rows));
+  }
+
+  // Appends one column. Rows must be strictly increasing and inside [0, rows()); values finite. `what` names
+  // the column in error messages ("pair 3 chosen", ...).
+  void add(std::span<const index_t> rows, std::span<const T> values, const std::string& what = "column") {
+    check(rows, values, what);
+    indices_.insert(indices_.end(), rows.begin(), rows.end());
+    values_.insert(values_.end(), values.begin(), values.end());
+    offsets_.push_back(static_cast<index_t>(indices_.size()));
+  }
+
+  // Throws the error add() would throw for this column, without adding it.
+  void check(std::span<const index_t> rows, std::span<const T> values, const std::string& what = "column") const {
+    METARM_REQUIRE(rows_ > 0, "SparseColumns::add", "the matrix was created without a row count");
+    METARM_REQUIRE(rows.size() == values.size(), "SparseColumns::add",
+                   what + ": " + std::to_string(rows.size()) + " row indices but " + std::to_string(values.size()) +
+                       " values");
+    for (std::size_t p = 0; p < rows.size(); ++p) {
+      METARM_REQUIRE(rows[p] >= 0 && rows[p] < rows_, "SparseColumns::add",
+                     what + ": row index " + std::to_string(rows[p]) + " is outside [0, " + std::to_string(rows_) + ")");
+      METARM_REQUIRE(p == 0 || rows[p] > rows[p - 1], "SparseColumns::add",
+                     what + ": row indices must be strictly increasing (entry " + std::to_string(p) + ")");
+      METARM_REQUIRE(std::isfinite(values[p]), "SparseColumns::add",
+                     what + ": the value at row " + std::to_string(rows[p]) + " is not finite");
+    }
+  }
+
+  // Appends every column of `other`, which must have the same row count.
+  void append(const SparseColumns& other) {
+    METARM_REQUIRE(other.rows_ == rows_, "SparseColumns::append",
+                   "row counts differ: " + std::to_string(other.rows_) + " vs " + std::to_string(rows_));
+    const index_t base = static_cast<index_t>(indices_.size());
+    indices_.insert(indices_.end(), other.indices_.begin(), other.indices_.end());
+    values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+    for (std::size_t j = 1; j < other.offsets_.size(); ++j) {
+      offsets_.push_back(base + other.offsets_[j]);
+    }
+  }
+
+  void reserve(index_t columns, index_t nonzeros) {
+    offsets_.reserve(static_cast<std::size_t>(columns + 1));
+    indices_.reserve(static_cast<std::size_t>(nonzeros));
+    values_.reserve(static_cast<std::size_t>(nonzeros));
+  }
+
+  index_t rows() const { return rows_; }
+  index_t cols() const { return static_cast<index_t>(offsets_.size()) - 1; }
+  index_t nonzeros() const { return static_cast<index_t>(indices_.size()); }
+  index_t nonzeros_of(index_t j) const { return offsets_[j + 1] - offsets_[j]; }
+
+  // Column j's row indices and values.
+  std::span<const index_t> column_rows(index_t j) const {
+    return {indices_.data() + offsets_[j], static_cast<std::size_t>(nonzeros_of(j))};
+  }
+  std::span<const T> column_values(index_t j) const {
+    return {values_.data() + offsets_[j], static_cast<std::size_t>(nonzeros_of(j))};
+  }
+
+  SparseMatrixView<const T> view() const { return {rows_, cols(), offsets_.data(), indices_.data(), values_.data()}; }
+  SparseMatrixView<const T> columns(index_t first, index_t count) const { return view().columns(first, count); }
+
+  // Column j as a dense vector (for tests and small dimensions).
+  std::vector<T> dense_column(index_t j) const {
+    std::vector<T> out(static_cast<std::size_t>(rows_), T(0));
+    for (index_t p = offsets_[j]; p < offsets_[j + 1]; ++p) {
+      out[static_cast<std::size_t>(indices_[p])] = values_[p];
+    }
+    return out;
+  }
+
+ private:
+  index_t rows_ = 0;
+  std::vector<index_t> offsets_{0};
+  std::vector<index_t> indices_;
+  std::vector<T> values_;
+};
+
+}  // namespace metarm

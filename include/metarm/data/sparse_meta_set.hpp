@@ -1,0 +1,93 @@
+// Unlabelled responses from the shifted distribution with sparse features, grouped by prompt: the sparse
+// counterpart of MetaSet. Prompt p owns columns offsets[p] .. offsets[p+1], k_p >= 2 of them.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "metarm/core/config.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/data/sparse_columns.hpp"
+#include "metarm/data/sparse_preference_set.hpp"
+
+namespace metarm {
+
+template <class T>
+class SparseMetaSet {
+ public:
+  using scalar_type = T;
+
+  SparseMetaSet() = default;
+  explicit SparseMetaSet(index_t dim) : features_(checked(dim)) {}
+
+  // A preference set with its labels dropped: each pair becomes a prompt with k = 2 responses.
+  static SparseMetaSet from_pairs(const SparsePreferenceSet<T>& pairs) {
+    SparseMetaSet set(pairs.dim());
+    SparseColumns<T> both(pairs.dim());
+    for (index_t i = 0; i < pairs.size(); ++i) {
+      both = SparseColumns<T>(pairs.dim());
+      both.add(pairs.chosen_features().column_rows(i), pairs.chosen_features().column_values(i));
+      both.add(pairs.rejected_features().column_rows(i), pairs.rejected_features().column_values(i));
+      set.add_prompt(both);
+    }
+    return set;
+  }
+
+  // Adds one prompt's k >= 2 responses, one column each.
+  void add_prompt(const SparseColumns<T>& responses) {
+    METARM_REQUIRE(dim() > 0, "SparseMetaSet::add_prompt", "the set was created without a feature dimension");
+    METARM_REQUIRE(responses.rows() == dim(), "SparseMetaSet::add_prompt",
+                   "prompt " + std::to_string(prompts()) + ": argument 'responses' has " +
+                       std::to_string(responses.rows()) + " features per response, expected " + std::to_string(dim()));
+    METARM_REQUIRE(responses.cols() >= 2, "SparseMetaSet::add_prompt",
+                   "prompt " + std::to_string(prompts()) + ": argument 'responses' holds k = " +
+                       std::to_string(responses.cols()) + " responses; the difference objective needs k >= 2");
+    features_.append(responses);
+    offsets_.push_back(offsets_.back() + responses.cols());
+  }
+
+  index_t dim() const { return features_.rows(); }
+  index_t prompts() const { return static_cast<index_t>(offsets_.size()) - 1; }
+  bool empty() const { return prompts() == 0; }
+  index_t responses() const { return offsets_.back(); }
+  index_t responses_of(index_t p) const { return offsets_[p + 1] - offsets_[p]; }
+  // Stored values of prompt p's responses together.
+  index_t nonzeros_of(index_t p) const {
+    index_t total = 0;
+    for (index_t j = offsets_[p]; j < offsets_[p + 1]; ++j) {
+      total += features_.nonzeros_of(j);
+    }
+    return total;
+  }
+
+  const SparseColumns<T>& features() const { return features_; }
+  const std::vector<index_t>& offsets() const { return offsets_; }
+
+ private:
+  static index_t checked(index_t dim) {
+    METARM_REQUIRE(dim > 0, "SparseMetaSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
+    return dim;
+  }
+
+  SparseColumns<T> features_;
+  std::vector<index_t> offsets_{0};
+};
+
+// The listed prompts of `set`, in the order given.
+template <class T>
+SparseMetaSet<T> select_prompts(const SparseMetaSet<T>& set, std::span<const index_t> prompts) {
+  SparseMetaSet<T> out(set.dim());
+  for (index_t p : prompts) {
+    METARM_REQUIRE(p >= 0 && p < set.prompts(), "select_prompts",
+                   "prompt index " + std::to_string(p) + " is outside the set of " + std::to_string(set.prompts()));
+    SparseColumns<T> responses(set.dim());
+    for (index_t c = set.offsets()[static_cast<std::size_t>(p)]; c < set.offsets()[static_cast<std::size_t>(p) + 1]; ++c) {
+      responses.add(set.features().column_rows(c), set.features().column_values(c));
+    }
+    out.add_prompt(responses);
+  }
+  return out;
+}
+
+}  // namespace metarm

@@ -1,0 +1,69 @@
+// One JSON object per line (JSONL): parsing with errors that name the file, the line and the field.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "metarm/core/error.hpp"
+#include "metarm/data/utf8.hpp"
+
+namespace metarm {
+
+// Parses one line as a JSON object; `where` is "path:line".
+inline nlohmann::json parse_json_object(std::string_view line, const std::string& where) {
+  const std::size_t bad = invalid_utf8_offset(line);
+  if (bad != std::string_view::npos) {
+    throw Error(where, "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
+  }
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& e) {
+    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at line 1, column N: ...".
+    std::string detail = e.what();
+    const std::size_t column = detail.find("column");
+    if (column != std::string::npos) {
+      detail = detail.substr(column);
+    }
+    throw Error(where, "not valid JSON (" + detail + ")");
+  }
+  if (!value.is_object()) {
+    throw Error(where, std::string("expected a JSON object, got ") + value.type_name());
+  }
+  return value;
+}
+
+inline bool has_field(const nlohmann::json& object, const char* field) { return object.find(field) != object.end(); }
+
+inline const nlohmann::json& require_field(const nlohmann::json& object, const char* field, const std::string& where) {
+  const auto it = object.find(field);
+  if (it == object.end()) {
+    throw Error(where, std::string("missing field \"") + field + "\"");
+  }
+  return *it;
+}
+
+inline const std::string& require_string(const nlohmann::json& object, const char* field, const std::string& where) {
+  const nlohmann::json& value = require_field(object, field, where);
+  if (!value.is_string()) {
+    throw Error(where, std::string("field \"") + field + "\" must be a string, got " + value.type_name());
+  }
+  return value.get_ref<const std::string&>();
+}
+
+inline double require_number(const nlohmann::json& object, const char* field, const std::string& where) {
+  const nlohmann::json& value = require_field(object, field, where);
+  if (!value.is_number()) {
+    throw Error(where, std::string("field \"") + field + "\" must be a number, got " + value.type_name());
+  }
+  const double x = value.get<double>();
+  if (!std::isfinite(x)) {
+    throw Error(where, std::string("field \"") + field + "\" is not finite");
+  }
+  return x;
+}
+
+}  // namespace metarm

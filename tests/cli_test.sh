@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End-to-end tests of the metarm program. Usage: cli_test.sh CASE METARM_BINARY [HH_RLHF_DIR]
+# Each case prints what it checks and exits 0 (pass), 1 (fail) or 77 (skipped, with the reason).
+set -uo pipefail
+
+case_name=$1
+metarm=$2
+hh_dir=${3:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_status() {  # expect_status WANT COMMAND...
+  local want=$1; shift
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || { cat "$work/out" "$work/err" >&2; fail "'$*' exited $got, expected $want"; }
+}
+# A small TRL-style file whose chosen responses say "thanks" and whose rejected ones do not.
+write_pairs() {  # write_pairs FILE COUNT OFFSET
+  local i
+  for ((i = $3; i < $3 + $2; i++)); do
+    printf '{"prompt": "\\n\\nHuman: question %d\\n\\nAssistant:", "chosen": "word%d thanks for asking", "rejected": "word%d no idea"}\n' \
+      "$i" "$((i % 13))" "$((i % 11))"
+  done >"$1"
+}
+
+case "$case_name" in
+usage)
+  expect_status 2 "$metarm"
+  [ "$(wc -l <"$work/err")" -eq 1 ] || fail "no-command message is not one line"
+  expect_status 2 "$metarm" frobnicate
+  grep -q "unknown command 'frobnicate'" "$work/err" || fail "unknown command not named"
+  expect_status 2 "$metarm" train --pairs x.jsonl
+  grep -q "missing required option --out" "$work/err" || fail "missing --out not named"
+  [ "$(wc -l <"$work/err")" -eq 1 ] || fail "usage error is not one line"
+  expect_status 2 "$metarm" train --pairs x --out y --colour blue
+  grep -q "unknown option --colour" "$work/err" || fail "unknown option not named"
+  expect_status 2 "$metarm" train --pairs x --out y --strategy metarm
+  grep -q "needs --meta FILE" "$work/err" || fail "metarm without --meta not explained"
+  expect_status 2 "$metarm" train --pairs x --out y --epochs zero
+  grep -q -- "--epochs needs an integer" "$work/err" || fail "bad number not explained"
+  expect_status 2 "$metarm" train --pairs x --out y --model mlp:0
+  expect_status 2 "$metarm" train --pairs x --out y --features hash:99
+  grep -q "features" "$work/err" || fail "bad --features not explained"
+  expect_status 2 "$metarm" eval --model m.safetensors
+  expect_status 2 "$metarm" bench-shift --hh "$work/absent"
+  for command in train eval score bench-shift; do
+    expect_status 0 "$metarm" "$command" --help
+    grep -q "usage: metarm $command" "$work/out" || fail "$command --help prints no usage"
+  done
+  echo "usage errors exit 2 with one line; --help works for every command"
+  ;;
+
+train-eval-score)
+  write_pairs "$work/train.jsonl" 300 0
+  write_pairs "$work/test.jsonl" 100 1000
+  gzip -k "$work/test.jsonl"
+  printf '{"prompt": "p", "responses": ["word1 thanks for asking", "word2 no idea", "word3 maybe"]}\n' >"$work/meta.jsonl"
+  write_pairs "$work/shifted.jsonl" 40 5000
+  cat "$work/shifted.jsonl" >>"$work/meta.jsonl"
+
+  expect_status 0 "$metarm" train --pairs "$work/train.jsonl" --eval "$work/test.jsonl.gz" --out "$work/v.safetensors" \
+    --features hash:12 --epochs 3 --batch 16 --lr 0.01 --log "$work/log.jsonl" --log-every 5
+  [ -s "$work/v.safetensors" ] || fail "no checkpoint written"
+  grep -q "step 57/57" "$work/err" || { cat "$work/err" >&2; fail "no progress lines (non-terminal output)"; }
+  for name in '"loss"' '"accuracy"' '"margin"' '"rewards/chosen"' '"rewards/rejected"' '"eval_accuracy"' '"eval_loss"' \
+              '"learning_rate"' '"train_runtime"'; do
+    grep -q "$name" "$work/log.jsonl" || fail "log has no $name"
+  done
+  expect_status 0 "$metarm" eval --model "$work/v.safetensors" --pairs "$work/test.jsonl" "$work/train.jsonl" --json "$work/eval.jsonl"
+  accuracy=$(grep -o '"accuracy":[0-9.e-]*' "$work/eval.jsonl" | head -1 | cut -d: -f2)
+  awk -v a="$accuracy" 'BEGIN { exit !(a > 0.95) }' || fail "held-out accuracy $accuracy is not above 0.95"
+  for name in '"margin"' '"rewards/mean"' '"rewards/std"' '"difference_objective"' '"length_only_accuracy"'; do
+    grep -q "$name" "$work/eval.jsonl" || fail "eval output has no $name"
+  done
+  [ "$(wc -l <"$work/eval.jsonl")" -eq 2 ] || fail "eval wrote no line per file"
+  grep -q "length-only" "$work/out" || fail "eval prints no length-only baseline"
+
+  printf '{"prompt": "p", "response": "word5 thanks for asking"}\n{"prompt": "p", "responses": ["a", "word5 no idea", "c"]}\n' \
+    >"$work/score.jsonl"
+  head -2 "$work/test.jsonl" >>"$work/score.jsonl"
+  expect_status 0 "$metarm" score --model "$work/v.safetensors" --input "$work/score.jsonl" --out "$work/rewards.jsonl"
+  [ "$(wc -l <"$work/rewards.jsonl")" -eq 8 ] || fail "score wrote $(wc -l <"$work/rewards.jsonl") lines, expected 1 + 3 + 2 + 2"
+  grep -q '"line": 2, "index": 2, "reward": ' "$work/rewards.jsonl" || fail "score lines lack line/index/reward"
+  chosen=$(sed -n 5p "$work/rewards.jsonl" | grep -o '"reward": [-0-9.e]*' | cut -d' ' -f2)
+  rejected=$(sed -n 6p "$work/rewards.jsonl" | grep -o '"reward": [-0-9.e]*' | cut -d' ' -f2)
+  awk -v c="$chosen" -v r="$rejected" 'BEGIN { exit !(c > r) }' || fail "the chosen response does not score higher ($chosen vs $rejected)"
+
+  expect_status 0 "$metarm" train --pairs "$work/train.jsonl" --meta "$work/meta.jsonl" --strategy metarm --eta 1 \
+    --out "$work/m.safetensors" --features hash:12 --model mlp:8 --epochs 2 --quiet
+  [ ! -s "$work/err" ] || { cat "$work/err" >&2; fail "--quiet still printed progress"; }
+  expect_status 0 "$metarm" eval --model "$work/m.safetensors" --pairs "$work/test.jsonl"
+  grep -q "mlp<relu>" "$work/out" || fail "eval does not describe the MLP"
+  echo "train (vanilla, metarm with an MLP), eval and score work end to end"
+  ;;
+
+resume)
+  write_pairs "$work/train.jsonl" 200 0
+  write_pairs "$work/meta.jsonl" 50 7000
+  common=(--pairs "$work/train.jsonl" --meta "$work/meta.jsonl" --strategy metarm --eta 0.5 --batch 16 --seed 3 --quiet)
+  expect_status 0 "$metarm" train "${common[@]}" --features hash:10 --epochs 4 --out "$work/whole.safetensors"
+  expect_status 0 "$metarm" train "${common[@]}" --features hash:10 --epochs 2 --out "$work/half.safetensors"
+  expect_status 0 "$metarm" train "${common[@]}" --features hash:10 --epochs 4 --out "$work/resumed.safetensors" \
+    --resume "$work/half.safetensors"
+  write_pairs "$work/probe.jsonl" 30 9000
+  expect_status 0 "$metarm" score --model "$work/whole.safetensors" --input "$work/probe.jsonl" --out "$work/a.jsonl"
+  expect_status 0 "$metarm" score --model "$work/resumed.safetensors" --input "$work/probe.jsonl" --out "$work/b.jsonl"
+  cut -d, -f1-3 "$work/a.jsonl" >"$work/a3"; cut -d, -f1-3 "$work/b.jsonl" >"$work/b3"
+  cmp -s "$work/a3" "$work/b3" || { diff "$work/a3" "$work/b3" | head >&2; fail "resumed run differs from the uninterrupted one"; }
+  expect_status 1 "$metarm" train "${common[@]}" --features hash:11 --epochs 4 --out "$work/x.safetensors" --resume "$work/half.safetensors"
+  grep -q "trained with features hash:10" "$work/err" || fail "resuming with other features is not refused"
+  echo "2 epochs, then resumed to 4, score exactly like 4 epochs at once"
+  ;;
+
+data-errors)
+  write_pairs "$work/train.jsonl" 20 0
+  printf '{"prompt": "p", "chosen": "a", "rejected": 5}\n' >>"$work/train.jsonl"
+  expect_status 1 "$metarm" train --pairs "$work/train.jsonl" --out "$work/x.safetensors" --quiet
+  grep -q "train.jsonl:21: field \"rejected\" must be a string" "$work/err" || { cat "$work/err" >&2; fail "error does not name file, line and field"; }
+  [ ! -e "$work/x.safetensors" ] || fail "a checkpoint was written despite the error"
+  printf 'garbage' >"$work/bad.safetensors"
+  expect_status 1 "$metarm" eval --model "$work/bad.safetensors" --pairs "$work/train.jsonl"
+  grep -q "bad.safetensors" "$work/err" || fail "bad checkpoint not named"
+  head -c 300 "$work/train.jsonl" | gzip >"$work/cut.jsonl.gz"
+  head -c 40 "$work/cut.jsonl.gz" >"$work/truncated.jsonl.gz"
+  expect_status 1 "$metarm" train --pairs "$work/truncated.jsonl.gz" --out "$work/y.safetensors" --quiet
+  grep -q "truncated" "$work/err" || fail "truncated gzip not reported"
+  echo "data errors exit 1 naming the file and line; nothing half-written"
+  ;;
+
+hh-vanilla)
+  if [ -z "$hh_dir" ] || [ ! -d "$hh_dir/helpful-base" ]; then
+    echo "SKIPPED: HH-RLHF data not found at '${hh_dir}' (set METARM_HH_RLHF_DIR to run this test)"
+    exit 77
+  fi
+  # A reduced configuration of the benchmark: 3 seeds, eta fixed (no tuning).
+  expect_status 0 "$metarm" bench-shift --hh "$hh_dir" --seeds 3 --eta 30 --threads 2 --csv "$work/table.csv" --quiet
+  cat "$work/out"
+  row=$(grep '^helpful-base (held out)' "$work/out") || fail "no helpful-base row"
+  vanilla=$(echo "$row" | awk '{print $5}')
+  # The band: a pure-Python hashed-bigram Bradley-Terry model measured 62.5%; three seeds of 470 pairs vary by
+  # about +-2 points.
+  awk -v v="$vanilla" 'BEGIN { exit !(v >= 58.5 && v <= 66.5) }' || fail "vanilla helpful-base accuracy $vanilla is outside [58.5, 66.5]"
+  [ "$(wc -l <"$work/table.csv")" -eq 5 ] || fail "CSV does not hold a header and 4 rows"
+  grep -q '^helpful-online,' "$work/table.csv" || fail "CSV has no helpful-online row"
+  echo "vanilla accuracy on held-out helpful-base: $vanilla% (band 58.5 - 66.5)"
+  ;;
+
+*)
+  fail "unknown case '$case_name'"
+  ;;
+esac
