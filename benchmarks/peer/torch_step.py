@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch peer of metarm's training step (benchmarks/step_benchmark.cpp), and the check that both compute
+r"""PyTorch peer of metarm's training step (benchmarks/step_benchmark.cpp), and the check that both compute
 the same math.
 
 Workload, as in metarm's benchmark: the reward model Linear(d, h) - ReLU - Linear(h, h) - ReLU - Linear(h, 1)
@@ -18,29 +18,41 @@ Commands (run with Debian's /usr/bin/python3, which has torch; numpy is not need
   torch_step.py bench --d 768 --h 256 --strategy {vanilla,metarm} --optimizer {sgd,adam}
                       [--threads 1] [--min-time 1.0] [--warmup 20] [--lr 1e-5] [--eta 1e-2]
                       [--adapted {module,functional,functional_call,functorch}] [--foreach {auto,on,off}]
+                      [--malloc {tuned,default}]
       Runs the warm-up steps, then timed steps for at least --min-time seconds, and prints one JSON line:
-      {"d", "h", "strategy", "optimizer", "threads", "steps_per_s", "steps", "seconds", "adapted", "foreach",
-       "torch": torch.__version__, "blas": the BLAS library mapped into the process}
+        {"d": 768, "h": 256, "strategy": "metarm", "optimizer": "adam", "threads": 1, "steps_per_s": 301.7,
+         "steps": 302, "seconds": 1.001, "adapted": "module", "foreach": "auto", "malloc": "tuned",
+         "torch": "1.13.0a0", "blas": "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3, ..."}
+      "adapted" (metarm only, else null) is how the forward pass at theta' runs (see TrainingStep; the
+      default, a second module, is the fastest measured here, tied with "functional"); "blas" lists the BLAS
+      shared objects mapped into the process, i.e. what libblas.so.3 resolved to.
 
   torch_step.py adam-update --params N [--threads 1] [--min-time 1.0] [--foreach {auto,on,off}]
       Times torch.optim.Adam.step() alone on one flat float32 parameter of N elements with a fixed gradient
-      and prints one JSON line: {"params", "threads", "foreach", "ns_per_param", "steps", "torch", "blas"}
+      and prints one JSON line: {"params", "threads", "foreach", "ns_per_param", "steps", "malloc", "torch",
+      "blas"}.
 
   torch_step.py check FILE...
-      Replays the steps recorded by metarm_same_math (benchmarks/same_math.cpp) from the same initial
-      parameters and batches, and compares every step's loss (and J for metarm) and every parameter after
-      the last step. A value passes when |metarm - torch| <= 1e-5 * max(1, |torch|): absolute below 1,
-      relative above. Prints one PASS or FAIL line per file with the worst differences (and, for scale, how
-      far each side lies from the same steps in float64) and exits with status 1 when any file fails.
+      Replays the steps recorded by metarm_same_math (benchmarks/same_math.cpp; benchmarks/peer/same_math.sh
+      runs both) from the same initial parameters and batches, with the same TrainingStep the benchmark
+      times, and compares every step's loss (and J for metarm) and every parameter after the last step. A
+      value passes when |metarm - torch| <= 1e-5 * max(1, |torch|): absolute below 1, relative above. Adam
+      elements whose step is decided by rounding are counted instead of compared (see check_file). Prints
+      one PASS or FAIL line per file with the worst differences and, for scale, how far each side lies from
+      the same steps in float64; exits with status 1 when any file fails.
 
-Thread settings: torch.set_num_threads(--threads) and torch.set_num_interop_threads(1). For comparisons
-against metarm, run with OpenBLAS' OpenMP build so both use one threading runtime:
-  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
-  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432 /usr/bin/python3 torch_step.py bench ...
+Settings: torch.set_num_threads(--threads) and torch.set_num_interop_threads(1); foreach "auto" is PyTorch
+1.13's default (the per-tensor loop on CPU; "on" measured no faster). "--malloc tuned" (the default) keeps
+freed memory in the process (tune_malloc): on the machine these numbers come from, glibc's default trimming
+made PyTorch's steps up to four times slower. For comparisons against metarm, run with OpenBLAS' OpenMP build
+so both use one threading runtime:
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+      GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432 /usr/bin/python3 torch_step.py bench ...
 """
 
 import argparse
 import copy
+import ctypes
 import json
 import math
 import os
@@ -149,17 +161,19 @@ class TrainingStep:
             self.functional_model, _ = functorch.make_functional(model)
 
     def __call__(self):
-        loss, grads = self.gradient()
-        for p, g in zip(self.params, grads):
-            p.grad = g
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.gradient()
         self.optimizer.step()
         return loss
 
     def vanilla_gradient(self):
+        """Sets .grad to grad L(theta); returns L(theta)."""
         loss = preference_loss(self.model(self.pairs), self.n)
-        return loss, torch.autograd.grad(loss, self.params)
+        loss.backward()
+        return loss
 
     def metarm_gradient(self):
+        """Sets .grad to grad L(theta'), theta' = theta + eta grad J(theta); returns L(theta')."""
         objective = difference_objective(self.model(self.meta), self.m, self.k, self.upper)
         ascent = torch.autograd.grad(objective, self.params)
         self.objective = objective.detach()
@@ -171,7 +185,10 @@ class TrainingStep:
             else:
                 adapted = [torch.add(p, g, alpha=self.eta).requires_grad_() for p, g in zip(self.params, ascent)]
         loss = preference_loss(self.forward_at(adapted), self.n)
-        return loss, torch.autograd.grad(loss, adapted)
+        loss.backward()
+        for p, a in zip(self.params, adapted):  # the update is applied to the original parameters
+            p.grad, a.grad = a.grad, None
+        return loss
 
     def forward_at(self, adapted):
         if self.adapted == "module":
@@ -184,6 +201,20 @@ class TrainingStep:
 
 
 # ---- environment ---------------------------------------------------------------------------------------------
+
+
+def tune_malloc():
+    """Keeps freed memory in the process: PyTorch's CPU tensors come straight from malloc, and with glibc's
+    defaults each step's large temporaries are returned to the kernel (munmap, or trimming the top of the
+    heap) and faulted back in on the next step, which can cost more than the arithmetic. Equivalent to
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824. Returns
+    whether glibc accepted both settings."""
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 def set_threads(threads):
@@ -236,8 +267,16 @@ def timed(run, warmup, min_time):
             return calls, elapsed
 
 
-def bench(args):
+def prepare(args):
+    """Threads and allocator settings of bench and adam-update; returns the "malloc" field of their output."""
     set_threads(args.threads)
+    if args.malloc == "tuned" and not tune_malloc():
+        return "default (mallopt failed)"
+    return args.malloc
+
+
+def bench(args):
+    malloc = prepare(args)
     torch.manual_seed(0)
     model = RewardModel(args.d, args.h)
     chosen, rejected, meta = make_batches(args.d)
@@ -248,19 +287,19 @@ def bench(args):
         "d": args.d, "h": args.h, "strategy": args.strategy, "optimizer": args.optimizer,
         "threads": args.threads, "steps_per_s": steps / seconds, "steps": steps, "seconds": seconds,
         "adapted": args.adapted if args.strategy == "metarm" else None, "foreach": args.foreach,
-        "torch": torch.__version__, "blas": blas_library(),
+        "malloc": malloc, "torch": torch.__version__, "blas": blas_library(),
     }))
 
 
 def adam_update(args):
-    set_threads(args.threads)
+    malloc = prepare(args)
     param = torch.zeros(args.params, requires_grad=True)
     param.grad = torch.randn(args.params, generator=torch.Generator().manual_seed(1))
     optimizer = torch.optim.Adam([param], lr=1e-5, foreach=foreach_option(args.foreach))
     steps, seconds = timed(optimizer.step, args.warmup, args.min_time)
     print(json.dumps({
         "params": args.params, "threads": args.threads, "foreach": args.foreach,
-        "ns_per_param": seconds / steps / args.params * 1e9, "steps": steps,
+        "ns_per_param": seconds / steps / args.params * 1e9, "steps": steps, "malloc": malloc,
         "torch": torch.__version__, "blas": blas_library(),
     }))
 
@@ -289,8 +328,10 @@ def read_safetensors(path):
         count = math.prod(entry["shape"])
         if count * torch.empty(0, dtype=dtype).element_size() != end - begin:
             raise ValueError(f"{path}: tensor {name}: data_offsets do not match dtype and shape")
-        values = torch.frombuffer(body, dtype=dtype, count=count, offset=begin) if count else torch.empty(0, dtype=dtype)
-        tensors[name] = values.clone().view(entry["shape"])
+        if count == 0:
+            tensors[name] = torch.empty(entry["shape"], dtype=dtype)
+        else:
+            tensors[name] = torch.frombuffer(body, dtype=dtype, count=count, offset=begin).clone().view(entry["shape"])
     return tensors, metadata
 
 
@@ -437,6 +478,9 @@ def main(argv=None):
         command.add_argument("--threads", type=int, default=1)
         command.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls, at least")
         command.add_argument("--warmup", type=int, default=20, help="untimed calls first")
+        command.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
+                             help="tuned: keep freed memory in the process (see tune_malloc); default: leave "
+                                  "glibc's settings (and GLIBC_TUNABLES) alone")
 
     c = commands.add_parser("check", help="replay metarm_same_math's files and compare")
     c.add_argument("files", nargs="+")
