@@ -14,6 +14,10 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include "metarm/backend/sparse_view.hpp"
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"
@@ -136,28 +140,48 @@ struct cpu {
   // ---- vector algebra -----------------------------------------------------------------------------------
 
   template <class T>
-  static void fill(context&, VectorView<T> x, T value) {
-    std::fill(x.data, x.data + x.size, value);
+  static void fill(context& ctx, VectorView<T> x, T value) {
+    for_blocks(ctx, x.size, [&](index_t begin, index_t count) { map(x.segment(begin, count)).setConstant(value); });
   }
 
   template <class T>
-  static void copy(context&, VectorView<const T> source, VectorView<T> destination) {
+  static void copy(context& ctx, VectorView<const T> source, VectorView<T> destination) {
     check_same_size(source.size, destination.size, "cpu::copy");
-    if (source.data != destination.data && source.size > 0) {
-      std::memmove(destination.data, source.data, static_cast<std::size_t>(source.size) * sizeof(T));
+    if (source.data == destination.data || source.size == 0) {
+      return;
     }
+    if (source.data < destination.data + destination.size && destination.data < source.data + source.size) {
+      // Overlapping ranges: one memmove, which a split into blocks would not preserve.
+      std::memmove(destination.data, source.data, static_cast<std::size_t>(source.size) * sizeof(T));
+      return;
+    }
+    for_blocks(ctx, source.size, [&](index_t begin, index_t count) {
+      std::memcpy(destination.data + begin, source.data + begin, static_cast<std::size_t>(count) * sizeof(T));
+    });
   }
 
   // y += alpha * x
   template <class T>
-  static void axpy(context&, T alpha, VectorView<const T> x, VectorView<T> y) {
+  static void axpy(context& ctx, T alpha, VectorView<const T> x, VectorView<T> y) {
     check_same_size(x.size, y.size, "cpu::axpy");
-    map(y) += alpha * map(x);
+    for_blocks(ctx, x.size, [&](index_t begin, index_t count) {
+      map(y.segment(begin, count)) += alpha * map(x.segment(begin, count));
+    });
+  }
+
+  // z = y + alpha * x in one pass (z may alias y or x): an adapted point from the original and a gradient.
+  template <class T>
+  static void add_scaled(context& ctx, VectorView<const T> y, T alpha, VectorView<const T> x, VectorView<T> z) {
+    check_same_size(x.size, y.size, "cpu::add_scaled");
+    check_same_size(x.size, z.size, "cpu::add_scaled");
+    for_blocks(ctx, x.size, [&](index_t begin, index_t count) {
+      map(z.segment(begin, count)) = map(y.segment(begin, count)) + alpha * map(x.segment(begin, count));
+    });
   }
 
   template <class T>
-  static void scale(context&, T alpha, VectorView<T> x) {
-    map(x) *= alpha;
+  static void scale(context& ctx, T alpha, VectorView<T> x) {
+    for_blocks(ctx, x.size, [&](index_t begin, index_t count) { map(x.segment(begin, count)) *= alpha; });
   }
 
   template <class T>
@@ -508,31 +532,44 @@ struct cpu {
 
   // p -= lr * (g + weight_decay * p)
   template <class T>
-  static void sgd_update(context&, VectorView<T> p, VectorView<const T> g, T lr, T weight_decay) {
+  static void sgd_update(context& ctx, VectorView<T> p, VectorView<const T> g, T lr, T weight_decay) {
     check_same_size(p.size, g.size, "cpu::sgd_update");
-    for (index_t i = 0; i < p.size; ++i) {
-      p.data[i] -= lr * (g.data[i] + weight_decay * p.data[i]);
-    }
+    for_blocks(ctx, p.size, [&](index_t begin, index_t count) {
+      auto param = map(p.segment(begin, count));
+      const auto grad = map(g.segment(begin, count));
+      if (weight_decay == T(0)) {
+        param -= lr * grad;
+      } else {
+        param -= lr * (grad + weight_decay * param);
+      }
+    });
   }
 
   // b = momentum * b + (g + weight_decay * p); p -= lr * (nesterov ? g' + momentum * b : b)
   template <class T>
-  static void momentum_update(context&, VectorView<T> p, VectorView<const T> g, VectorView<T> velocity, T lr,
+  static void momentum_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> velocity, T lr,
                               T momentum, T weight_decay, bool nesterov) {
     check_same_size(p.size, g.size, "cpu::momentum_update");
     check_same_size(p.size, velocity.size, "cpu::momentum_update");
-    for (index_t i = 0; i < p.size; ++i) {
-      const T grad = g.data[i] + weight_decay * p.data[i];
-      const T b = momentum * velocity.data[i] + grad;
-      velocity.data[i] = b;
-      p.data[i] -= lr * (nesterov ? grad + momentum * b : b);
-    }
+    for_blocks(ctx, p.size, [&](index_t begin, index_t count) {
+      T* param = p.data + begin;
+      const T* grad_in = g.data + begin;
+      T* vel = velocity.data + begin;
+      for (index_t i = 0; i < count; ++i) {
+        const T grad = grad_in[i] + weight_decay * param[i];
+        const T b = momentum * vel[i] + grad;
+        vel[i] = b;
+        param[i] -= lr * (nesterov ? grad + momentum * b : b);
+      }
+    });
   }
 
   // Adam (decoupled = false: L2 weight decay added to the gradient) or AdamW (decoupled = true: params
   // shrink by lr * weight_decay before the Adam step). bias_correction1/2 are 1 - beta^t for this step.
+  // Each block of the four vectors is read once and stays in cache across the three array statements, so
+  // the pass costs one trip through memory; Eigen's packet sqrt and division keep it vectorised.
   template <class T>
-  static void adam_update(context&, VectorView<T> p, VectorView<const T> g, VectorView<T> exp_avg,
+  static void adam_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> exp_avg,
                           VectorView<T> exp_avg_sq, T lr, T beta1, T beta2, T epsilon, T weight_decay, bool decoupled,
                           T bias_correction1, T bias_correction2) {
     check_same_size(p.size, g.size, "cpu::adam_update");
@@ -542,18 +579,58 @@ struct cpu {
     const T bias_correction2_sqrt = std::sqrt(bias_correction2);
     const T shrink = decoupled ? T(1) - lr * weight_decay : T(1);
     const T l2 = decoupled ? T(0) : weight_decay;
-    for (index_t i = 0; i < p.size; ++i) {
-      const T param = p.data[i] * shrink;
-      const T grad = g.data[i] + l2 * p.data[i];
-      const T m = exp_avg.data[i] * beta1 + (T(1) - beta1) * grad;
-      const T v = exp_avg_sq.data[i] * beta2 + (T(1) - beta2) * grad * grad;
-      exp_avg.data[i] = m;
-      exp_avg_sq.data[i] = v;
-      p.data[i] = param - step_size * m / (std::sqrt(v) / bias_correction2_sqrt + epsilon);
-    }
+    for_blocks(ctx, p.size, [&](index_t begin, index_t count) {
+      auto p_block = map(p.segment(begin, count));
+      auto m_block = map(exp_avg.segment(begin, count));
+      auto v_block = map(exp_avg_sq.segment(begin, count));
+      const auto g_block = map(g.segment(begin, count));
+      auto param = p_block.array();
+      auto m = m_block.array();
+      auto v = v_block.array();
+      const auto raw = g_block.array();
+      auto moments = [&](const auto& grad) {
+        m = beta1 * m + (T(1) - beta1) * grad;
+        v = beta2 * v + (T(1) - beta2) * grad.square();
+      };
+      if (l2 == T(0)) {
+        moments(raw);
+      } else {
+        moments(raw + l2 * param);
+      }
+      if (shrink != T(1)) {
+        param *= shrink;
+      }
+      param -= step_size * m / (v.sqrt() / bias_correction2_sqrt + epsilon);
+    });
   }
 
  private:
+  // Calls body(begin, count) on consecutive blocks that cover [0, size). A block is small enough that
+  // the several Eigen statements of one body find it in cache, which fuses them into one trip through
+  // memory. Long passes spread their blocks over the context's threads; every element is computed the
+  // same way whatever the split, so results do not depend on the thread count.
+  template <class Body>
+  static void for_blocks([[maybe_unused]] const context& ctx, index_t size, Body&& body) {
+    constexpr index_t block = 4096;
+    const index_t blocks = (size + block - 1) / block;
+#if defined(_OPENMP)
+    constexpr index_t min_blocks_per_thread = 32;  // waking a thread costs about as much as 128k elements
+    const index_t threads = std::min<index_t>(ctx.threads(), blocks / min_blocks_per_thread);
+    if (threads > 1 && omp_in_parallel() == 0) {
+#pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(static)
+      for (index_t b = 0; b < blocks; ++b) {
+        const index_t begin = b * block;
+        body(begin, std::min(block, size - begin));
+      }
+      return;
+    }
+#endif
+    for (index_t b = 0; b < blocks; ++b) {
+      const index_t begin = b * block;
+      body(begin, std::min(block, size - begin));
+    }
+  }
+
   template <class T>
   using matrix_type = Eigen::Matrix<std::remove_const_t<T>, Eigen::Dynamic, Eigen::Dynamic>;
   template <class T>
