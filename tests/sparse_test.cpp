@@ -337,3 +337,38 @@ TEST_CASE("a fit resumed from its saved state takes exactly the steps of the uni
       [&] { other.fit(dense_train, &dense_meta, FitOptions<float>{.epochs = 4, .batch_size = 32, .resume = &broken}); },
       {"not a permutation"});
 }
+
+TEST_CASE("a backward pass that writes over the gradient equals clearing it and accumulating, whatever it held",
+          "[model][gradient][sparse]") {
+  cpu::context ctx;
+  Rng rng(307);
+  const index_t d = 24, n = 5;
+  SparseColumns<double> x(d);
+  for (index_t j = 0; j < n; ++j) add_random_column(rng, x, 0.3);
+  const auto x_dense = densify(x);
+  const auto weights = test::random_vector<double>(rng, n);
+  for (const auto& hidden : {std::vector<index_t>{}, std::vector<index_t>{6, 3}}) {
+    const Mlp<ReLU, double> model(d, hidden);
+    std::vector<double> params(static_cast<std::size_t>(model.parameter_count()));
+    model.initialize(params, rng);
+    auto ws = model.make_workspace<cpu>(n);
+    auto run = [&](const auto& input, GradientWrite write) {
+      // Stale values from an earlier step: NaN would survive any block the backward pass missed.
+      std::vector<double> grad(params.size(), std::numeric_limits<double>::quiet_NaN());
+      if (write == GradientWrite::accumulate) std::fill(grad.begin(), grad.end(), 0.0);
+      model.forward<cpu>(ctx, test::view(std::as_const(params)), input, ws);
+      model.backward<cpu>(ctx, test::view(std::as_const(params)), input, ws, test::view(weights), test::view(grad),
+                          MatrixView<double>{}, write);
+      return grad;
+    };
+    INFO("hidden layers " << hidden.size());
+    const auto dense_input = test::matrix(x_dense, d, n);
+    const auto reference = run(dense_input, GradientWrite::accumulate);
+    const auto dense = run(dense_input, GradientWrite::overwrite);
+    const auto sparse = run(x.view(), GradientWrite::overwrite);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      CHECK(dense[i] == Approx(reference[i]).margin(1e-14));
+      CHECK(sparse[i] == Approx(reference[i]).margin(1e-12));
+    }
+  }
+}

@@ -7,6 +7,7 @@
 #include "metarm/data/batch.hpp"
 #include "metarm/loss/bradley_terry.hpp"
 #include "metarm/loss/difference_objective.hpp"
+#include "metarm/model/dense.hpp"
 
 namespace metarm {
 
@@ -35,8 +36,17 @@ typename Model::scalar_type objective_and_gradient(typename Backend::context& ct
                      std::to_string(rewards.size));
   const VectorView<T> d_rewards = d_rewards_storage.segment(0, rewards.size);
   const T value = objective(rewards, d_rewards);
-  Backend::fill(ctx, grad, T(0));
-  model.template backward<Backend>(ctx, params, x, ws, as_const(d_rewards), grad);
+  // A model that can write its gradient over the buffer saves clearing it first.
+  if constexpr (requires {
+                  model.template backward<Backend>(ctx, params, x, ws, as_const(d_rewards), grad, MatrixView<T>{},
+                                                   GradientWrite::overwrite);
+                }) {
+    model.template backward<Backend>(ctx, params, x, ws, as_const(d_rewards), grad, MatrixView<T>{},
+                                     GradientWrite::overwrite);
+  } else {
+    Backend::fill(ctx, grad, T(0));
+    model.template backward<Backend>(ctx, params, x, ws, as_const(d_rewards), grad);
+  }
   return value;
 }
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <span>
 #include <string>
+#include <type_traits>
 
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"
@@ -30,6 +31,24 @@ template <class Backend, class T>
 void accumulate_weight_gradient(typename Backend::context& ctx, MatrixView<const T> dz, MatrixView<const T> x,
                                 MatrixView<T> d_weight) {
   Backend::gemm(ctx, Trans::no, Trans::yes, T(1), dz, x, T(1), d_weight);
+}
+
+// How a backward pass stores the parameter gradient: added to what the buffer holds, or written over it.
+// Every parameter belongs to exactly one layer, so a model whose layers all overwrite defines the whole
+// gradient and the caller need not clear the buffer first (one pass over memory fewer, and the weight
+// products do not read their output).
+enum class GradientWrite { accumulate, overwrite };
+
+// dW = dz x^T: a dense input's product writes over dW; another input type clears dW and accumulates into it.
+template <class Backend, class T, class Input>
+void write_weight_gradient(typename Backend::context& ctx, MatrixView<const T> dz, const Input& x,
+                           MatrixView<T> d_weight) {
+  if constexpr (std::is_same_v<Input, MatrixView<const T>> || std::is_same_v<Input, MatrixView<T>>) {
+    Backend::gemm(ctx, Trans::no, Trans::yes, T(1), dz, MatrixView<const T>(x), T(0), d_weight);
+  } else {
+    Backend::fill(ctx, d_weight.flat(), T(0));
+    accumulate_weight_gradient<Backend, T>(ctx, dz, x, d_weight);
+  }
 }
 
 template <class T>
@@ -76,11 +95,17 @@ class Dense {
     Backend::add_to_columns(ctx, bias(params), z);
   }
 
-  // grad(W) += dz x^T, grad(b) += sum of dz's columns, and dx = W^T dz unless dx is empty.
+  // grad(W) += dz x^T, grad(b) += sum of dz's columns (= for both with GradientWrite::overwrite), and
+  // dx = W^T dz unless dx is empty.
   template <class Backend, class Input>
   void backward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<const T> dz,
-                VectorView<T> grad, MatrixView<T> dx) const {
-    accumulate_weight_gradient<Backend, T>(ctx, dz, x, weight(grad));
+                VectorView<T> grad, MatrixView<T> dx, GradientWrite write = GradientWrite::accumulate) const {
+    if (write == GradientWrite::overwrite) {
+      write_weight_gradient<Backend, T>(ctx, dz, x, weight(grad));
+      Backend::fill(ctx, bias(grad), T(0));
+    } else {
+      accumulate_weight_gradient<Backend, T>(ctx, dz, x, weight(grad));
+    }
     Backend::accumulate_column_sum(ctx, dz, bias(grad));
     if (!dx.empty()) {
       Backend::gemm(ctx, Trans::yes, Trans::no, T(1), weight(params), dz, T(0), dx);

@@ -167,11 +167,13 @@ class Mlp {
     return out.flat();
   }
 
-  // Accumulates d(sum_j d_rewards[j] * reward_j)/d(params) into grad, for the x and params of the forward
-  // pass just run on ws. When input_grad is not empty it receives the gradient with respect to x (dense).
+  // Accumulates d(sum_j d_rewards[j] * reward_j)/d(params) into grad (or writes it over grad, with
+  // GradientWrite::overwrite), for the x and params of the forward pass just run on ws. When input_grad is
+  // not empty it receives the gradient with respect to x (dense).
   template <class Backend, class Input>
   void backward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, workspace<Backend>& ws,
-                VectorView<const T> d_rewards, VectorView<T> grad, MatrixView<T> input_grad = {}) const {
+                VectorView<const T> d_rewards, VectorView<T> grad, MatrixView<T> input_grad = {},
+                GradientWrite write = GradientWrite::accumulate) const {
     const index_t n = ws.columns_;
     METARM_REQUIRE(x.cols == n && d_rewards.size == n, "Mlp::backward",
                    "argument 'd_rewards' has " + std::to_string(d_rewards.size) + " values and the input " +
@@ -184,14 +186,14 @@ class Mlp {
     const MatrixView<const T> d_out{d_rewards.data, 1, n, 1};
     const std::size_t hidden_count = hidden_.size();
     if (hidden_count == 0) {
-      layers_[0].template backward<Backend>(ctx, params, x, d_out, grad, input_grad);
+      layers_[0].template backward<Backend>(ctx, params, x, d_out, grad, input_grad, write);
       return;
     }
     // Head: its input is the last hidden activation. Each hidden layer's upstream gradient is kept, so that
     // an hvp of the same pass need not recompute it.
     const std::size_t top = hidden_count - 1;
     layers_.back().template backward<Backend>(ctx, params, as_const(hidden_post(ws, top, n)), d_out, grad,
-                                              upstream(ws, top, n));
+                                              upstream(ws, top, n), write);
     for (std::size_t l = hidden_count; l-- > 0;) {
       // upstream_l holds dL/d(post_l); delta becomes dL/d(pre_l).
       const MatrixView<T> delta = pre_gradient(ws, l, n);
@@ -201,10 +203,10 @@ class Mlp {
                                                              as_const(upstream(ws, l, n)), delta);
       }
       if (l == 0) {
-        layers_[0].template backward<Backend>(ctx, params, x, as_const(delta), grad, input_grad);
+        layers_[0].template backward<Backend>(ctx, params, x, as_const(delta), grad, input_grad, write);
       } else {
         layers_[l].template backward<Backend>(ctx, params, as_const(hidden_post(ws, l - 1, n)), as_const(delta), grad,
-                                              upstream(ws, l - 1, n));
+                                              upstream(ws, l - 1, n), write);
       }
     }
     remember_backward(ctx, ws, d_rewards);
