@@ -63,14 +63,17 @@ class MetaRM {
     StepStats stats;
     auto adapted = s.scratch(0);
     auto grad = s.scratch(1);
-    s.copy(s.params(), adapted);
     for (int i = 0; i < options_.inner_steps; ++i) {
-      const double objective = static_cast<double>(s.difference_objective_and_gradient(adapted, grad));
+      // The first ascent step starts from the parameters themselves: no copy of them is made.
+      const double objective =
+          static_cast<double>(s.difference_objective_and_gradient(i == 0 ? s.params() : adapted, grad));
       if (i == 0) {
         stats.objective = objective;
         stats.ascent_norm = s.norm(grad);
+        s.add_scaled(s.params(), static_cast<T>(options_.eta), grad, adapted);
+      } else {
+        s.axpy(static_cast<T>(options_.eta), grad, adapted);
       }
-      s.axpy(static_cast<T>(options_.eta), grad, adapted);
     }
     if (options_.measure_objective_after) {
       stats.objective_after = static_cast<double>(s.difference_objective(adapted));

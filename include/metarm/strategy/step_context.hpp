@@ -242,6 +242,15 @@ class StepContext {
 
   void copy(VectorView<const T> from, VectorView<T> to) { Backend::copy(ctx_, from, to); }
   void axpy(T alpha, VectorView<const T> x, VectorView<T> y) { Backend::axpy(ctx_, alpha, x, y); }
+  // to = y + alpha * x, in one pass on backends that fuse it; `to` may alias y but not x.
+  void add_scaled(VectorView<const T> y, T alpha, VectorView<const T> x, VectorView<T> to) {
+    if constexpr (requires { Backend::add_scaled(ctx_, y, alpha, x, to); }) {
+      Backend::add_scaled(ctx_, y, alpha, x, to);
+    } else {
+      Backend::copy(ctx_, y, to);
+      Backend::axpy(ctx_, alpha, x, to);
+    }
+  }
   void scale(T alpha, VectorView<T> x) { Backend::scale(ctx_, alpha, x); }
   void fill(VectorView<T> x, T value) { Backend::fill(ctx_, x, value); }
   T dot(VectorView<const T> x, VectorView<const T> y) { return Backend::dot(ctx_, x, y); }
