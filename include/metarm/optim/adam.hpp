@@ -45,7 +45,8 @@ struct AdamFamily {
               std::span<const VectorView<T>> state, double lr, std::int64_t step) const {
     const double t = static_cast<double>(step);
     Backend::adam_update(ctx, params, grad, state[0], state[1], static_cast<T>(lr), static_cast<T>(beta1),
-                         static_cast<T>(beta2), static_cast<T>(epsilon), static_cast<T>(weight_decay), Decoupled,
+                         static_cast<T>(beta2), static_cast<T>(1.0 - beta1), static_cast<T>(1.0 - beta2),
+                         static_cast<T>(epsilon), static_cast<T>(weight_decay), Decoupled,
                          static_cast<T>(1.0 - std::pow(beta1, t)), static_cast<T>(1.0 - std::pow(beta2, t)));
   }
 };

@@ -305,8 +305,8 @@ struct cuda {
 
   template <class T>
   static void adam_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> exp_avg,
-                          VectorView<T> exp_avg_sq, T lr, T beta1, T beta2, T epsilon, T weight_decay, bool decoupled,
-                          T bias_correction1, T bias_correction2) {
+                          VectorView<T> exp_avg_sq, T lr, T beta1, T beta2, T one_minus_beta1, T one_minus_beta2,
+                          T epsilon, T weight_decay, bool decoupled, T bias_correction1, T bias_correction2) {
     check_same_size(p.size, g.size, "cuda::adam_update");
     check_same_size(p.size, exp_avg.size, "cuda::adam_update");
     check_same_size(p.size, exp_avg_sq.size, "cuda::adam_update");
@@ -316,8 +316,8 @@ struct cuda {
     const T shrink = decoupled ? T(1) - lr * weight_decay : T(1);
     const T l2 = decoupled ? T(0) : weight_decay;
     detail::kernels::adam_update<<<blocks(p.size), detail::kernels::block_size, 0, ctx.stream()>>>(
-        p.data, g.data, exp_avg.data, exp_avg_sq.data, p.size, step_size, bias_correction2_sqrt, beta1, beta2, epsilon,
-        shrink, l2);
+        p.data, g.data, exp_avg.data, exp_avg_sq.data, p.size, step_size, bias_correction2_sqrt, beta1, beta2,
+        one_minus_beta1, one_minus_beta2, epsilon, shrink, l2);
     METARM_CUDA_CHECK_LAUNCH("kernels::adam_update");
   }
 

@@ -254,12 +254,13 @@ __global__ void momentum_update(T* p, const T* g, T* velocity, index_t n, T lr, 
 
 template <class T>
 __global__ void adam_update(T* p, const T* g, T* exp_avg, T* exp_avg_sq, index_t n, T step_size,
-                            T bias_correction2_sqrt, T beta1, T beta2, T epsilon, T shrink, T l2) {
+                            T bias_correction2_sqrt, T beta1, T beta2, T one_minus_beta1, T one_minus_beta2,
+                            T epsilon, T shrink, T l2) {
   for (index_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     const T param = p[i] * shrink;
     const T grad = g[i] + l2 * p[i];
-    const T m = exp_avg[i] * beta1 + (T(1) - beta1) * grad;
-    const T v = exp_avg_sq[i] * beta2 + (T(1) - beta2) * grad * grad;
+    const T m = exp_avg[i] * beta1 + one_minus_beta1 * grad;
+    const T v = exp_avg_sq[i] * beta2 + one_minus_beta2 * grad * grad;
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
     p[i] = param - step_size * m / (sqrt(v) / bias_correction2_sqrt + epsilon);
