@@ -1,11 +1,17 @@
 // Time of one training step for the MLP reward model Linear(d, h) - ReLU - Linear(h, h) - ReLU - Linear(h, 1),
 // n = m = 32, k = 4, with SGD and Adam: Vanilla, MetaRM first order (the paper's), and the second-order
 // strategies, MetaRM exact and by finite differences, the dot-product reading, MAML (16 support and 16 query
-// pairs), first-order MAML and Reptile. The cost of exact MetaRM is its time over first-order MetaRM's in the
-// same run; OMP_NUM_THREADS=1 pins Eigen to one thread.
+// pairs), first-order MAML and Reptile. Arguments are d, h and the thread count.
+//
+// Counters: steps/s, and for Vanilla and first-order MetaRM the GEMM work a step needs as FLOP/s (forward
+// 2 * columns * weights, backward the same for the weight gradients plus the input gradients of every layer
+// but the first). gemm_peak measures the float GEMM limit (2048^3) that those figures are read against.
+// benchmarks/compare_pytorch.py runs these rows beside the PyTorch peer.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <numeric>
+#include <string_view>
 
 #include <metarm/metarm.hpp>
 
@@ -13,9 +19,34 @@ namespace {
 
 using namespace metarm;
 
+constexpr index_t pairs_per_batch = 32;
+constexpr index_t prompts_per_batch = 32;
+constexpr index_t responses_per_prompt = 4;
+
+// GEMM FLOPs of a forward and backward pass over `columns` columns of the benchmark's model.
+double pass_flops(index_t d, index_t h, index_t columns) {
+  const double weights = double(d) * h + double(h) * h + double(h);
+  const double weights_above_input = double(h) * h + double(h);
+  return 2.0 * double(columns) * (2.0 * weights + weights_above_input);
+}
+
+template <class Strategy>
+double step_flops(index_t d, index_t h) {
+  const double preference = pass_flops(d, h, 2 * pairs_per_batch);
+  if constexpr (std::is_same_v<Strategy, Vanilla>) {
+    return preference;
+  } else if constexpr (std::is_same_v<Strategy, MetaRM>) {
+    return pass_flops(d, h, prompts_per_batch * responses_per_prompt) + preference;
+  } else {
+    return 0.0;  // not counted for the second-order strategies: their R-op passes are not plain GEMM passes
+  }
+}
+
 template <class Strategy, class Optimizer>
 void step_benchmark(benchmark::State& state) {
-  const index_t d = state.range(0), h = state.range(1), n = 32, m = 32, k = 4;
+  const index_t d = state.range(0), h = state.range(1), n = pairs_per_batch, m = prompts_per_batch,
+                k = responses_per_prompt;
+  cpu::context ctx(static_cast<int>(state.range(2)));
   Rng rng(1);
   PreferenceSet<float> pairs(d);
   std::vector<float> a(static_cast<std::size_t>(d)), b(static_cast<std::size_t>(d));
@@ -30,19 +61,64 @@ void step_benchmark(benchmark::State& state) {
     for (auto& x : block) x = float(rng.normal());
     meta.add_prompt(block);
   }
-  cpu::context ctx;
   PreferenceBatchBuffer<float, cpu> pb;
   MetaBatchBuffer<float, cpu> mb;
   std::vector<index_t> idx(static_cast<std::size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   const auto pair_batch = pb.gather(ctx, pairs, idx);
   const auto meta_batch = mb.gather(ctx, meta, idx);
-  MetaLearner learner(Mlp<ReLU, float>(d, {h, h}), Strategy{}, Optimizer{.learning_rate = 1e-5}, LearnerOptions{});
+  MetaLearner learner(Mlp<ReLU, float>(d, {h, h}), Strategy{}, Optimizer{.learning_rate = 1e-5}, LearnerOptions{},
+                      std::move(ctx));
   learner.step(pair_batch, meta_batch);  // the first step sizes every workspace; time the steps after it
   for (auto _ : state) {
     benchmark::DoNotOptimize(learner.step(pair_batch, meta_batch));
   }
-  state.SetItemsProcessed(state.iterations());
+  state.counters["steps/s"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
+  if (const double flops = step_flops<Strategy>(d, h); flops > 0.0) {
+    state.counters["FLOP/s"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+  }
+}
+
+// The machine's float GEMM limit as this build reaches it: C = A B with 2048 x 2048 operands.
+void gemm_peak(benchmark::State& state) {
+  const index_t size = state.range(0);
+  cpu::context ctx(static_cast<int>(state.range(1)));
+  cpu::buffer<float> a(size * size), b(size * size), c(size * size);
+  Rng rng(2);
+  for (index_t i = 0; i < size * size; ++i) {
+    a.data()[i] = float(rng.normal());
+    b.data()[i] = float(rng.normal());
+  }
+  for (auto _ : state) {
+    cpu::gemm(ctx, Trans::no, Trans::no, 1.0f, as_const(a.matrix(size, size)), as_const(b.matrix(size, size)), 0.0f,
+              c.matrix(size, size));
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * double(size) * double(size) * double(size) * double(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
+// One Adam update over `params` values alone (PyTorch's optimizer.step() is the peer): ns per parameter is
+// 1e9 / (params/s).
+void adam_update(benchmark::State& state) {
+  const index_t size = state.range(0);
+  cpu::context ctx(static_cast<int>(state.range(1)));
+  cpu::buffer<float> p(size), g(size), m(size), v(size);
+  Rng rng(3);
+  for (index_t i = 0; i < size; ++i) {
+    p.data()[i] = float(rng.normal());
+    g.data()[i] = float(rng.normal());
+  }
+  std::int64_t t = 0;
+  for (auto _ : state) {
+    ++t;
+    cpu::adam_update(ctx, p.view(), as_const(g.view()), m.view(), v.view(), 1e-5f, 0.9f, 0.999f, 0.1f, 0.001f, 1e-8f, 0.0f, false,
+                     float(1.0 - std::pow(0.9, double(t))), float(1.0 - std::pow(0.999, double(t))));
+    benchmark::ClobberMemory();
+  }
+  state.counters["params/s"] =
+      benchmark::Counter(double(size) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // The second-order variants as default-constructible types, so they fit the template above.
@@ -57,21 +133,35 @@ struct ReptileFiveSteps : Reptile {
 };
 
 void sizes(benchmark::internal::Benchmark* b) {
-  b->Args({64, 64})->Args({768, 256})->Args({4096, 1024})->Unit(benchmark::kMicrosecond);
+  b->ArgNames({"d", "h", "threads"});
+  for (int threads : {1, 2}) {
+    b->Args({64, 64, threads})->Args({768, 256, threads})->Args({4096, 1024, threads});
+  }
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
 }  // namespace
 
 BENCHMARK(step_benchmark<metarm::Vanilla, metarm::Sgd>)->Apply(sizes);
 BENCHMARK(step_benchmark<metarm::MetaRM, metarm::Sgd>)->Apply(sizes);
+BENCHMARK(step_benchmark<metarm::Vanilla, metarm::Adam>)->Apply(sizes);
+BENCHMARK(step_benchmark<metarm::MetaRM, metarm::Adam>)->Apply(sizes);
 BENCHMARK(step_benchmark<MetaRMExact, metarm::Sgd>)->Apply(sizes);
 BENCHMARK(step_benchmark<MetaRMFiniteDifference, metarm::Sgd>)->Apply(sizes);
 BENCHMARK(step_benchmark<metarm::DotProductMetaRM, metarm::Sgd>)->Apply(sizes);
 BENCHMARK(step_benchmark<metarm::Maml, metarm::Sgd>)->Apply(sizes);
 BENCHMARK(step_benchmark<metarm::FirstOrderMaml, metarm::Sgd>)->Apply(sizes);
 BENCHMARK(step_benchmark<ReptileFiveSteps, metarm::Sgd>)->Apply(sizes);
-BENCHMARK(step_benchmark<metarm::Vanilla, metarm::Adam>)->Apply(sizes);
-BENCHMARK(step_benchmark<metarm::MetaRM, metarm::Adam>)->Apply(sizes);
 BENCHMARK(step_benchmark<MetaRMExact, metarm::Adam>)->Apply(sizes);
+BENCHMARK(gemm_peak)->ArgNames({"n", "threads"})->Args({2048, 1})->Args({2048, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK(adam_update)
+    ->ArgNames({"params", "threads"})
+    ->Args({1 << 20, 1})
+    ->Args({1 << 20, 2})
+    ->Args({1 << 22, 1})
+    ->Args({1 << 22, 2})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""metarm against PyTorch on the same training steps, interleaved, medians of several repetitions.
+
+    /usr/bin/python3 benchmarks/compare_pytorch.py [--build build] [--repetitions 5] [--min-time 0.5]
+                                                   [--sizes 64x64,768x256,4096x1024] [--threads 1,2]
+                                                   [--markdown table.md]
+
+Runs build/benchmarks/metarm_step_benchmark (Google Benchmark, one row per call) and
+benchmarks/peer/torch_step.py (Debian's python3-torch) for every workload, in a shuffled order each
+repetition, so that drift in the machine's speed falls on both sides alike. Prints the float32 GEMM peak
+that this build of Eigen reaches (2048^3, 1 and 2 threads), then one line per workload with medians and
+the ratio metarm / PyTorch, then the Adam update alone in ns per parameter.
+
+The peer gets its best setup, printed at the start: OpenBLAS (openmp build) instead of whatever
+libblas.so.3 points to, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset so that OpenBLAS picks its kernels
+for this CPU, and glibc's mmap threshold raised so that re-allocating large tensors every step stays in
+the heap. metarm runs in the environment it was started in.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PEER = HERE / "peer" / "torch_step.py"
+OPENBLAS_OPENMP = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
+
+STRATEGIES = {"vanilla": "metarm::Vanilla", "metarm": "metarm::MetaRM"}
+OPTIMIZERS = {"sgd": "metarm::Sgd", "adam": "metarm::Adam"}
+
+# The targets: metarm's steps/s over PyTorch's, per size; (4096, 1024) counts at 2 threads only.
+TARGET_RATIO = {(64, 64): 4.0, (768, 256): 1.5, (4096, 1024): 1.2}
+TARGET_PEAK_SHARE = 0.70  # (4096, 1024): the step's GEMM work as a share of the GEMM peak
+TARGET_ADAM_NS = 0.5
+
+
+def peer_environment():
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    if Path(OPENBLAS_OPENMP, "libblas.so.3").exists():
+        env["LD_LIBRARY_PATH"] = OPENBLAS_OPENMP + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    else:
+        print(f"warning: {OPENBLAS_OPENMP}/libblas.so.3 is missing (apt-get install libopenblas0-openmp); "
+              "the peer runs on the default libblas.so.3", file=sys.stderr)
+    env["GLIBC_TUNABLES"] = "glibc.malloc.mmap_threshold=33554432"
+    return env
+
+
+def run_json(command, env=None):
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        sys.exit(f"error: {' '.join(command)} failed with status {result.returncode}:\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+def metarm_row(binary, name, min_time):
+    """Runs one benchmark row and returns its counters."""
+    out = run_json([str(binary), f"--benchmark_filter=^{name}/real_time$", f"--benchmark_min_time={min_time}",
+                    "--benchmark_format=json"])
+    rows = [b for b in json.loads(out)["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+    if len(rows) != 1:
+        sys.exit(f"error: the filter for {name} matched {len(rows)} rows of {binary}")
+    return rows[0]
+
+
+def step_row_name(strategy, optimizer, d, h, threads):
+    return f"step_benchmark<{STRATEGIES[strategy]}, {OPTIMIZERS[optimizer]}>/d:{d}/h:{h}/threads:{threads}"
+
+
+def peer_line(args, env, extra):
+    out = run_json(["/usr/bin/python3", str(PEER)] + extra, env=env)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if not lines:
+        sys.exit(f"error: the peer printed no JSON line for {extra}:\n{out[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values):
+    """Relative half-range of the repetitions, as a noise indicator."""
+    if len(values) < 2 or median(values) == 0:
+        return 0.0
+    return (max(values) - min(values)) / 2 / median(values)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default="build", help="CMake build directory (Release) holding benchmarks/")
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--min-time", type=float, default=0.5, help="seconds per timed run, each side")
+    parser.add_argument("--sizes", default="64x64,768x256,4096x1024", help="d x h pairs, comma separated")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--strategies", default="vanilla,metarm")
+    parser.add_argument("--optimizers", default="sgd,adam")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the interleaving order")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args()
+
+    binary = Path(args.build) / "benchmarks" / "metarm_step_benchmark"
+    if not binary.exists():
+        sys.exit(f"error: {binary} not found; build it: cmake -S . -B {args.build} -G Ninja "
+                 f"-DCMAKE_BUILD_TYPE=Release && cmake --build {args.build} --target metarm_step_benchmark")
+    if not PEER.exists():
+        sys.exit(f"error: {PEER} not found")
+    sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    strategies = args.strategies.split(",")
+    optimizers = args.optimizers.split(",")
+    for s in strategies:
+        if s not in STRATEGIES:
+            sys.exit(f"error: --strategies: unknown strategy '{s}' (have {', '.join(STRATEGIES)})")
+    for o in optimizers:
+        if o not in OPTIMIZERS:
+            sys.exit(f"error: --optimizers: unknown optimizer '{o}' (have {', '.join(OPTIMIZERS)})")
+    env = peer_environment()
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {cpu_model()}")
+    print("peer environment: LD_LIBRARY_PATH=" + env.get("LD_LIBRARY_PATH", "") +
+          " GLIBC_TUNABLES=" + env["GLIBC_TUNABLES"] + " (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset)")
+
+    # The GEMM limit, measured first and last so that the figures bracket the run.
+    peaks = {t: [] for t in thread_counts}
+    def measure_peaks():
+        for t in thread_counts:
+            row = metarm_row(binary, f"gemm_peak/n:2048/threads:{t}", max(args.min_time, 1.0))
+            peaks[t].append(row["FLOP/s"] / 1e9)
+    measure_peaks()
+
+    workloads = [(d, h, s, o, t) for (d, h) in sizes for s in strategies for o in optimizers for t in thread_counts]
+    ours = {w: [] for w in workloads}
+    theirs = {w: [] for w in workloads}
+    flops = {w: [] for w in workloads}
+    peer_info = {}
+    order_rng = random.Random(args.seed)
+    for r in range(args.repetitions):
+        order = workloads[:]
+        order_rng.shuffle(order)
+        for w in order:
+            d, h, s, o, t = w
+            jobs = [("metarm", None), ("peer", None)]
+            order_rng.shuffle(jobs)
+            for side, _ in jobs:
+                if side == "metarm":
+                    row = metarm_row(binary, step_row_name(s, o, d, h, t), args.min_time)
+                    ours[w].append(row["steps/s"])
+                    flops[w].append(row["FLOP/s"] / 1e9)
+                else:
+                    line = peer_line(args, env, ["bench", "--d", str(d), "--h", str(h), "--strategy", s,
+                                                 "--optimizer", o, "--threads", str(t),
+                                                 "--min-time", str(args.min_time)])
+                    theirs[w].append(line["steps_per_s"])
+                    peer_info = {k: line[k] for k in ("torch", "blas") if k in line}
+        print(f"repetition {r + 1}/{args.repetitions} done", file=sys.stderr, flush=True)
+    measure_peaks()
+
+    peak = {t: median(v) for t, v in peaks.items()}
+    print(f"peer: torch {peer_info.get('torch', '?')}, BLAS {peer_info.get('blas', '?')}")
+    print("float32 GEMM peak (Eigen, 2048^3): " +
+          ", ".join(f"{t} thread{'s' if t > 1 else ''} {peak[t]:.1f} GFLOP/s" for t in thread_counts))
+    print(f"medians of {args.repetitions} interleaved repetitions, {args.min_time} s each side; "
+          "spread = half-range / median")
+
+    header = ("| d, h | strategy | optimizer | threads | metarm steps/s | PyTorch steps/s | metarm / PyTorch "
+              "| metarm GFLOP/s | share of peak | spread metarm / PyTorch |")
+    lines = [header, "|" + "---|" * 10]
+    missed = []
+    for w in workloads:
+        d, h, s, o, t = w
+        a, b = median(ours[w]), median(theirs[w])
+        ratio = a / b
+        gflops = median(flops[w])
+        share = gflops / peak[t]
+        lines.append(f"| {d}, {h} | {s} | {o} | {t} | {a:,.1f} | {b:,.1f} | {ratio:.2f} | {gflops:.1f} | "
+                     f"{share:.0%} | {spread(ours[w]):.0%} / {spread(theirs[w]):.0%} |")
+        target = TARGET_RATIO.get((d, h))
+        if target is not None and ((d, h) != (4096, 1024) or t == 2) and ratio < target:
+            missed.append(f"{d},{h} {s} {o} {t} thread(s): {ratio:.2f}x < {target}x")
+        if (d, h) == (4096, 1024) and t == 2 and share < TARGET_PEAK_SHARE:
+            missed.append(f"{d},{h} {s} {o} 2 threads: {share:.0%} of the GEMM peak < {TARGET_PEAK_SHARE:.0%}")
+
+    # The Adam update alone.
+    adam_lines = []
+    for params in (1 << 20, 1 << 22):
+        for t in thread_counts:
+            row = metarm_row(binary, f"adam_update/params:{params}/threads:{t}", args.min_time)
+            ns_ours = 1e9 / row["params/s"]
+            line = peer_line(args, env, ["adam-update", "--params", str(params), "--threads", str(t),
+                                         "--min-time", str(args.min_time)])
+            ns_theirs = line["ns_per_param"]
+            adam_lines.append(f"| {params:,} | {t} | {ns_ours:.3f} | {ns_theirs:.3f} | {ns_theirs / ns_ours:.1f} |")
+            if ns_ours > TARGET_ADAM_NS:
+                missed.append(f"Adam update {params} params {t} thread(s): {ns_ours:.3f} ns/param > {TARGET_ADAM_NS}")
+
+    table = "\n".join(lines)
+    adam_table = "\n".join(["| parameters | threads | metarm ns/param | PyTorch ns/param | PyTorch / metarm |",
+                            "|---|---|---|---|---|"] + adam_lines)
+    print()
+    print(table)
+    print()
+    print(adam_table)
+    print()
+    print("targets missed: " + ("none" if not missed else "\n  " + "\n  ".join(missed)))
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n\n" + adam_table + "\n")
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()
