@@ -38,12 +38,17 @@ struct cpu {
     context() = default;
     explicit context(int threads) { set_threads(threads); }
 
-    // 0 keeps Eigen's default (all cores when built with OpenMP, else 1).
+    // 0 keeps Eigen's default (all cores when built with OpenMP, else 1). With OpenMP the calling thread's
+    // OpenMP default follows too, so that a BLAS that Eigen hands its products to (EIGEN_USE_BLAS with an
+    // OpenMP build of OpenBLAS) uses the same count.
     void set_threads(int threads) {
       METARM_REQUIRE(threads >= 0, "cpu::context", "argument 'threads' must be >= 0, got " + std::to_string(threads));
       threads_ = threads;
       if (threads > 0) {
         Eigen::setNbThreads(threads);
+#if defined(_OPENMP)
+        omp_set_num_threads(threads);
+#endif
       }
     }
     int threads() const { return threads_ > 0 ? threads_ : Eigen::nbThreads(); }
@@ -291,10 +296,16 @@ struct cpu {
         return;
       }
       Eigen::setNbThreads(1);
+      const int openmp_threads = omp_get_max_threads();
+      omp_set_num_threads(1);  // for a BLAS behind Eigen
       struct RestoreThreads {
         int threads;
-        ~RestoreThreads() { Eigen::setNbThreads(threads); }
-      } restore{threads};
+        int openmp_threads;
+        ~RestoreThreads() {
+          Eigen::setNbThreads(threads);
+          omp_set_num_threads(openmp_threads);
+        }
+      } restore{threads, openmp_threads};
       with_operands([&](const auto& op_a, const auto& op_b) { product(op_a, op_b, C); });
       return;
     }
