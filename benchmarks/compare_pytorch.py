@@ -14,7 +14,8 @@ the ratio metarm / PyTorch, then the Adam update alone in ns per parameter.
 The peer gets its best setup, printed at the start: OpenBLAS (openmp build) instead of whatever
 libblas.so.3 points to, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset so that OpenBLAS picks its kernels
 for this CPU, and glibc's mmap threshold raised so that re-allocating large tensors every step stays in
-the heap. metarm runs in the environment it was started in.
+the heap. metarm runs in the environment it was started in, or, when the build hands Eigen's products to
+OpenBLAS (-DMETARM_USE_BLAS=ON), with the same OpenBLAS settings as the peer.
 """
 
 import argparse
@@ -53,6 +54,11 @@ def peer_environment():
     return env
 
 
+def links_openblas(binary):
+    result = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
+    return "openblas" in result.stdout
+
+
 def run_json(command, env=None):
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
@@ -60,10 +66,13 @@ def run_json(command, env=None):
     return result.stdout
 
 
+METARM_ENV = None  # the environment of metarm's runs; None: this process's
+
+
 def metarm_row(binary, name, min_time):
     """Runs one benchmark row and returns its counters."""
     out = run_json([str(binary), f"--benchmark_filter=^{name}/real_time$", f"--benchmark_min_time={min_time}",
-                    "--benchmark_format=json"])
+                    "--benchmark_format=json"], env=METARM_ENV)
     rows = [b for b in json.loads(out)["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
     if len(rows) != 1:
         sys.exit(f"error: the filter for {name} matched {len(rows)} rows of {binary}")
@@ -123,8 +132,14 @@ def main():
         if o not in OPTIMIZERS:
             sys.exit(f"error: --optimizers: unknown optimizer '{o}' (have {', '.join(OPTIMIZERS)})")
     env = peer_environment()
+    global METARM_ENV
+    blas_build = links_openblas(binary)
+    if blas_build:
+        METARM_ENV = {k: v for k, v in env.items() if k != "GLIBC_TUNABLES"}
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {cpu_model()}")
+    print(f"metarm: {binary}, " + ("Eigen's products go to OpenBLAS (METARM_USE_BLAS), run with the peer's "
+                                   "OpenBLAS settings" if blas_build else "Eigen's own kernels"))
     print("peer environment: LD_LIBRARY_PATH=" + env.get("LD_LIBRARY_PATH", "") +
           " GLIBC_TUNABLES=" + env["GLIBC_TUNABLES"] + " (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset)")
 
@@ -165,7 +180,7 @@ def main():
 
     peak = {t: median(v) for t, v in peaks.items()}
     print(f"peer: torch {peer_info.get('torch', '?')}, BLAS {peer_info.get('blas', '?')}")
-    print("float32 GEMM peak (Eigen, 2048^3): " +
+    print(f"float32 GEMM peak ({'Eigen on OpenBLAS' if blas_build else 'Eigen'}, 2048^3): " +
           ", ".join(f"{t} thread{'s' if t > 1 else ''} {peak[t]:.1f} GFLOP/s" for t in thread_counts))
     print(f"medians of {args.repetitions} interleaved repetitions, {args.min_time} s each side; "
           "spread = half-range / median")
