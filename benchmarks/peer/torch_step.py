@@ -10,7 +10,7 @@ unlabelled responses each, standard normal features from a fixed seed. Losses (d
     J(theta) = (1/m) sum_p (2/k^2) sum_{i<j} sigmoid(|r_p,i - r_p,j|)               difference objective
 
 Strategies: vanilla, g = grad L(theta); metarm (first order), theta' = theta + eta grad J(theta) (plain
-ascent), g = grad L(theta'). Either way the optimiser (torch.optim.SGD or Adam) then updates the original
+ascent), g = grad L(theta'); metarm-exact, g = the gradient of theta -> L(theta') itself, by double backward. Either way the optimiser (torch.optim.SGD or Adam) then updates the original
 theta with g.
 
 Commands (run with Debian's /usr/bin/python3, which has torch; numpy is not needed):
@@ -147,6 +147,8 @@ class TrainingStep:
             self.gradient = self.vanilla_gradient
         elif strategy == "metarm":
             self.gradient = self.metarm_gradient
+        elif strategy == "metarm-exact":
+            self.gradient = self.metarm_exact_gradient
         else:
             raise ValueError(f"unknown strategy {strategy!r}")
         if adapted not in ADAPTED_VARIANTS:
@@ -188,6 +190,17 @@ class TrainingStep:
         loss.backward()
         for p, a in zip(self.params, adapted):  # the update is applied to the original parameters
             p.grad, a.grad = a.grad, None
+        return loss
+
+    def metarm_exact_gradient(self):
+        """Sets .grad to the exact gradient of theta -> L(theta + eta grad J(theta)), by double backward
+        (autograd.grad with create_graph=True); returns L(theta')."""
+        objective = difference_objective(self.model(self.meta), self.m, self.k, self.upper)
+        ascent = torch.autograd.grad(objective, self.params, create_graph=True)
+        self.objective = objective.detach()
+        adapted = [p + self.eta * g for p, g in zip(self.params, ascent)]
+        loss = preference_loss(functional_forward(adapted, self.pairs), self.n)
+        loss.backward()
         return loss
 
     def forward_at(self, adapted):
@@ -459,7 +472,7 @@ def main(argv=None):
     b = commands.add_parser("bench", help="time training steps")
     b.add_argument("--d", type=int, required=True, help="feature dimension")
     b.add_argument("--h", type=int, required=True, help="hidden width")
-    b.add_argument("--strategy", choices=("vanilla", "metarm"), required=True)
+    b.add_argument("--strategy", choices=("vanilla", "metarm", "metarm-exact"), required=True)
     b.add_argument("--optimizer", choices=("sgd", "adam"), required=True)
     b.add_argument("--lr", type=float, default=1e-5)
     b.add_argument("--eta", type=float, default=1e-2, help="MetaRM ascent step")
