@@ -70,25 +70,35 @@ inline bool parse_pair(const nlohmann::json& object, const std::string& where, c
   return true;
 }
 
-}  // namespace detail
-
-inline TextPairFile read_text_pairs(const std::string& path, const TextReadOptions& options = {}) {
-  TextPairFile out{path, {}, 0};
+// Calls visit(object, where, line_number) for each JSON record of the file, up to options.max_records, and
+// returns how many records it read (blank lines are not records).
+template <class Visit>
+std::int64_t for_each_record(const std::string& path, const TextReadOptions& options, Visit&& visit) {
   LineReader reader(path);
   std::string line;
   std::int64_t records = 0;
   while (reader.next(line)) {
-    if (detail::blank_line(line)) continue;
+    if (blank_line(line)) continue;
     if (options.max_records > 0 && records >= options.max_records) break;
     ++records;
     const std::string where = reader.where();
-    const nlohmann::json object = parse_json_object(line, where);
-    TextPair pair;
-    pair.line = reader.line_number();
-    if (detail::parse_pair(object, where, options, pair, out.dropped_identical)) {
-      out.pairs.push_back(std::move(pair));
-    }
+    visit(parse_json_object(line, where), where, reader.line_number());
   }
+  return records;
+}
+
+}  // namespace detail
+
+inline TextPairFile read_text_pairs(const std::string& path, const TextReadOptions& options = {}) {
+  TextPairFile out{path, {}, 0};
+  const std::int64_t records = detail::for_each_record(
+      path, options, [&](const nlohmann::json& object, const std::string& where, std::int64_t line) {
+        TextPair pair;
+        pair.line = line;
+        if (detail::parse_pair(object, where, options, pair, out.dropped_identical)) {
+          out.pairs.push_back(std::move(pair));
+        }
+      });
   if (out.pairs.empty()) {
     throw Error(path, records == 0 ? "no preference pairs (the file is empty)"
                                    : "no preference pairs left after dropping " +
@@ -99,17 +109,10 @@ inline TextPairFile read_text_pairs(const std::string& path, const TextReadOptio
 
 inline TextPromptFile read_text_prompts(const std::string& path, const TextReadOptions& options = {}) {
   TextPromptFile out{path, {}, 0};
-  LineReader reader(path);
-  std::string line;
-  std::int64_t records = 0;
-  while (reader.next(line)) {
-    if (detail::blank_line(line)) continue;
-    if (options.max_records > 0 && records >= options.max_records) break;
-    ++records;
-    const std::string where = reader.where();
-    const nlohmann::json object = parse_json_object(line, where);
+  const std::int64_t records = detail::for_each_record(path, options, [&](const nlohmann::json& object,
+                                                                          const std::string& where, std::int64_t line) {
     TextPrompt prompt;
-    prompt.line = reader.line_number();
+    prompt.line = line;
     if (has_field(object, "responses")) {
       prompt.prompt = require_string(object, "prompt", where);
       const nlohmann::json& responses = object.at("responses");
@@ -129,14 +132,14 @@ inline TextPromptFile read_text_prompts(const std::string& path, const TextReadO
       }
     } else if (has_field(object, "chosen") || has_field(object, "rejected")) {
       TextPair pair;
-      if (!detail::parse_pair(object, where, options, pair, out.dropped_identical)) continue;
+      if (!detail::parse_pair(object, where, options, pair, out.dropped_identical)) return;
       prompt.prompt = std::move(pair.prompt);
       prompt.responses = {std::move(pair.chosen), std::move(pair.rejected)};
     } else {
       throw Error(where, "missing field \"responses\" (or \"chosen\" and \"rejected\" of a pair)");
     }
     out.prompts.push_back(std::move(prompt));
-  }
+  });
   if (out.prompts.empty()) {
     throw Error(path, records == 0 ? "no prompts (the file is empty)"
                                    : "no prompts left after dropping " + std::to_string(out.dropped_identical) +
