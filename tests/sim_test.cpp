@@ -269,7 +269,7 @@ TEST_CASE("Student t quantiles and confidence intervals match tables", "[sim][st
   test::require_error_naming([] { sim::estimate_mean(std::vector<double>{}); }, {"estimate_mean", "empty"});
   test::require_error_naming([] { sim::estimate_paired_difference(std::vector<double>{1, 2}, std::vector<double>{1}); },
                              {"estimate_paired_difference", "differ in size"});
-  test::require_error_naming([] { sim::student_t_quantile(1.0, 3); }, {"student_t_quantile", "'p'"});
+  test::require_error_naming([] { sim::student_t_quantile(1.0, 3); }, {"student_t_quantile", "'q'"});
 }
 
 TEST_CASE("the loop is seeded: the same seed repeats every number, another seed does not", "[sim][loop]") {

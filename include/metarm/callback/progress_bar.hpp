@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "metarm/callback/duration_text.hpp"
 #include "metarm/callback/events.hpp"
 
 namespace metarm {
@@ -53,8 +54,7 @@ class ProgressBar {
     const double rate = elapsed > 0.0 ? static_cast<double>(e.step - start_step_) / elapsed : 0.0;
     const double left = rate > 0.0 ? static_cast<double>(e.total_steps - e.step) / rate : 0.0;
     const double done = e.total_steps > 0 ? static_cast<double>(e.step) / static_cast<double>(e.total_steps) : 1.0;
-    char duration[32];
-    format_duration(left, duration, sizeof duration);
+    const DurationText duration = format_duration(left);
     if (terminal_) {
       char bar[128];
       const int filled = static_cast<int>(done * width_ + 1e-9);
@@ -65,12 +65,12 @@ class ProgressBar {
       bar[i] = '\0';
       std::fprintf(out_, "\r%s %3.0f%%  step %lld/%lld  epoch %d/%d  loss %.4f  acc %.3f  %.1f step/s  ETA %s\033[K", bar,
                    100.0 * done, static_cast<long long>(e.step), static_cast<long long>(e.total_steps), e.epoch,
-                   e.epochs, loss_, accuracy_, rate, duration);
+                   e.epochs, loss_, accuracy_, rate, duration.text);
       pending_newline_ = true;
     } else {
       std::fprintf(out_, "step %lld/%lld (%.0f%%)  epoch %d/%d  loss %.4f  acc %.3f  %.1f step/s  ETA %s\n",
                    static_cast<long long>(e.step), static_cast<long long>(e.total_steps), 100.0 * done, e.epoch,
-                   e.epochs, loss_, accuracy_, rate, duration);
+                   e.epochs, loss_, accuracy_, rate, duration.text);
     }
     std::fflush(out_);
   }
@@ -96,17 +96,6 @@ class ProgressBar {
 
  private:
   using clock = std::chrono::steady_clock;
-
-  static void format_duration(double s, char* out, std::size_t size) {
-    const auto total = static_cast<long long>(std::llround(std::max(0.0, s)));
-    if (total >= 3600) {
-      std::snprintf(out, size, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
-    } else if (total >= 60) {
-      std::snprintf(out, size, "%lldm%02llds", total / 60, total % 60);
-    } else {
-      std::snprintf(out, size, "%llds", total);
-    }
-  }
 
   static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 

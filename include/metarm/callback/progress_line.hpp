@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "metarm/callback/duration_text.hpp"
 #include "metarm/callback/events.hpp"
 
 namespace metarm {
@@ -78,23 +79,6 @@ class ProgressLine {
 
  private:
   using clock = std::chrono::steady_clock;
-
-  struct Duration {
-    char text[32];
-  };
-
-  static Duration format_duration(double s) {
-    Duration d{};
-    const auto total = static_cast<long long>(std::llround(s));
-    if (total >= 3600) {
-      std::snprintf(d.text, sizeof d.text, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
-    } else if (total >= 60) {
-      std::snprintf(d.text, sizeof d.text, "%lldm%02llds", total / 60, total % 60);
-    } else {
-      std::snprintf(d.text, sizeof d.text, "%llds", total);
-    }
-    return d;
-  }
 
   static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 

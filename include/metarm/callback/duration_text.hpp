@@ -1,0 +1,27 @@
+// A duration as progress output prints it: "42s", "3m07s", "2h15m".
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace metarm {
+
+struct DurationText {
+  char text[32];
+};
+
+inline DurationText format_duration(double seconds) {
+  DurationText d{};
+  const auto total = static_cast<long long>(std::llround(std::max(0.0, seconds)));
+  if (total >= 3600) {
+    std::snprintf(d.text, sizeof d.text, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
+  } else if (total >= 60) {
+    std::snprintf(d.text, sizeof d.text, "%lldm%02llds", total / 60, total % 60);
+  } else {
+    std::snprintf(d.text, sizeof d.text, "%llds", total);
+  }
+  return d;
+}
+
+}  // namespace metarm
