@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <new>
 #include <string>
 #include <string_view>
@@ -18,11 +17,11 @@
 #include <omp.h>
 #endif
 
+#include "metarm/backend/host.hpp"
 #include "metarm/backend/sparse_view.hpp"
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
-#include "metarm/core/scalar_math.hpp"
 
 namespace metarm {
 
@@ -386,279 +385,46 @@ struct cpu {
     }
   }
 
-  // ---- elementwise maps ---------------------------------------------------------------------------------
+  // ---- generic loops: the math of layers, losses and optimisers, written once as functors ------------------
+  // Each functor is a plain struct whose call operator is METARM_HOST_DEVICE, so the same object runs here
+  // and in the CUDA backend's kernels. Iterations must not depend on each other.
 
-  // a = f(z); a may alias z.
-  template <class Activation, class T>
-  static void activation_forward(context&, MatrixView<const T> z, MatrixView<T> a) {
-    for (index_t j = 0; j < z.cols; ++j) {
-      const T* zc = z.data + j * z.ld;
-      T* ac = a.data + j * a.ld;
-      for (index_t i = 0; i < z.rows; ++i) {
-        ac[i] = Activation::value(zc[i]);
-      }
-    }
-  }
-
-  // dz = da * f'(z), with a = f(z) available for activations whose derivative is cheaper from the output;
-  // dz may alias da.
-  template <class Activation, class T>
-  static void activation_backward(context&, MatrixView<const T> z, MatrixView<const T> a, MatrixView<const T> da,
-                                  MatrixView<T> dz) {
-    for (index_t j = 0; j < z.cols; ++j) {
-      const T* zc = z.data + j * z.ld;
-      const T* ac = a.data + j * a.ld;
-      const T* dac = da.data + j * da.ld;
-      T* dzc = dz.data + j * dz.ld;
-      for (index_t i = 0; i < z.rows; ++i) {
-        dzc[i] = dac[i] * Activation::derivative(zc[i], ac[i]);
-      }
-    }
-  }
-
-  // The reverse pass of a tangent (forward-over-reverse, for exact Hessian-vector products). Given the
-  // gradient da with respect to a = f(z), its directional derivative da_tangent, and the directional
-  // derivative z_tangent of z:
-  //   dz         = da * f'(z)
-  //   dz_tangent = da_tangent * f'(z) + da * f''(z) * z_tangent
-  // dz may alias da, and dz_tangent may alias da_tangent. (The forward tangent, a_tangent = f'(z) z_tangent,
-  // is activation_backward applied to z_tangent.)
-  template <class Activation, class T>
-  static void activation_backward_tangent(context&, MatrixView<const T> z, MatrixView<const T> a,
-                                          MatrixView<const T> z_tangent, MatrixView<const T> da,
-                                          MatrixView<const T> da_tangent, MatrixView<T> dz, MatrixView<T> dz_tangent) {
-    for (index_t j = 0; j < z.cols; ++j) {
-      const T* zc = z.data + j * z.ld;
-      const T* ac = a.data + j * a.ld;
-      const T* ztc = z_tangent.data + j * z_tangent.ld;
-      const T* dac = da.data + j * da.ld;
-      const T* datc = da_tangent.data + j * da_tangent.ld;
-      T* dzc = dz.data + j * dz.ld;
-      T* dztc = dz_tangent.data + j * dz_tangent.ld;
-      for (index_t i = 0; i < z.rows; ++i) {
-        const T first = Activation::derivative(zc[i], ac[i]);
-        const T second = Activation::second_derivative(zc[i], ac[i]);
-        const T upstream = dac[i];
-        dztc[i] = datc[i] * first + upstream * second * ztc[i];
-        dzc[i] = upstream * first;
-      }
-    }
-  }
-
-  // ---- objective kernels (see docs/math.md) --------------------------------------------------------------
-
-  // Bradley-Terry loss over n pairs whose rewards are laid out [chosen (n) | rejected (n)].
-  // margins is empty or holds n values. d_rewards is empty (value only) or 2n values, overwritten.
-  // Returns NaN when a reward is not finite, so the caller can report it.
-  template <class T>
-  static T bradley_terry(context&, VectorView<const T> rewards, VectorView<const T> margins, T centering,
-                         VectorView<T> d_rewards) {
-    const index_t n = rewards.size / 2;
-    const T* chosen = rewards.data;
-    const T* rejected = rewards.data + n;
-    const T inv_n = T(1) / static_cast<T>(n);
-    double total = 0.0;
-    bool finite = true;
-    for (index_t i = 0; i < n; ++i) {
-      const T rw = chosen[i];
-      const T rl = rejected[i];
-      finite = finite && std::isfinite(rw) && std::isfinite(rl);
-      const T margin = margins.size > 0 ? margins.data[i] : T(0);
-      const T delta = rw - rl - margin;
-      const T sum = rw + rl;
-      total += static_cast<double>(softplus(-delta)) + static_cast<double>(centering) * static_cast<double>(sum * sum);
-      if (d_rewards.size > 0) {
-        // d softplus(-delta) / d delta = -sigmoid(-delta)
-        const T pull = sigmoid(-delta) * inv_n;
-        const T centre = T(2) * centering * sum * inv_n;
-        d_rewards.data[i] = -pull + centre;
-        d_rewards.data[n + i] = pull + centre;
-      }
-    }
-    if (!finite) {
-      return std::numeric_limits<T>::quiet_NaN();
-    }
-    return static_cast<T>(total / static_cast<double>(n));
-  }
-
-  // The difference objective J over prompts p = 0..m-1 whose responses occupy
-  // rewards[offsets[p] .. offsets[p+1]). d_rewards is empty or rewards.size values, overwritten.
-  // Returns NaN when a reward is not finite.
-  template <class T>
-  static T difference_objective(context&, VectorView<const T> rewards, VectorView<const index_t> offsets,
-                                VectorView<T> d_rewards) {
-    const index_t m = offsets.size - 1;
-    const T inv_m = T(1) / static_cast<T>(m);
-    const bool want_gradient = d_rewards.size > 0;
-    if (want_gradient) {
-      std::fill(d_rewards.data, d_rewards.data + d_rewards.size, T(0));
-    }
-    double total = 0.0;
-    bool finite = true;
-    for (index_t p = 0; p < m; ++p) {
-      const index_t begin = offsets.data[p];
-      const index_t k = offsets.data[p + 1] - begin;
-      const T* r = rewards.data + begin;
-      const T weight = T(2) / static_cast<T>(k * k);
-      double prompt_sum = 0.0;
-      for (index_t i = 0; i < k; ++i) {
-        finite = finite && std::isfinite(r[i]);
-        for (index_t j = i + 1; j < k; ++j) {
-          const T d = r[i] - r[j];
-          const T s = sigmoid(std::fabs(d));
-          prompt_sum += static_cast<double>(s);
-          if (want_gradient) {
-            // d sigma(|d|) / d d = sigma(|d|) (1 - sigma(|d|)) sign(d); sign(0) = 0.
-            const T g = weight * inv_m * s * (T(1) - s) * sign_of(d);
-            d_rewards.data[begin + i] += g;
-            d_rewards.data[begin + j] -= g;
-          }
-        }
-      }
-      total += static_cast<double>(weight) * prompt_sum;
-    }
-    if (!finite) {
-      return std::numeric_limits<T>::quiet_NaN();
-    }
-    return static_cast<T>(total / static_cast<double>(m));
-  }
-
-  // Hessian-vector product of the Bradley-Terry loss in reward space: out = (d^2 L / d rewards^2) tangent,
-  // for the rewards, margins and centering of bradley_terry above; out is overwritten. Per pair, with
-  // q = sigma(delta) sigma(-delta), t_d = t_w - t_l and t_s = t_w + t_l:
-  //   out_w = (q t_d + 2 c t_s) / n,   out_l = (-q t_d + 2 c t_s) / n.
-  template <class T>
-  static void bradley_terry_hessian_product(context&, VectorView<const T> rewards, VectorView<const T> margins,
-                                            T centering, VectorView<const T> tangent, VectorView<T> out) {
-    check_same_size(rewards.size, tangent.size, "cpu::bradley_terry_hessian_product");
-    check_same_size(rewards.size, out.size, "cpu::bradley_terry_hessian_product");
-    const index_t n = rewards.size / 2;
-    const T inv_n = T(1) / static_cast<T>(n);
-    for (index_t i = 0; i < n; ++i) {
-      const T margin = margins.size > 0 ? margins.data[i] : T(0);
-      const T delta = rewards.data[i] - rewards.data[n + i] - margin;
-      const T curvature = sigmoid(delta) * sigmoid(-delta);
-      const T t_difference = tangent.data[i] - tangent.data[n + i];
-      const T t_sum = tangent.data[i] + tangent.data[n + i];
-      const T pull = curvature * t_difference * inv_n;
-      const T centre = T(2) * centering * t_sum * inv_n;
-      out.data[i] = pull + centre;
-      out.data[n + i] = -pull + centre;
-    }
-  }
-
-  // Hessian-vector product of the difference objective J in reward space: out = (d^2 J / d rewards^2)
-  // tangent, for the rewards and offsets of difference_objective above; out is overwritten. Each pair
-  // i < j of a prompt adds c (t_i - t_j) to out_i and subtracts it from out_j, where, with s = sigma(|d|),
-  // c = (2 / k^2) (1 / m) s (1 - s) (1 - 2 s) is the second derivative of sigma(|d|) for d != 0. At d = 0,
-  // where |d| has its kink, c = 0, consistent with the zero subgradient there.
-  template <class T>
-  static void difference_objective_hessian_product(context&, VectorView<const T> rewards,
-                                                   VectorView<const index_t> offsets, VectorView<const T> tangent,
-                                                   VectorView<T> out) {
-    check_same_size(rewards.size, tangent.size, "cpu::difference_objective_hessian_product");
-    check_same_size(rewards.size, out.size, "cpu::difference_objective_hessian_product");
-    std::fill(out.data, out.data + out.size, T(0));
-    const index_t m = offsets.size - 1;
-    const T inv_m = T(1) / static_cast<T>(m);
-    for (index_t p = 0; p < m; ++p) {
-      const index_t begin = offsets.data[p];
-      const index_t k = offsets.data[p + 1] - begin;
-      const T* r = rewards.data + begin;
-      const T* t = tangent.data + begin;
-      T* o = out.data + begin;
-      const T weight = T(2) / static_cast<T>(k * k) * inv_m;
-      for (index_t i = 0; i < k; ++i) {
-        for (index_t j = i + 1; j < k; ++j) {
-          const T d = r[i] - r[j];
-          if (d == T(0)) {
-            continue;
-          }
-          const T s = sigmoid(std::fabs(d));
-          const T c = weight * s * (T(1) - s) * (T(1) - T(2) * s) * (t[i] - t[j]);
-          o[i] += c;
-          o[j] -= c;
-        }
-      }
-    }
-  }
-
-  // ---- fused optimiser updates (one pass over params, gradient and state) ---------------------------------
-
-  // p -= lr * (g + weight_decay * p)
-  template <class T>
-  static void sgd_update(context& ctx, VectorView<T> p, VectorView<const T> g, T lr, T weight_decay) {
-    check_same_size(p.size, g.size, "cpu::sgd_update");
-    for_blocks(ctx, p.size, [&](index_t begin, index_t count) {
-      auto param = map(p.segment(begin, count));
-      const auto grad = map(g.segment(begin, count));
-      if (weight_decay == T(0)) {
-        param -= lr * grad;
-      } else {
-        param -= lr * (grad + weight_decay * param);
+  // f(i) for every i in [0, n). Long passes are split over the context's threads in fixed blocks; each
+  // element is computed the same way whatever the split, so results do not depend on the thread count.
+  template <class F>
+  static void for_each(context& ctx, index_t n, const F& f) {
+    for_blocks(ctx, n, [&f](index_t begin, index_t count) {
+      const index_t end = begin + count;
+#if defined(_OPENMP) || defined(METARM_OPENMP_SIMD)
+#pragma omp simd
+#endif
+      for (index_t i = begin; i < end; ++i) {
+        f(i);
       }
     });
   }
 
-  // b = momentum * b + (g + weight_decay * p); p -= lr * (nesterov ? g' + momentum * b : b)
-  template <class T>
-  static void momentum_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> velocity, T lr,
-                              T momentum, T weight_decay, bool nesterov) {
-    check_same_size(p.size, g.size, "cpu::momentum_update");
-    check_same_size(p.size, velocity.size, "cpu::momentum_update");
-    for_blocks(ctx, p.size, [&](index_t begin, index_t count) {
-      T* param = p.data + begin;
-      const T* grad_in = g.data + begin;
-      T* vel = velocity.data + begin;
-      for (index_t i = 0; i < count; ++i) {
-        const T grad = grad_in[i] + weight_decay * param[i];
-        const T b = momentum * vel[i] + grad;
-        vel[i] = b;
-        param[i] -= lr * (nesterov ? grad + momentum * b : b);
-      }
-    });
+  // The sum of f(i) over i in [0, n), added in double in index order. f may also write outputs of its own
+  // index. A NaN term makes the sum NaN, which is how callers learn of non-finite inputs.
+  template <class F>
+  static double reduce(context&, index_t n, const F& f) {
+    host::context serial;
+    return host::reduce(serial, n, f);
   }
 
-  // Adam (decoupled = false: L2 weight decay added to the gradient) or AdamW (decoupled = true: params
-  // shrink by lr * weight_decay before the Adam step). bias_correction1/2 are 1 - beta^t for this step;
-  // one_minus_beta1/2 come from the caller, worked out before rounding to T as PyTorch does (1 - 0.999f in
-  // float is 1.3e-5 off in relative terms).
-  // Each block of the four vectors is read once and stays in cache across the three array statements, so
-  // the pass costs one trip through memory; Eigen's packet sqrt and division keep it vectorised.
-  template <class T>
-  static void adam_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> exp_avg,
-                          VectorView<T> exp_avg_sq, T lr, T beta1, T beta2, T one_minus_beta1, T one_minus_beta2,
-                          T epsilon, T weight_decay, bool decoupled, T bias_correction1, T bias_correction2) {
-    check_same_size(p.size, g.size, "cpu::adam_update");
-    check_same_size(p.size, exp_avg.size, "cpu::adam_update");
-    check_same_size(p.size, exp_avg_sq.size, "cpu::adam_update");
-    const T step_size = lr / bias_correction1;
-    const T bias_correction2_sqrt = std::sqrt(bias_correction2);
-    const T shrink = decoupled ? T(1) - lr * weight_decay : T(1);
-    const T l2 = decoupled ? T(0) : weight_decay;
-    for_blocks(ctx, p.size, [&](index_t begin, index_t count) {
-      auto p_block = map(p.segment(begin, count));
-      auto m_block = map(exp_avg.segment(begin, count));
-      auto v_block = map(exp_avg_sq.segment(begin, count));
-      const auto g_block = map(g.segment(begin, count));
-      auto param = p_block.array();
-      auto m = m_block.array();
-      auto v = v_block.array();
-      const auto raw = g_block.array();
-      auto moments = [&](const auto& grad) {
-        m = beta1 * m + one_minus_beta1 * grad;
-        v = beta2 * v + one_minus_beta2 * grad.square();
-      };
-      if (l2 == T(0)) {
-        moments(raw);
-      } else {
-        moments(raw + l2 * param);
-      }
-      if (shrink != T(1)) {
-        param *= shrink;
-      }
-      param -= step_size * m / (v.sqrt() / bias_correction2_sqrt + epsilon);
-    });
+  // f(p, begin, end) for every segment p of `offsets` (m + 1 ascending positions, segment p being
+  // [offsets[p], offsets[p+1])): the prompts of a meta batch.
+  template <class F>
+  static void for_each_segment(context&, VectorView<const index_t> offsets, const F& f) {
+    host::context serial;
+    host::for_each_segment(serial, offsets, f);
+  }
+
+  // The sum of f(p, begin, end) over the segments, in double, in segment order.
+  template <class F>
+  static double reduce_segments(context&, VectorView<const index_t> offsets, const F& f) {
+    host::context serial;
+    return host::reduce_segments(serial, offsets, f);
   }
 
  private:

@@ -1,7 +1,8 @@
-// Numerically stable scalar functions used by the losses on every backend.
+// Numerically stable scalar functions used by layers, losses and optimisers on every backend.
 #pragma once
 
 #include <cmath>
+#include <limits>
 
 #include "metarm/core/config.hpp"
 
@@ -25,6 +26,25 @@ METARM_HOST_DEVICE inline T sigmoid(T z) {
   }
   const T e = exp(z);
   return e / (T(1) + e);
+}
+
+// A quiet NaN, in host and device code.
+METARM_HOST_DEVICE inline double quiet_nan() {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(0x7ff8000000000000LL);
+#else
+  return std::numeric_limits<double>::quiet_NaN();
+#endif
+}
+
+// std::isfinite on the host, CUDA's isfinite in device code.
+template <class T>
+METARM_HOST_DEVICE inline bool is_finite(T x) {
+#if defined(__CUDA_ARCH__)
+  return isfinite(x);
+#else
+  return std::isfinite(x);
+#endif
 }
 
 template <class T>

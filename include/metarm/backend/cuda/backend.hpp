@@ -196,129 +196,43 @@ struct cuda {
     METARM_CUDA_CHECK_LAUNCH("kernels::accumulate_column_sum");
   }
 
-  // ---- elementwise maps ---------------------------------------------------------------------------------
+  // ---- generic loops (see cpu::for_each): functors whose call operator is METARM_HOST_DEVICE -------------
 
-  template <class Activation, class T>
-  static void activation_forward(context& ctx, MatrixView<const T> z, MatrixView<T> a) {
-    if (z.empty()) return;
-    detail::kernels::activation_forward<Activation, T>
-        <<<blocks(z.size()), detail::kernels::block_size, 0, ctx.stream()>>>(z.data, z.ld, a.data, a.ld, z.rows,
-                                                                              z.cols);
-    METARM_CUDA_CHECK_LAUNCH("kernels::activation_forward");
+  template <class F>
+  static void for_each(context& ctx, index_t n, const F& f) {
+    if (n <= 0) return;
+    detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f);
+    METARM_CUDA_CHECK_LAUNCH("kernels::for_each");
   }
 
-  template <class Activation, class T>
-  static void activation_backward(context& ctx, MatrixView<const T> z, MatrixView<const T> a, MatrixView<const T> da,
-                                  MatrixView<T> dz) {
-    if (z.empty()) return;
-    detail::kernels::activation_backward<Activation, T>
-        <<<blocks(z.size()), detail::kernels::block_size, 0, ctx.stream()>>>(z.data, z.ld, a.data, a.ld, da.data,
-                                                                              da.ld, dz.data, dz.ld, z.rows, z.cols);
-    METARM_CUDA_CHECK_LAUNCH("kernels::activation_backward");
+  // Returns to the host (a synchronising read). One block adds the terms in a fixed tree order, so every run
+  // gives the same bits.
+  template <class F>
+  static double reduce(context& ctx, index_t n, const F& f) {
+    if (n <= 0) return 0.0;
+    detail::kernels::reduce<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(n, f, ctx.device_result());
+    METARM_CUDA_CHECK_LAUNCH("kernels::reduce");
+    return ctx.read_result().value;
   }
 
-  // See cpu::activation_backward_tangent.
-  template <class Activation, class T>
-  static void activation_backward_tangent(context& ctx, MatrixView<const T> z, MatrixView<const T> a,
-                                          MatrixView<const T> z_tangent, MatrixView<const T> da,
-                                          MatrixView<const T> da_tangent, MatrixView<T> dz, MatrixView<T> dz_tangent) {
-    if (z.empty()) return;
-    detail::kernels::activation_backward_tangent<Activation, T>
-        <<<blocks(z.size()), detail::kernels::block_size, 0, ctx.stream()>>>(
-            z.data, z.ld, a.data, a.ld, z_tangent.data, z_tangent.ld, da.data, da.ld, da_tangent.data, da_tangent.ld,
-            dz.data, dz.ld, dz_tangent.data, dz_tangent.ld, z.rows, z.cols);
-    METARM_CUDA_CHECK_LAUNCH("kernels::activation_backward_tangent");
+  // `offsets` is device memory of m + 1 positions.
+  template <class F>
+  static void for_each_segment(context& ctx, VectorView<const index_t> offsets, const F& f) {
+    const index_t segments = offsets.size - 1;
+    if (segments <= 0) return;
+    detail::kernels::for_each_segment<F>
+        <<<blocks(segments), detail::kernels::block_size, 0, ctx.stream()>>>(offsets.data, segments, f);
+    METARM_CUDA_CHECK_LAUNCH("kernels::for_each_segment");
   }
 
-  // ---- objective kernels (see docs/math.md) --------------------------------------------------------------
-
-  template <class T>
-  static T bradley_terry(context& ctx, VectorView<const T> rewards, VectorView<const T> margins, T centering,
-                         VectorView<T> d_rewards) {
-    const index_t n = rewards.size / 2;
-    detail::kernels::bradley_terry<T><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
-        rewards.data, n, margins.size > 0 ? margins.data : nullptr, centering,
-        d_rewards.size > 0 ? d_rewards.data : nullptr, ctx.device_result());
-    METARM_CUDA_CHECK_LAUNCH("kernels::bradley_terry");
-    return to_value<T>(ctx.read_result());
-  }
-
-  template <class T>
-  static T difference_objective(context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
-                                VectorView<T> d_rewards) {
-    detail::kernels::difference_objective<T><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
-        rewards.data, offsets.data, offsets.size - 1, d_rewards.size > 0 ? d_rewards.data : nullptr,
-        ctx.device_result());
-    METARM_CUDA_CHECK_LAUNCH("kernels::difference_objective");
-    return to_value<T>(ctx.read_result());
-  }
-
-  // See cpu::bradley_terry_hessian_product.
-  template <class T>
-  static void bradley_terry_hessian_product(context& ctx, VectorView<const T> rewards, VectorView<const T> margins,
-                                            T centering, VectorView<const T> tangent, VectorView<T> out) {
-    check_same_size(rewards.size, tangent.size, "cuda::bradley_terry_hessian_product");
-    check_same_size(rewards.size, out.size, "cuda::bradley_terry_hessian_product");
-    const index_t n = rewards.size / 2;
-    if (n == 0) return;
-    detail::kernels::bradley_terry_hessian_product<T><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(
-        rewards.data, n, margins.size > 0 ? margins.data : nullptr, centering, tangent.data, out.data);
-    METARM_CUDA_CHECK_LAUNCH("kernels::bradley_terry_hessian_product");
-  }
-
-  // See cpu::difference_objective_hessian_product.
-  template <class T>
-  static void difference_objective_hessian_product(context& ctx, VectorView<const T> rewards,
-                                                   VectorView<const index_t> offsets, VectorView<const T> tangent,
-                                                   VectorView<T> out) {
-    check_same_size(rewards.size, tangent.size, "cuda::difference_objective_hessian_product");
-    check_same_size(rewards.size, out.size, "cuda::difference_objective_hessian_product");
-    const index_t prompts = offsets.size - 1;
-    if (prompts <= 0) return;
-    detail::kernels::difference_objective_hessian_product<T>
-        <<<blocks(prompts), detail::kernels::block_size, 0, ctx.stream()>>>(rewards.data, offsets.data, prompts,
-                                                                             tangent.data, out.data);
-    METARM_CUDA_CHECK_LAUNCH("kernels::difference_objective_hessian_product");
-  }
-
-  // ---- fused optimiser updates ----------------------------------------------------------------------------
-
-  template <class T>
-  static void sgd_update(context& ctx, VectorView<T> p, VectorView<const T> g, T lr, T weight_decay) {
-    check_same_size(p.size, g.size, "cuda::sgd_update");
-    if (p.size == 0) return;
-    detail::kernels::sgd_update<<<blocks(p.size), detail::kernels::block_size, 0, ctx.stream()>>>(p.data, g.data, p.size,
-                                                                                                  lr, weight_decay);
-    METARM_CUDA_CHECK_LAUNCH("kernels::sgd_update");
-  }
-
-  template <class T>
-  static void momentum_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> velocity, T lr,
-                              T momentum, T weight_decay, bool nesterov) {
-    check_same_size(p.size, g.size, "cuda::momentum_update");
-    check_same_size(p.size, velocity.size, "cuda::momentum_update");
-    if (p.size == 0) return;
-    detail::kernels::momentum_update<<<blocks(p.size), detail::kernels::block_size, 0, ctx.stream()>>>(
-        p.data, g.data, velocity.data, p.size, lr, momentum, weight_decay, nesterov);
-    METARM_CUDA_CHECK_LAUNCH("kernels::momentum_update");
-  }
-
-  template <class T>
-  static void adam_update(context& ctx, VectorView<T> p, VectorView<const T> g, VectorView<T> exp_avg,
-                          VectorView<T> exp_avg_sq, T lr, T beta1, T beta2, T one_minus_beta1, T one_minus_beta2,
-                          T epsilon, T weight_decay, bool decoupled, T bias_correction1, T bias_correction2) {
-    check_same_size(p.size, g.size, "cuda::adam_update");
-    check_same_size(p.size, exp_avg.size, "cuda::adam_update");
-    check_same_size(p.size, exp_avg_sq.size, "cuda::adam_update");
-    if (p.size == 0) return;
-    const T step_size = lr / bias_correction1;
-    const T bias_correction2_sqrt = std::sqrt(bias_correction2);
-    const T shrink = decoupled ? T(1) - lr * weight_decay : T(1);
-    const T l2 = decoupled ? T(0) : weight_decay;
-    detail::kernels::adam_update<<<blocks(p.size), detail::kernels::block_size, 0, ctx.stream()>>>(
-        p.data, g.data, exp_avg.data, exp_avg_sq.data, p.size, step_size, bias_correction2_sqrt, beta1, beta2,
-        one_minus_beta1, one_minus_beta2, epsilon, shrink, l2);
-    METARM_CUDA_CHECK_LAUNCH("kernels::adam_update");
+  template <class F>
+  static double reduce_segments(context& ctx, VectorView<const index_t> offsets, const F& f) {
+    const index_t segments = offsets.size - 1;
+    if (segments <= 0) return 0.0;
+    detail::kernels::reduce_segments<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+        offsets.data, segments, f, ctx.device_result());
+    METARM_CUDA_CHECK_LAUNCH("kernels::reduce_segments");
+    return ctx.read_result().value;
   }
 
  private:
@@ -333,11 +247,6 @@ struct cuda {
     METARM_REQUIRE(n <= std::numeric_limits<int>::max(), where,
                    "size " + std::to_string(n) + " exceeds what cuBLAS's 32-bit interface takes");
     return static_cast<int>(n);
-  }
-
-  template <class T>
-  static T to_value(const detail::cuda_context::Result& result) {
-    return result.non_finite ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(result.value);
   }
 
   static void check_same_size(index_t a, index_t b, const char* where) {

@@ -66,17 +66,16 @@ class cuda_context {
 
   void synchronize() const { METARM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-  // What a reduction kernel leaves for the host: its value and whether an input was not finite, or, for a
-  // comparison, whether two elements differed.
+  // What a reduction kernel leaves for the host: its value, or, for a comparison, whether two elements
+  // differed.
   struct Result {
     double value;
-    int non_finite;
     int differs;
   };
   Result* device_result() const { return device_result_; }
 
   // Copies the device result to pinned host memory and waits for it: the one host-device transfer of a
-  // loss evaluation.
+  // reduction.
   Result read_result() const {
     METARM_CUDA_CHECK(cudaMemcpyAsync(host_result_, device_result_, sizeof(Result), cudaMemcpyDeviceToHost, stream_));
     synchronize();

@@ -1,0 +1,55 @@
+// The host loops: the generic loops of a backend (for_each, reduce, and their segmented forms) on one host
+// thread, with no other dependency. Losses and layers evaluated on host memory outside a training step
+// (metrics, checks) run through it, in CUDA translation units as well, where the Eigen backend is absent.
+#pragma once
+
+#include <string_view>
+
+#include "metarm/backend/views.hpp"
+#include "metarm/core/config.hpp"
+
+namespace metarm {
+
+struct host {
+  static constexpr std::string_view name = "host";
+  static constexpr bool host_accessible = true;
+
+  struct context {
+    void synchronize() const {}
+  };
+
+  template <class F>
+  static void for_each(context&, index_t n, const F& f) {
+    for (index_t i = 0; i < n; ++i) {
+      f(i);
+    }
+  }
+
+  // Terms added in double, in index order.
+  template <class F>
+  static double reduce(context&, index_t n, const F& f) {
+    double total = 0.0;
+    for (index_t i = 0; i < n; ++i) {
+      total += static_cast<double>(f(i));
+    }
+    return total;
+  }
+
+  template <class F>
+  static void for_each_segment(context&, VectorView<const index_t> offsets, const F& f) {
+    for (index_t p = 0; p + 1 < offsets.size; ++p) {
+      f(p, offsets.data[p], offsets.data[p + 1]);
+    }
+  }
+
+  template <class F>
+  static double reduce_segments(context&, VectorView<const index_t> offsets, const F& f) {
+    double total = 0.0;
+    for (index_t p = 0; p + 1 < offsets.size; ++p) {
+      total += static_cast<double>(f(p, offsets.data[p], offsets.data[p + 1]));
+    }
+    return total;
+  }
+};
+
+}  // namespace metarm
