@@ -3,60 +3,64 @@
 // over m prompts whose k_p >= 2 responses occupy rewards[offsets[p] .. offsets[p+1]).
 #pragma once
 
-#include <cmath>
-#include <string>
+#include <string_view>
 
-#include "metarm/backend/views.hpp"
-#include "metarm/core/error.hpp"
+#include "metarm/core/config.hpp"
+#include "metarm/core/scalar_math.hpp"
+#include "metarm/loss/prompt_objective.hpp"
 
 namespace metarm {
 
-class DifferenceObjective {
- public:
-  // Returns J and, unless d_rewards is empty, overwrites it with dJ/d(rewards).
-  template <class Backend, class T>
-  T value_and_gradient(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
-                       VectorView<T> d_rewards) const {
-    METARM_REQUIRE(offsets.size >= 2, "DifferenceObjective",
-                   "argument 'offsets' must describe at least one prompt (m + 1 >= 2 offsets), got " +
-                       std::to_string(offsets.size));
-    METARM_REQUIRE(d_rewards.size == 0 || d_rewards.size == rewards.size, "DifferenceObjective",
-                   "argument 'd_rewards' must be empty or match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(d_rewards.size));
-    if constexpr (Backend::host_accessible) {
-      // Device-side offsets were checked on the host when their batch was built.
-      METARM_REQUIRE(offsets[0] == 0 && offsets[offsets.size - 1] == rewards.size, "DifferenceObjective",
-                     "argument 'offsets' must run from 0 to the number of rewards (" + std::to_string(rewards.size) +
-                         "), got " + std::to_string(offsets[0]) + " .. " + std::to_string(offsets[offsets.size - 1]));
-      for (index_t p = 0; p + 1 < offsets.size; ++p) {
-        METARM_REQUIRE(offsets[p + 1] - offsets[p] >= 2, "DifferenceObjective",
-                       "argument 'offsets': prompt " + std::to_string(p) + " has k = " +
-                           std::to_string(offsets[p + 1] - offsets[p]) + " responses; J needs k >= 2");
+struct DifferenceTerm {
+  static constexpr std::string_view name = "difference_objective";
+  static constexpr std::string_view class_name = "DifferenceObjective";
+  static constexpr index_t min_responses = 2;
+
+  // d sigma(|d|) / d d = sigma(|d|) (1 - sigma(|d|)) sign(d), with sign(0) = 0.
+  template <class T>
+  METARM_HOST_DEVICE double value_and_gradient(const T* r, index_t k, T scale, T* out) const {
+    const T weight = T(2) / static_cast<T>(k * k);
+    if (out != nullptr) {
+      for (index_t i = 0; i < k; ++i) out[i] = T(0);
+    }
+    double sum = 0.0;
+    bool finite = true;
+    for (index_t i = 0; i < k; ++i) {
+      finite = finite && is_finite(r[i]);
+      for (index_t j = i + 1; j < k; ++j) {
+        const T d = r[i] - r[j];
+        const T s = sigmoid(d < T(0) ? -d : d);
+        sum += static_cast<double>(s);
+        if (out != nullptr) {
+          const T g = weight * scale * s * (T(1) - s) * sign_of(d);
+          out[i] += g;
+          out[j] -= g;
+        }
       }
     }
-    const T value = Backend::difference_objective(ctx, rewards, offsets, d_rewards);
-    METARM_REQUIRE(!std::isnan(value), "DifferenceObjective", "argument 'rewards' contains NaN or infinity");
-    return value;
+    return finite ? static_cast<double>(weight) * sum : quiet_nan();
   }
 
-  // Overwrites out with (d^2 J / d rewards^2) tangent, the reward-space part of an exact Hessian-vector
-  // product. The rewards and offsets are those value_and_gradient was called with (and checked there).
-  template <class Backend, class T>
-  void hessian_product(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
-                       VectorView<const T> tangent, VectorView<T> out) const {
-    METARM_REQUIRE(offsets.size >= 2, "DifferenceObjective::hessian_product",
-                   "argument 'offsets' must describe at least one prompt (m + 1 >= 2 offsets), got " +
-                       std::to_string(offsets.size));
-    METARM_REQUIRE(tangent.size == rewards.size && out.size == rewards.size, "DifferenceObjective::hessian_product",
-                   "arguments 'tangent' and 'out' must match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(tangent.size) + " and " + std::to_string(out.size));
-    Backend::difference_objective_hessian_product(ctx, rewards, offsets, tangent, out);
-  }
-
-  template <class Backend, class T>
-  T value(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets) const {
-    return value_and_gradient<Backend, T>(ctx, rewards, offsets, VectorView<T>{});
+  // Each pair i < j adds c (t_i - t_j) to out_i and subtracts it from out_j, where, with s = sigma(|d|),
+  // c = weight s (1 - s) (1 - 2 s) is the second derivative of sigma(|d|) for d != 0. At d = 0, where |d|
+  // has its kink, c = 0, consistent with the zero subgradient there.
+  template <class T>
+  METARM_HOST_DEVICE void hessian_product(const T* r, const T* t, index_t k, T scale, T* out) const {
+    const T weight = T(2) / static_cast<T>(k * k) * scale;
+    for (index_t i = 0; i < k; ++i) out[i] = T(0);
+    for (index_t i = 0; i < k; ++i) {
+      for (index_t j = i + 1; j < k; ++j) {
+        const T d = r[i] - r[j];
+        if (d == T(0)) continue;
+        const T s = sigmoid(d < T(0) ? -d : d);
+        const T c = weight * s * (T(1) - s) * (T(1) - T(2) * s) * (t[i] - t[j]);
+        out[i] += c;
+        out[j] -= c;
+      }
+    }
   }
 };
+
+using DifferenceObjective = PromptObjective<DifferenceTerm>;
 
 }  // namespace metarm
