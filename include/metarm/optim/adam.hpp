@@ -13,8 +13,40 @@
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
+#include "metarm/optim/elementwise_update.hpp"
 
 namespace metarm {
+
+// One Adam update of one element, with this step's coefficients. 1 - beta1 and 1 - beta2 are worked out in
+// double before rounding to T, as PyTorch does (1 - 0.999f in float is 1.3e-5 off in relative terms).
+template <class T>
+struct AdamRule {
+  T step_size;              // lr / (1 - beta1^t)
+  T bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+  T beta1;
+  T beta2;
+  T one_minus_beta1;
+  T one_minus_beta2;
+  T epsilon;
+  T shrink;  // 1 - lr * weight_decay for AdamW, else 1
+  T l2;      // weight_decay for Adam, else 0
+
+  METARM_HOST_DEVICE void operator()(T& param, T grad, T& exp_avg, T& exp_avg_sq) const {
+    const T g = l2 == T(0) ? grad : grad + l2 * param;
+    const T m = beta1 * exp_avg + one_minus_beta1 * g;
+    const T v = beta2 * exp_avg_sq + one_minus_beta2 * (g * g);
+    exp_avg = m;
+    exp_avg_sq = v;
+    const T p = shrink == T(1) ? param : param * shrink;
+    param = p - step_size * m / (sqrt_of(v) / bias_correction2_sqrt + epsilon);
+  }
+
+ private:
+  METARM_HOST_DEVICE static T sqrt_of(T x) {
+    using std::sqrt;
+    return sqrt(x);
+  }
+};
 
 namespace detail {
 
@@ -40,14 +72,30 @@ struct AdamFamily {
                    "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
   }
 
+  // The coefficients of update number `step` (from 1) at learning rate `lr`.
+  template <class T>
+  AdamRule<T> rule(double lr, std::int64_t step) const {
+    const double t = static_cast<double>(step);
+    const T lr_t = static_cast<T>(lr);
+    const T bias_correction1 = static_cast<T>(1.0 - std::pow(beta1, t));
+    const T bias_correction2 = static_cast<T>(1.0 - std::pow(beta2, t));
+    const T weight_decay_t = static_cast<T>(weight_decay);
+    using std::sqrt;
+    return {lr_t / bias_correction1,
+            sqrt(bias_correction2),
+            static_cast<T>(beta1),
+            static_cast<T>(beta2),
+            static_cast<T>(1.0 - beta1),
+            static_cast<T>(1.0 - beta2),
+            static_cast<T>(epsilon),
+            Decoupled ? T(1) - lr_t * weight_decay_t : T(1),
+            Decoupled ? T(0) : weight_decay_t};
+  }
+
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
               std::span<const VectorView<T>> state, double lr, std::int64_t step) const {
-    const double t = static_cast<double>(step);
-    Backend::adam_update(ctx, params, grad, state[0], state[1], static_cast<T>(lr), static_cast<T>(beta1),
-                         static_cast<T>(beta2), static_cast<T>(1.0 - beta1), static_cast<T>(1.0 - beta2),
-                         static_cast<T>(epsilon), static_cast<T>(weight_decay), Decoupled,
-                         static_cast<T>(1.0 - std::pow(beta1, t)), static_cast<T>(1.0 - std::pow(beta2, t)));
+    apply_elementwise<Backend>(ctx, rule<T>(lr, step), params, grad, state[0], state[1]);
   }
 };
 

@@ -13,8 +13,24 @@
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
+#include "metarm/optim/elementwise_update.hpp"
 
 namespace metarm {
+
+template <class T>
+struct MomentumRule {
+  T learning_rate;
+  T momentum;
+  T weight_decay;
+  bool nesterov;
+
+  METARM_HOST_DEVICE void operator()(T& param, T grad, T& velocity) const {
+    const T g = weight_decay == T(0) ? grad : grad + weight_decay * param;
+    const T b = momentum * velocity + g;
+    velocity = b;
+    param -= learning_rate * (nesterov ? g + momentum * b : b);
+  }
+};
 
 struct Momentum {
   static constexpr std::string_view name = "momentum";
@@ -34,11 +50,15 @@ struct Momentum {
                    "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
   }
 
+  template <class T>
+  MomentumRule<T> rule(double lr) const {
+    return {static_cast<T>(lr), static_cast<T>(momentum), static_cast<T>(weight_decay), nesterov};
+  }
+
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
               std::span<const VectorView<T>> state, double lr, std::int64_t) const {
-    Backend::momentum_update(ctx, params, grad, state[0], static_cast<T>(lr), static_cast<T>(momentum),
-                             static_cast<T>(weight_decay), nesterov);
+    apply_elementwise<Backend>(ctx, rule<T>(lr), params, grad, state[0]);
   }
 };
 

@@ -10,8 +10,22 @@
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
+#include "metarm/optim/elementwise_update.hpp"
 
 namespace metarm {
+
+// One SGD update of one element. Without weight decay p is not read into the step, so a non-finite
+// parameter stays as it is instead of turning into NaN through 0 * p.
+template <class T>
+struct SgdRule {
+  T learning_rate;
+  T weight_decay;
+
+  METARM_HOST_DEVICE void operator()(T& param, T grad) const {
+    const T step = weight_decay == T(0) ? grad : grad + weight_decay * param;
+    param -= learning_rate * step;
+  }
+};
 
 struct Sgd {
   static constexpr std::string_view name = "sgd";
@@ -27,11 +41,16 @@ struct Sgd {
                    "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
   }
 
+  template <class T>
+  SgdRule<T> rule(double lr) const {
+    return {static_cast<T>(lr), static_cast<T>(weight_decay)};
+  }
+
   // `lr` is the scheduled rate for this update; `step` counts updates from 1.
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
               std::span<const VectorView<T>>, double lr, std::int64_t) const {
-    Backend::sgd_update(ctx, params, grad, static_cast<T>(lr), static_cast<T>(weight_decay));
+    apply_elementwise<Backend>(ctx, rule<T>(lr), params, grad);
   }
 };
 
