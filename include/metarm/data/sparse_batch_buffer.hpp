@@ -16,7 +16,7 @@
 #include "metarm/data/sparse_columns.hpp"
 #include "metarm/data/sparse_meta_set.hpp"
 #include "metarm/data/sparse_preference_set.hpp"
-#include "metarm/model/sparse_input.hpp"
+#include "metarm/layer/sparse_input.hpp"
 
 namespace metarm {
 

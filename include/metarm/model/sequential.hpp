@@ -1,0 +1,30 @@
+// Sequential<L...>: a reward model made of layers applied one after another, composed at compile time,
+//   Sequential model(dim, Dense<double>(64), LayerNorm<double>(), GELU{},
+//                    Residual(Dense<double>(64), Tanh{}), ScalarHead<double>());
+// The last layer must have one output. Its blocks are named "<i>.<block>" after each layer's position, as
+// PyTorch's nn.Sequential names them ("0.weight", "3.0.bias", "4.weight").
+#pragma once
+
+#include <concepts>
+#include <string>
+#include <utility>
+
+#include "metarm/layer/chain.hpp"
+#include "metarm/model/reward_network.hpp"
+
+namespace metarm {
+
+template <class... L>
+class Sequential : public RewardNetwork<Chain<L...>> {
+ public:
+  Sequential() = default;
+  Sequential(index_t input_dim, L... layers)
+      : RewardNetwork<Chain<L...>>(input_dim, Chain<L...>(std::move(layers)...), "Sequential") {
+    this->set_description("sequential(" + std::to_string(input_dim) + ";" + this->body().describe_layers() + ")");
+  }
+};
+
+template <std::integral Dim, class... L>
+Sequential(Dim, L...) -> Sequential<L...>;
+
+}  // namespace metarm
