@@ -7,7 +7,7 @@
 
 #include "metarm/core/config.hpp"
 #include "metarm/metrics/metric_map.hpp"
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/metrics/step_stats.hpp"
 
 namespace metarm {
 

@@ -14,9 +14,6 @@
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
-#include "metarm/data/batch.hpp"
-#include "metarm/loss/bradley_terry.hpp"
-#include "metarm/loss/difference_objective.hpp"
 #include "metarm/model/reward_model.hpp"
 
 namespace metarm {
@@ -94,47 +91,6 @@ void exact_objective_hvp(typename Backend::context& ctx, const Model& model,
   const VectorView<T> d_rewards = d_rewards_storage.segment(0, rewards.size);
   objective(rewards, d_rewards);
   exact_hvp_of_pass<Backend>(ctx, model, params, x, ws, rewards, as_const(d_rewards), hessian_product, v, hv);
-}
-
-template <class Backend, class Model, class Input>
-  requires HasExactHvp<Model, Backend, Input>
-void preference_loss_hvp(typename Backend::context& ctx, const Model& model, const BradleyTerryLoss& loss,
-                         VectorView<const typename Model::scalar_type> params,
-                         const PreferenceBatch<typename Model::scalar_type, Input>& batch,
-                         typename Model::template workspace<Backend>& ws,
-                         VectorView<typename Model::scalar_type> d_rewards_storage,
-                         VectorView<const typename Model::scalar_type> v, VectorView<typename Model::scalar_type> hv) {
-  using T = typename Model::scalar_type;
-  exact_objective_hvp<Backend>(
-      ctx, model, params, batch.features, ws,
-      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
-        return loss.template value_and_gradient<Backend, T>(ctx, rewards, batch.margins, d_rewards);
-      },
-      [&](VectorView<const T> rewards, VectorView<const T> tangent, VectorView<T> out) {
-        loss.template hessian_product<Backend, T>(ctx, rewards, batch.margins, tangent, out);
-      },
-      d_rewards_storage, v, hv);
-}
-
-template <class Backend, class Model, class Input>
-  requires HasExactHvp<Model, Backend, Input>
-void difference_objective_hvp(typename Backend::context& ctx, const Model& model, const DifferenceObjective& objective,
-                              VectorView<const typename Model::scalar_type> params,
-                              const MetaBatch<typename Model::scalar_type, Input>& batch,
-                              typename Model::template workspace<Backend>& ws,
-                              VectorView<typename Model::scalar_type> d_rewards_storage,
-                              VectorView<const typename Model::scalar_type> v,
-                              VectorView<typename Model::scalar_type> hv) {
-  using T = typename Model::scalar_type;
-  exact_objective_hvp<Backend>(
-      ctx, model, params, batch.features, ws,
-      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
-        return objective.template value_and_gradient<Backend, T>(ctx, rewards, batch.offsets, d_rewards);
-      },
-      [&](VectorView<const T> rewards, VectorView<const T> tangent, VectorView<T> out) {
-        objective.template hessian_product<Backend, T>(ctx, rewards, batch.offsets, tangent, out);
-      },
-      d_rewards_storage, v, hv);
 }
 
 // ---- central differences ----------------------------------------------------------------------------------

@@ -4,10 +4,7 @@
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
-#include "metarm/data/batch.hpp"
-#include "metarm/loss/bradley_terry.hpp"
-#include "metarm/loss/difference_objective.hpp"
-#include "metarm/model/dense.hpp"
+#include "metarm/layer/layer.hpp"
 
 namespace metarm {
 
@@ -48,36 +45,6 @@ typename Model::scalar_type objective_and_gradient(typename Backend::context& ct
     model.template backward<Backend>(ctx, params, x, ws, as_const(d_rewards), grad);
   }
   return value;
-}
-
-template <class Backend, class Model, class Input>
-typename Model::scalar_type preference_loss_and_gradient(
-    typename Backend::context& ctx, const Model& model, const BradleyTerryLoss& loss,
-    VectorView<const typename Model::scalar_type> params, const PreferenceBatch<typename Model::scalar_type, Input>& batch,
-    typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
-    VectorView<typename Model::scalar_type> grad, VectorView<const typename Model::scalar_type>* rewards_out = nullptr) {
-  using T = typename Model::scalar_type;
-  return objective_and_gradient<Backend>(
-      ctx, model, params, batch.features, ws,
-      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
-        return loss.template value_and_gradient<Backend, T>(ctx, rewards, batch.margins, d_rewards);
-      },
-      d_rewards_storage, grad, rewards_out);
-}
-
-template <class Backend, class Model, class Input>
-typename Model::scalar_type difference_objective_and_gradient(
-    typename Backend::context& ctx, const Model& model, const DifferenceObjective& objective,
-    VectorView<const typename Model::scalar_type> params, const MetaBatch<typename Model::scalar_type, Input>& batch,
-    typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
-    VectorView<typename Model::scalar_type> grad, VectorView<const typename Model::scalar_type>* rewards_out = nullptr) {
-  using T = typename Model::scalar_type;
-  return objective_and_gradient<Backend>(
-      ctx, model, params, batch.features, ws,
-      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
-        return objective.template value_and_gradient<Backend, T>(ctx, rewards, batch.offsets, d_rewards);
-      },
-      d_rewards_storage, grad, rewards_out);
 }
 
 }  // namespace metarm

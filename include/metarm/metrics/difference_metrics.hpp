@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "metarm/backend/host.hpp"
 #include "metarm/core/config.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/core/scalar_math.hpp"
+#include "metarm/loss/difference_objective.hpp"
 
 namespace metarm {
 
@@ -26,23 +28,14 @@ inline void check_offsets(std::span<const index_t> offsets, std::size_t rewards,
 }
 }  // namespace detail
 
-// J in double on host rewards; the same value the training objective computes (docs/math.md).
+// J in double on host rewards: DifferenceObjective itself, run on the host.
 template <class T>
 double difference_objective_value(std::span<const T> rewards, std::span<const index_t> offsets) {
   detail::check_offsets(offsets, rewards.size(), "difference_objective_value");
-  double total = 0.0;
-  for (std::size_t p = 0; p + 1 < offsets.size(); ++p) {
-    const index_t begin = offsets[p];
-    const index_t k = offsets[p + 1] - begin;
-    double sum = 0.0;
-    for (index_t i = 0; i < k; ++i) {
-      for (index_t j = i + 1; j < k; ++j) {
-        sum += sigmoid(std::fabs(static_cast<double>(rewards[begin + i]) - static_cast<double>(rewards[begin + j])));
-      }
-    }
-    total += 2.0 / static_cast<double>(k * k) * sum;
-  }
-  return total / static_cast<double>(offsets.size() - 1);
+  const std::vector<double> r(rewards.begin(), rewards.end());
+  host::context ctx;
+  return DifferenceObjective().value<host, double>(ctx, {r.data(), static_cast<index_t>(r.size())},
+                                                   {offsets.data(), static_cast<index_t>(offsets.size())});
 }
 
 // Every |r_i - r_j|, i < j, within each prompt.

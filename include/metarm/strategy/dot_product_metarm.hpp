@@ -11,7 +11,7 @@
 
 #include "metarm/core/error.hpp"
 #include "metarm/grad/hessian_vector.hpp"
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/metrics/step_stats.hpp"
 
 namespace metarm {
 
@@ -35,25 +35,24 @@ class DotProductMetaRM {
 
   const Options& options() const { return options_; }
 
-  // Scratch: 0 grad J, 1 grad L, 2 Hessian-vector products, 3 the update.
   template <class Step>
   StepStats step(Step& s) {
     using T = typename Step::scalar_type;
     StepStats stats;
     const T eta = static_cast<T>(options_.eta);
     const auto theta = s.params();
-    auto grad_j = s.scratch(0);
-    auto grad_l = s.scratch(1);
-    auto hv = s.scratch(2);
-    auto update = s.scratch(3);
-    stats.objective = static_cast<double>(s.difference_objective_and_gradient(theta, grad_j));  // grad J
+    auto grad_j = s.scratch("grad J");
+    auto grad_l = s.scratch("grad L");
+    auto hv = s.scratch("hessian-vector product");
+    auto update = s.scratch("update");
+    stats.objective = static_cast<double>(s.meta_objective_and_gradient(theta, grad_j));  // grad J
     stats.ascent_norm = s.norm(grad_j);
     stats.loss = static_cast<double>(s.preference_loss_and_gradient(theta, grad_l));  // grad L
     s.copy(grad_l, update);
     if (options_.eta != 0.0) {
       s.preference_hvp(theta, grad_j, hv, options_.hvp);  // H_L grad J
       s.axpy(eta, hv, update);
-      s.difference_hvp(theta, grad_l, hv, options_.hvp);  // H_J grad L
+      s.meta_hvp(theta, grad_l, hv, options_.hvp);  // H_J grad L
       s.axpy(eta, hv, update);
     }
     stats.grad_norm = s.apply_update(update);

@@ -17,7 +17,7 @@
 #include "metarm/core/config.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/strategy/meta_gradient.hpp"
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/metrics/step_stats.hpp"
 
 namespace metarm {
 
@@ -43,7 +43,6 @@ inline void validate_maml(const MamlSettings& settings, const char* where) {
   validate_hvp_options(hvp_options_for(settings.order, settings.finite_difference_step), where);
 }
 
-// Scratch: 0 the adapted point phi, 1 the gradient, 2 Hessian-vector products, 3.. phi_1..phi_{K-1}.
 template <class Step>
 StepStats maml_step(Step& s, const MamlSettings& settings) {
   using T = typename Step::scalar_type;
@@ -51,10 +50,11 @@ StepStats maml_step(Step& s, const MamlSettings& settings) {
   const auto [support, query] = s.split_preference_batch(settings.support_pairs);
   const T alpha = static_cast<T>(settings.inner_learning_rate);
   const bool second_order = settings.order != MetaGradient::first_order && settings.inner_learning_rate != 0.0;
-  auto adapted = s.scratch(0);
-  auto grad = s.scratch(1);
-  auto hv = s.scratch(2);
-  auto point = [&](int i) { return i == 0 ? s.params() : s.scratch(2 + static_cast<std::size_t>(i)); };
+  auto adapted = s.scratch("adapted");
+  auto grad = s.scratch("gradient");
+  auto hv = s.scratch("hessian-vector product");
+  // phi_0 = theta, ..., phi_{K-1}: where the backward sweep takes H_support.
+  auto point = [&](int i) { return i == 0 ? s.params() : s.scratch("inner point", static_cast<std::size_t>(i)); };
   s.copy(s.params(), adapted);
   for (int i = 0; i < settings.inner_steps; ++i) {
     if (second_order && i > 0) {

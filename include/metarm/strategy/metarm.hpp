@@ -16,7 +16,7 @@
 
 #include "metarm/core/error.hpp"
 #include "metarm/strategy/meta_gradient.hpp"
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/metrics/step_stats.hpp"
 
 namespace metarm {
 
@@ -61,12 +61,12 @@ class MetaRM {
     }
     using T = typename Step::scalar_type;
     StepStats stats;
-    auto adapted = s.scratch(0);
-    auto grad = s.scratch(1);
+    auto adapted = s.scratch("adapted");
+    auto grad = s.scratch("gradient");
     for (int i = 0; i < options_.inner_steps; ++i) {
       // The first ascent step starts from the parameters themselves: no copy of them is made.
       const double objective =
-          static_cast<double>(s.difference_objective_and_gradient(i == 0 ? s.params() : adapted, grad));
+          static_cast<double>(s.meta_objective_and_gradient(i == 0 ? s.params() : adapted, grad));
       if (i == 0) {
         stats.objective = objective;
         stats.ascent_norm = s.norm(grad);
@@ -76,7 +76,7 @@ class MetaRM {
       }
     }
     if (options_.measure_objective_after) {
-      stats.objective_after = static_cast<double>(s.difference_objective(adapted));
+      stats.objective_after = static_cast<double>(s.meta_objective_value(adapted));
     }
     stats.loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));
     stats.grad_norm = s.apply_update(grad);
@@ -84,22 +84,22 @@ class MetaRM {
   }
 
  private:
-  // Scratch: 0 the adapted point, 1 the gradient, 2 Hessian-vector products, 3.. theta_1..theta_{K-1}.
   template <class Step>
   StepStats second_order_step(Step& s) {
     using T = typename Step::scalar_type;
     StepStats stats;
     const T eta = static_cast<T>(options_.eta);
-    auto adapted = s.scratch(0);
-    auto grad = s.scratch(1);
-    auto hv = s.scratch(2);
-    auto point = [&](int i) { return i == 0 ? s.params() : s.scratch(2 + static_cast<std::size_t>(i)); };
+    auto adapted = s.scratch("adapted");
+    auto grad = s.scratch("gradient");
+    auto hv = s.scratch("hessian-vector product");
+    // theta_0 = theta, ..., theta_{K-1}: where the backward sweep takes H_J.
+    auto point = [&](int i) { return i == 0 ? s.params() : s.scratch("inner point", static_cast<std::size_t>(i)); };
     s.copy(s.params(), adapted);
     for (int i = 0; i < options_.inner_steps; ++i) {
       if (i > 0) {
         s.copy(adapted, point(i));  // theta_i, where the backward sweep takes H_J
       }
-      const double objective = static_cast<double>(s.difference_objective_and_gradient(adapted, grad));
+      const double objective = static_cast<double>(s.meta_objective_and_gradient(adapted, grad));
       if (i == 0) {
         stats.objective = objective;
         stats.ascent_norm = s.norm(grad);
@@ -110,13 +110,13 @@ class MetaRM {
     if (options_.eta != 0.0) {
       const HvpOptions hvp = hvp_options_for(options_.order, options_.finite_difference_step);
       for (int i = options_.inner_steps; i-- > 0;) {
-        s.difference_hvp(point(i), grad, hv, hvp);  // H_J(theta_i) u
+        s.meta_hvp(point(i), grad, hv, hvp);  // H_J(theta_i) u
         s.axpy(eta, hv, grad);                      // u <- (I + eta H_J(theta_i)) u
       }
     }
     // After the products: measured first, J(theta') would displace the pass the first product reuses.
     if (options_.measure_objective_after) {
-      stats.objective_after = static_cast<double>(s.difference_objective(adapted));
+      stats.objective_after = static_cast<double>(s.meta_objective_value(adapted));
     }
     stats.grad_norm = s.apply_update(grad);
     return stats;

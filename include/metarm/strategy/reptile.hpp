@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "metarm/core/error.hpp"
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/metrics/step_stats.hpp"
 
 namespace metarm {
 
@@ -41,8 +41,8 @@ class Reptile {
   StepStats step(Step& s) {
     using T = typename Step::scalar_type;
     StepStats stats;
-    auto adapted = s.scratch(0);
-    auto grad = s.scratch(1);
+    auto adapted = s.scratch("adapted");
+    auto grad = s.scratch("gradient");
     s.copy(s.params(), adapted);
     for (int i = 0; i < options_.inner_steps; ++i) {
       const double loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));

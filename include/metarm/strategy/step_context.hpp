@@ -1,43 +1,38 @@
-// Everything a strategy may use to perform one update: the current parameters, the preference and meta
-// batches of this step, the two objectives, their gradients and Hessian-vector products at any point in
-// parameter space, param-sized scratch vectors, vector algebra on the backend, and the optimiser.
+// Everything a strategy may use to perform one update, in three parts:
+//  - the state being trained (TrainingState: parameters, optimiser and its state, the update) and the
+//    strategy's own parameter-sized scratch vectors (ScratchVectors), which persist across steps;
+//  - the two objectives of the step with their caches (ObjectiveEvaluator): the preference loss on this
+//    step's pairs and the meta objective on this step's prompts, their values, gradients and
+//    Hessian-vector products at any point of parameter space;
+//  - vector algebra on the backend.
+// Loss and MetaObjective are types (loss/): any strategy works with any of them.
 //
-// A StepContext owns the training state (parameters, optimiser state, model workspaces, scratch) so that
-// after the first step nothing is allocated: scratch vectors and workspaces are created on first use and
-// reused. Each objective has a workspace of its own, so an exact Hessian-vector product at the point and on
-// the batch of that objective's last gradient reuses its forward pass (checked by value; see run_hvp).
+// After the first step nothing is allocated: scratch vectors and workspaces are created on first use and
+// reused.
 #pragma once
 
-#include <array>
 #include <cmath>
 #include <cstdint>
-#include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/data/batch.hpp"
 #include "metarm/grad/hessian_vector.hpp"
-#include "metarm/grad/objective_gradient.hpp"
 #include "metarm/loss/bradley_terry.hpp"
 #include "metarm/loss/difference_objective.hpp"
+#include "metarm/loss/meta_objective.hpp"
+#include "metarm/loss/preference_loss.hpp"
+#include "metarm/metrics/step_stats.hpp"
 #include "metarm/model/reward_model.hpp"
-#include "metarm/optim/clip.hpp"
-#include "metarm/optim/schedule.hpp"
-#include "metarm/params/flat_params.hpp"
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/strategy/objective_evaluator.hpp"
+#include "metarm/strategy/scratch_vectors.hpp"
+#include "metarm/strategy/training_state.hpp"
 
 namespace metarm {
-
-// Settings of the training step that are not the strategy's or the optimiser's own.
-struct StepOptions {
-  double centering = 0.0;                  // reward-centering coefficient c of the preference loss
-  double clip_norm = 0.0;                  // clip the applied gradient to this global norm; 0 disables
-  Schedule schedule = Schedule::constant();  // multiplies the optimiser's learning_rate
-};
 
 // How the preference batch's pairs were ordered where the strategy last took the preference loss (at the
 // adapted point, for MetaRM). NaN when not measured (backends whose memory the host cannot read).
@@ -49,19 +44,26 @@ struct PreferenceBatchStats {
 };
 
 // Input is the type of the batches' features: dense MatrixView (the default) or SparseMatrixView.
-template <class Model, class Optimizer, class Backend, class Input = MatrixView<const typename Model::scalar_type>>
+template <class Model, class Optimizer, class Backend, class Input = MatrixView<const typename Model::scalar_type>,
+          class Loss = BradleyTerryLoss, class MetaObjective = DifferenceObjective>
 class StepContext {
  public:
   using model_type = Model;
   using optimizer_type = Optimizer;
   using backend_type = Backend;
   using input_type = Input;
+  using loss_type = Loss;
+  using meta_objective_type = MetaObjective;
   using scalar_type = typename Model::scalar_type;
   using T = scalar_type;
-  static constexpr std::size_t state_count = Optimizer::state_names.size();
+  using state_type = TrainingState<T, Backend, Optimizer>;
+  static constexpr std::size_t state_count = state_type::state_count;
   // Whether the model provides an exact Hessian-vector product (every built-in model does); without one,
   // Hessian-vector products fall back to central differences of gradients.
   static constexpr bool has_exact_hvp = HasExactHvp<Model, Backend, Input>;
+
+  static_assert(check_preference_loss<Loss, Backend, T>());
+  static_assert(check_meta_objective<MetaObjective, Backend, T>());
 
   // A preference batch cut in two: the first pairs (support) and the rest (query), for strategies that
   // adapt on one part and evaluate on the other.
@@ -70,38 +72,33 @@ class StepContext {
     PreferenceBatch<T, Input> query;
   };
 
-  StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx)
+  StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx, Loss loss = {},
+              MetaObjective meta_objective = {})
       : model_(std::move(model)),
-        optimizer_(std::move(optimizer)),
         options_(std::move(options)),
-        loss_(options_.centering),
         ctx_(std::move(ctx)),
-        params_(model_.layout()),
-        preference_(model_.template make_workspace<Backend>(0)),
-        difference_(model_.template make_workspace<Backend>(0)) {
-    optimizer_.validate();
-    METARM_REQUIRE(std::isfinite(options_.clip_norm) && options_.clip_norm >= 0.0, "StepOptions",
-                   "argument 'clip_norm' must be finite and >= 0 (0 disables clipping), got " +
-                       std::to_string(options_.clip_norm));
-    for (auto& state : state_) {
-      state = FlatParams<T, Backend>(model_.layout());
-    }
-  }
+        state_(model_.layout(), std::move(optimizer), options_.clip_norm, options_.schedule),
+        preference_(model_, with_centering(std::move(loss), options_.centering)),
+        meta_(model_, std::move(meta_objective)),
+        scratch_(model_.layout().size()) {}
 
   // ---- the state being trained --------------------------------------------------------------------------
 
-  VectorView<T> params() { return params_.view(); }
-  index_t parameter_count() const { return params_.size(); }
+  VectorView<T> params() { return state_.params(); }
+  index_t parameter_count() const { return state_.parameter_count(); }
   const Layout& layout() const { return model_.layout(); }
   const Model& model() const { return model_; }
-  const Optimizer& optimizer() const { return optimizer_; }
+  const Optimizer& optimizer() const { return state_.optimizer(); }
   const StepOptions& options() const { return options_; }
-  const BradleyTerryLoss& loss() const { return loss_; }
+  const Loss& loss() const { return preference_.objective(); }
+  const MetaObjective& meta_objective() const { return meta_.objective(); }
   // Backend ops take the context by reference; it carries no state a caller of a const member could see.
   typename Backend::context& backend_context() const { return ctx_; }
+  state_type& training_state() { return state_; }
+  const state_type& training_state() const { return state_; }
 
   // Number of optimiser updates applied so far.
-  std::int64_t updates() const { return updates_; }
+  std::int64_t updates() const { return state_.updates(); }
 
   // ---- this step's batches ------------------------------------------------------------------------------
 
@@ -124,33 +121,30 @@ class StepContext {
   }
   T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
     check_point(at, grad, "preference_loss_and_gradient");
-    Evaluation& e = preference_;
-    reserve_rewards(e, batch.features.cols);
-    VectorView<const T> rewards;
-    const T value = metarm::preference_loss_and_gradient<Backend>(ctx_, model_, loss_, at, batch, e.ws,
-                                                                  e.d_rewards.view(), grad, &rewards);
-    record_pass(e, at, key_of(batch), rewards, !grad.empty());
-    record_batch_stats(rewards);
+    const T value = preference_.value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad);
+    record_batch_stats(preference_.rewards());
     return value;
   }
 
   // The pairs' ordering where the preference loss was last taken.
   const PreferenceBatchStats& preference_batch_stats() const { return batch_stats_; }
 
-  T difference_objective(VectorView<const T> at) { return difference_objective_and_gradient(at, VectorView<T>{}); }
-
-  // Returns J(at) on this step's meta batch and overwrites grad with its gradient (unless empty).
-  T difference_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
-    check_point(at, grad, "difference_objective_and_gradient");
-    METARM_REQUIRE(has_meta_batch(), "StepContext::difference_objective_and_gradient",
+  // Returns the meta objective (J by default) at `at` on this step's meta batch and overwrites grad with its
+  // gradient (unless empty).
+  T meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
+    check_point(at, grad, "meta_objective_and_gradient");
+    METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_and_gradient",
                    "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
-    Evaluation& e = difference_;
-    reserve_rewards(e, meta_batch_.features.cols);
-    VectorView<const T> rewards;
-    const T value = metarm::difference_objective_and_gradient<Backend>(ctx_, model_, objective_, at, meta_batch_, e.ws,
-                                                                       e.d_rewards.view(), grad, &rewards);
-    record_pass(e, at, key_of(meta_batch_), rewards, !grad.empty());
-    return value;
+    return meta_.value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_),
+                                    grad);
+  }
+  T meta_objective_value(VectorView<const T> at) { return meta_objective_and_gradient(at, VectorView<T>{}); }
+
+  // The names MetaRM's paper gives them: the meta objective is the difference objective J unless the
+  // learner was given another.
+  T difference_objective(VectorView<const T> at) { return meta_objective_value(at); }
+  T difference_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
+    return meta_objective_and_gradient(at, grad);
   }
 
   // ---- Hessian-vector products at any point `at` --------------------------------------------------------
@@ -165,30 +159,25 @@ class StepContext {
   }
   void preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
                       const PreferenceBatch<T, Input>& batch, HvpOptions options = {}) {
-    run_hvp(
-        "preference_hvp", preference_, key_of(batch), batch.features, at, v, out, options,
+    check_hvp(at, v, out, options, "preference_hvp");
+    preference_.hvp(
+        ctx_, model_, at, batch.features, batch.margins, key_of(batch), v, out, options,
         [&](VectorView<const T> point, VectorView<T> grad) { preference_loss_and_gradient(point, grad, batch); },
-        [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
-          return loss_.template value_and_gradient<Backend, T>(ctx_, rewards, batch.margins, d_rewards);
-        },
-        [&](VectorView<const T> rewards, VectorView<const T> tangent, VectorView<T> product) {
-          loss_.template hessian_product<Backend, T>(ctx_, rewards, batch.margins, tangent, product);
-        });
+        fd_point(), fd_grad(), "preference_hvp");
   }
 
-  // H_J(at) v on this step's meta batch.
-  void difference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
-    METARM_REQUIRE(has_meta_batch(), "StepContext::difference_hvp",
+  // H_J(at) v on this step's meta batch, J the meta objective.
+  void meta_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
+    METARM_REQUIRE(has_meta_batch(), "StepContext::meta_hvp",
                    "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
-    run_hvp(
-        "difference_hvp", difference_, key_of(meta_batch_), meta_batch_.features, at, v, out, options,
-        [&](VectorView<const T> point, VectorView<T> grad) { difference_objective_and_gradient(point, grad); },
-        [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
-          return objective_.template value_and_gradient<Backend, T>(ctx_, rewards, meta_batch_.offsets, d_rewards);
-        },
-        [&](VectorView<const T> rewards, VectorView<const T> tangent, VectorView<T> product) {
-          objective_.template hessian_product<Backend, T>(ctx_, rewards, meta_batch_.offsets, tangent, product);
-        });
+    check_hvp(at, v, out, options, "meta_hvp");
+    meta_.hvp(
+        ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_), v, out, options,
+        [&](VectorView<const T> point, VectorView<T> grad) { meta_objective_and_gradient(point, grad); }, fd_point(),
+        fd_grad(), "meta_hvp");
+  }
+  void difference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
+    meta_hvp(at, v, out, options);
   }
 
   // ---- support and query ----------------------------------------------------------------------------------
@@ -232,13 +221,11 @@ class StepContext {
 
   // ---- scratch and vector algebra -----------------------------------------------------------------------
 
-  // A parameter-sized vector that persists across steps; zero when first handed out.
-  VectorView<T> scratch(std::size_t slot) {
-    while (scratch_.size() <= slot) {
-      scratch_.emplace_back(parameter_count());
-    }
-    return scratch_[slot].view();
-  }
+  // A parameter-sized vector that persists across steps, found by its name (and index, for a family such as
+  // the points of several inner steps); zero when first handed out.
+  VectorView<T> scratch(std::string_view name, std::size_t index = 0) { return scratch_.get(name, index); }
+  // The same by number alone, as before vectors had names.
+  VectorView<T> scratch(std::size_t slot) { return scratch_.get("", slot); }
 
   void copy(VectorView<const T> from, VectorView<T> to) { Backend::copy(ctx_, from, to); }
   void axpy(T alpha, VectorView<const T> x, VectorView<T> y) { Backend::axpy(ctx_, alpha, x, y); }
@@ -259,80 +246,49 @@ class StepContext {
   // ---- the update -----------------------------------------------------------------------------------------
 
   // The learning rate the next update will use: the optimiser's rate times the schedule's factor.
-  double learning_rate() const { return optimizer_.learning_rate * options_.schedule.factor(updates_); }
+  double learning_rate() const { return state_.learning_rate(); }
 
   // Clips grad in place (when clipping is on), applies one optimiser update to params() and returns the
   // gradient norm before clipping.
-  double apply_update(VectorView<T> grad) {
-    METARM_REQUIRE(grad.size == parameter_count(), "StepContext::apply_update",
-                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
-                       std::to_string(parameter_count()));
-    const double norm = clip_by_global_norm<Backend>(ctx_, grad, options_.clip_norm);
-    last_learning_rate_ = learning_rate();
-    ++updates_;
-    std::array<VectorView<T>, state_count> state_views;
-    auto state = state_.begin();
-    for (auto& view : state_views) {
-      view = (state++)->view();
-    }
-    optimizer_.template update<Backend, T>(ctx_, params_.view(), as_const(grad),
-                                           std::span<const VectorView<T>>(state_views.data(), state_count),
-                                           last_learning_rate_, updates_);
-    return norm;
-  }
+  double apply_update(VectorView<T> grad) { return state_.apply_update(ctx_, grad); }
 
-  double last_learning_rate() const { return last_learning_rate_; }
+  double last_learning_rate() const { return state_.last_learning_rate(); }
 
-  // ---- for the learner, checkpoints and tests --------------------------------------------------------------
+  // ---- for the learner and tests ------------------------------------------------------------------------------
 
   // New batches may reuse the memory of old ones, so no pass held is reusable afterwards.
   void set_batches(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
     preference_batch_ = pairs;
     meta_batch_ = meta;
     preference_.forget();
-    difference_.forget();
+    meta_.forget();
   }
-  FlatParams<T, Backend>& parameters() { return params_; }
-  const FlatParams<T, Backend>& parameters() const { return params_; }
-  FlatParams<T, Backend>& optimizer_state(std::size_t i) { return state_[i]; }
-  const FlatParams<T, Backend>& optimizer_state(std::size_t i) const { return state_[i]; }
-  void set_updates(std::int64_t updates) { updates_ = updates; }
-  // The workspace of the preference objective (the difference objective has its own).
-  typename Model::template workspace<Backend>& workspace() { return preference_.ws; }
+  FlatParams<T, Backend>& parameters() { return state_.parameters(); }
+  const FlatParams<T, Backend>& parameters() const { return state_.parameters(); }
+  // The workspace of the preference loss (the meta objective has its own).
+  typename Model::template workspace<Backend>& workspace() { return preference_.workspace(); }
 
   // Sizes workspaces for batches of up to `columns` columns so that the first step need not.
   void reserve(index_t columns) {
-    for (Evaluation* e : {&preference_, &difference_}) {
-      if constexpr (requires { model_.reserve(e->ws, columns); }) {
-        model_.reserve(e->ws, columns);
-      }
-      reserve_rewards(*e, columns);
-    }
+    preference_.reserve(model_, columns);
+    meta_.reserve(model_, columns);
   }
 
  private:
-  // One objective's workspace and reward derivative, and what they hold. Once an exact Hessian-vector
-  // product of the objective has been asked for, every gradient pass keeps a copy of its point, so that a
-  // product at the same point (same bits) and on the same batch can reuse the pass instead of repeating
-  // its forward half; before that, nothing is copied and first-order strategies pay nothing.
-  struct BatchKey {
-    const void* features = nullptr;
-    index_t columns = 0;
-    const void* structure = nullptr;  // margins or offsets
-    friend bool operator==(const BatchKey&, const BatchKey&) = default;
-  };
-  struct Evaluation {
-    explicit Evaluation(typename Model::template workspace<Backend> workspace) : ws(std::move(workspace)) {}
-    void forget() { holds_pass = false; }
-
-    typename Model::template workspace<Backend> ws;
-    typename Backend::template buffer<T> d_rewards;
-    typename Backend::template buffer<T> point;  // the point of the pass held, once exact products are in use
-    VectorView<const T> rewards{};               // the pass's rewards, in ws
-    BatchKey batch{};
-    bool holds_pass = false;
-    bool exact_products_in_use = false;
-  };
+  // StepOptions::centering sets the loss's reward-centering coefficient, for losses that have one.
+  static Loss with_centering(Loss loss, double centering) {
+    if (centering == 0.0) return loss;
+    if constexpr (requires { loss.set_centering(centering); loss.centering(); }) {
+      METARM_REQUIRE(loss.centering() == 0.0 || loss.centering() == centering, "StepOptions",
+                     "argument 'centering' (" + std::to_string(centering) + ") differs from the loss's own (" +
+                         std::to_string(loss.centering()) + "); set it in one place");
+      loss.set_centering(centering);
+      return loss;
+    } else {
+      throw Error("StepOptions", "argument 'centering' is set, but the loss '" + std::string(loss_name<Loss>()) +
+                                     "' has no reward centering (no set_centering member)");
+    }
+  }
 
   static const void* features_address(const Input& x) {
     if constexpr (requires { x.data; }) {
@@ -348,28 +304,17 @@ class StepContext {
     return {features_address(batch.features), batch.features.cols, batch.offsets.data};
   }
 
-  // Called after every pass over an objective's workspace.
-  void record_pass(Evaluation& e, VectorView<const T> at, const BatchKey& batch, VectorView<const T> rewards,
-                   bool with_derivative) {
-    e.holds_pass = e.exact_products_in_use && with_derivative;
-    if (e.holds_pass) {
-      if (e.point.size() != at.size) {
-        e.point.resize(at.size);
-      }
-      Backend::copy(ctx_, at, e.point.view());
-      e.rewards = rewards;
-      e.batch = batch;
-    }
+  VectorView<T> fd_point() {
+    if (fd_point_.size() != parameter_count()) fd_point_.resize(parameter_count());
+    return fd_point_.view();
+  }
+  VectorView<T> fd_grad() {
+    if (fd_grad_.size() != parameter_count()) fd_grad_.resize(parameter_count());
+    return fd_grad_.view();
   }
 
-  bool holds_pass_at(Evaluation& e, VectorView<const T> at, const BatchKey& batch) {
-    return e.holds_pass && e.batch == batch && Backend::identical(ctx_, at, as_const(e.point.view()));
-  }
-
-  template <class Gradient, class RewardObjective, class RewardHessianProduct>
-  void run_hvp(const char* what, Evaluation& e, const BatchKey& batch, const Input& x, VectorView<const T> at,
-               VectorView<const T> v, VectorView<T> out, const HvpOptions& options, Gradient&& gradient,
-               RewardObjective&& reward_objective, RewardHessianProduct&& hessian_product) {
+  void check_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, const HvpOptions& options,
+                 const char* what) const {
     // Messages are built only when a check fails: this runs inside training steps.
     auto where = [what] { return std::string("StepContext::") + what; };
     check_point(at, VectorView<T>{}, what);
@@ -379,36 +324,6 @@ class StepContext {
     METARM_REQUIRE(out.data != at.data && out.data != v.data, where(), "argument 'out' must not alias 'at' or 'v'");
     if (!(std::isfinite(options.finite_difference_step) && options.finite_difference_step >= 0.0)) {
       validate_hvp_options(options, where().c_str());
-    }
-    bool use_exact = has_exact_hvp;
-    if (options.method == HvpMethod::exact) {
-      METARM_REQUIRE(has_exact_hvp, where(),
-                     "HvpMethod::exact needs a model with an `hvp` member (see Mlp::hvp); the model '" +
-                         std::string(model_.describe()) +
-                         "' has none: use HvpMethod::finite_difference, or automatic to fall back to it");
-    } else if (options.method == HvpMethod::finite_difference) {
-      use_exact = false;
-    }
-    if (!use_exact) {
-      if (fd_point_.size() != parameter_count()) {
-        fd_point_.resize(parameter_count());
-        fd_grad_.resize(parameter_count());
-      }
-      finite_difference_hvp<Backend, T>(ctx_, gradient, at, v, fd_point_.view(), fd_grad_.view(), out,
-                                        options.finite_difference_step);
-      return;
-    }
-    if constexpr (has_exact_hvp) {
-      reserve_rewards(e, x.cols);
-      VectorView<const T> rewards = e.rewards;
-      if (!holds_pass_at(e, at, batch)) {
-        e.exact_products_in_use = true;
-        rewards = model_.template forward<Backend>(ctx_, at, x, e.ws);
-        reward_objective(rewards, e.d_rewards.view().segment(0, rewards.size));
-        record_pass(e, at, batch, rewards, true);
-      }
-      exact_hvp_of_pass<Backend>(ctx_, model_, at, x, e.ws, rewards,
-                                 as_const(e.d_rewards.view().segment(0, rewards.size)), hessian_product, v, out);
     }
   }
 
@@ -449,31 +364,19 @@ class StepContext {
                        std::to_string(parameter_count()));
   }
 
-  static void reserve_rewards(Evaluation& e, index_t columns) {
-    if (e.d_rewards.size() < columns) {
-      e.d_rewards.resize(columns);
-    }
-  }
-
   Model model_;
-  Optimizer optimizer_;
   StepOptions options_;
-  BradleyTerryLoss loss_;
-  DifferenceObjective objective_;
   mutable typename Backend::context ctx_;
-  FlatParams<T, Backend> params_;
-  std::array<FlatParams<T, Backend>, state_count> state_;
-  Evaluation preference_;  // the preference loss's workspace and its state
-  Evaluation difference_;  // the difference objective's
-  std::vector<typename Backend::template buffer<T>> scratch_;
+  state_type state_;
+  ObjectiveEvaluator<Model, Loss, Backend, Input> preference_;         // the preference loss and its caches
+  ObjectiveEvaluator<Model, MetaObjective, Backend, Input> meta_;      // the meta objective and its caches
+  ScratchVectors<T, Backend> scratch_;
   typename Backend::template buffer<T> fd_point_;  // finite-difference Hessian-vector products
   typename Backend::template buffer<T> fd_grad_;
   typename Backend::template buffer<T> split_features_;  // split_preference_batch
   PreferenceBatch<T, Input> preference_batch_{};
   MetaBatch<T, Input> meta_batch_{};
   PreferenceBatchStats batch_stats_{};
-  std::int64_t updates_ = 0;
-  double last_learning_rate_ = 0.0;
 };
 
 }  // namespace metarm

@@ -5,7 +5,7 @@
 #include <concepts>
 #include <string_view>
 
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/metrics/step_stats.hpp"
 
 namespace metarm {
 

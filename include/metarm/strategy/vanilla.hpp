@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-#include "metarm/strategy/step_stats.hpp"
+#include "metarm/metrics/step_stats.hpp"
 
 namespace metarm {
 
@@ -15,7 +15,7 @@ struct Vanilla {
   template <class Step>
   StepStats step(Step& s) {
     StepStats stats;
-    auto grad = s.scratch(0);
+    auto grad = s.scratch("gradient");
     stats.loss = static_cast<double>(s.preference_loss_and_gradient(s.params(), grad));
     stats.grad_norm = s.apply_update(grad);
     return stats;

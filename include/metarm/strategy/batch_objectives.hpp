@@ -1,0 +1,86 @@
+// The objectives of a training step on its batches: the preference loss on a batch of pairs and the meta
+// objective on a batch of prompts' responses, each as a value with its gradient through a model (one
+// forward, one backward pass) and as an exact Hessian-vector product. Any loss and meta objective of
+// loss/ work; the step context calls these, and tests and custom loops may call them directly.
+#pragma once
+
+#include "metarm/backend/views.hpp"
+#include "metarm/data/batch.hpp"
+#include "metarm/grad/hessian_vector.hpp"
+#include "metarm/grad/objective_gradient.hpp"
+#include "metarm/model/reward_model.hpp"
+
+namespace metarm {
+
+template <class Backend, class Model, class Input, class Loss>
+typename Model::scalar_type preference_loss_and_gradient(
+    typename Backend::context& ctx, const Model& model, const Loss& loss,
+    VectorView<const typename Model::scalar_type> params, const PreferenceBatch<typename Model::scalar_type, Input>& batch,
+    typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
+    VectorView<typename Model::scalar_type> grad, VectorView<const typename Model::scalar_type>* rewards_out = nullptr) {
+  using T = typename Model::scalar_type;
+  return objective_and_gradient<Backend>(
+      ctx, model, params, batch.features, ws,
+      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
+        return loss.template value_and_gradient<Backend, T>(ctx, rewards, batch.margins, d_rewards);
+      },
+      d_rewards_storage, grad, rewards_out);
+}
+
+template <class Backend, class Model, class Input, class Objective>
+typename Model::scalar_type difference_objective_and_gradient(
+    typename Backend::context& ctx, const Model& model, const Objective& objective,
+    VectorView<const typename Model::scalar_type> params, const MetaBatch<typename Model::scalar_type, Input>& batch,
+    typename Model::template workspace<Backend>& ws, VectorView<typename Model::scalar_type> d_rewards_storage,
+    VectorView<typename Model::scalar_type> grad, VectorView<const typename Model::scalar_type>* rewards_out = nullptr) {
+  using T = typename Model::scalar_type;
+  return objective_and_gradient<Backend>(
+      ctx, model, params, batch.features, ws,
+      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
+        return objective.template value_and_gradient<Backend, T>(ctx, rewards, batch.offsets, d_rewards);
+      },
+      d_rewards_storage, grad, rewards_out);
+}
+
+template <class Backend, class Model, class Input, class Loss>
+  requires HasExactHvp<Model, Backend, Input>
+void preference_loss_hvp(typename Backend::context& ctx, const Model& model, const Loss& loss,
+                         VectorView<const typename Model::scalar_type> params,
+                         const PreferenceBatch<typename Model::scalar_type, Input>& batch,
+                         typename Model::template workspace<Backend>& ws,
+                         VectorView<typename Model::scalar_type> d_rewards_storage,
+                         VectorView<const typename Model::scalar_type> v, VectorView<typename Model::scalar_type> hv) {
+  using T = typename Model::scalar_type;
+  exact_objective_hvp<Backend>(
+      ctx, model, params, batch.features, ws,
+      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
+        return loss.template value_and_gradient<Backend, T>(ctx, rewards, batch.margins, d_rewards);
+      },
+      [&](VectorView<const T> rewards, VectorView<const T> tangent, VectorView<T> out) {
+        loss.template hessian_product<Backend, T>(ctx, rewards, batch.margins, tangent, out);
+      },
+      d_rewards_storage, v, hv);
+}
+
+template <class Backend, class Model, class Input, class Objective>
+  requires HasExactHvp<Model, Backend, Input>
+void difference_objective_hvp(typename Backend::context& ctx, const Model& model, const Objective& objective,
+                              VectorView<const typename Model::scalar_type> params,
+                              const MetaBatch<typename Model::scalar_type, Input>& batch,
+                              typename Model::template workspace<Backend>& ws,
+                              VectorView<typename Model::scalar_type> d_rewards_storage,
+                              VectorView<const typename Model::scalar_type> v,
+                              VectorView<typename Model::scalar_type> hv) {
+  using T = typename Model::scalar_type;
+  exact_objective_hvp<Backend>(
+      ctx, model, params, batch.features, ws,
+      [&](VectorView<const T> rewards, VectorView<T> d_rewards) {
+        return objective.template value_and_gradient<Backend, T>(ctx, rewards, batch.offsets, d_rewards);
+      },
+      [&](VectorView<const T> rewards, VectorView<const T> tangent, VectorView<T> out) {
+        objective.template hessian_product<Backend, T>(ctx, rewards, batch.offsets, tangent, out);
+      },
+      d_rewards_storage, v, hv);
+}
+
+}  // namespace metarm

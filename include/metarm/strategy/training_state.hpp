@@ -1,0 +1,101 @@
+// What training changes and a checkpoint must keep: the parameters, the optimiser with its state vectors
+// and the number of updates applied, and the one operation that changes them, apply_update (clip, schedule,
+// optimiser). Parameters and state share the model's layout, so an update is one pass over a few flat
+// arrays.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "metarm/backend/views.hpp"
+#include "metarm/core/error.hpp"
+#include "metarm/optim/clip.hpp"
+#include "metarm/optim/schedule.hpp"
+#include "metarm/params/flat_params.hpp"
+#include "metarm/params/layout.hpp"
+
+namespace metarm {
+
+// Settings of the training step that are not the strategy's or the optimiser's own.
+struct StepOptions {
+  double centering = 0.0;                  // reward-centering coefficient c of the preference loss
+  double clip_norm = 0.0;                  // clip the applied gradient to this global norm; 0 disables
+  Schedule schedule = Schedule::constant();  // multiplies the optimiser's learning_rate
+};
+
+template <class T, class Backend, class Optimizer>
+class TrainingState {
+ public:
+  static constexpr std::size_t state_count = Optimizer::state_names.size();
+
+  TrainingState(const Layout& layout, Optimizer optimizer, double clip_norm, Schedule schedule)
+      : optimizer_(std::move(optimizer)), clip_norm_(clip_norm), schedule_(schedule), params_(layout) {
+    optimizer_.validate();
+    METARM_REQUIRE(std::isfinite(clip_norm_) && clip_norm_ >= 0.0, "StepOptions",
+                   "argument 'clip_norm' must be finite and >= 0 (0 disables clipping), got " +
+                       std::to_string(clip_norm_));
+    for (auto& state : state_) {
+      state = FlatParams<T, Backend>(layout);
+    }
+  }
+
+  VectorView<T> params() { return params_.view(); }
+  index_t parameter_count() const { return params_.size(); }
+  FlatParams<T, Backend>& parameters() { return params_; }
+  const FlatParams<T, Backend>& parameters() const { return params_; }
+  const Optimizer& optimizer() const { return optimizer_; }
+  FlatParams<T, Backend>& optimizer_state(std::size_t i) { return state_[i]; }
+  const FlatParams<T, Backend>& optimizer_state(std::size_t i) const { return state_[i]; }
+
+  // Number of optimiser updates applied so far.
+  std::int64_t updates() const { return updates_; }
+  void set_updates(std::int64_t updates) { updates_ = updates; }
+
+  // The learning rate the next update will use: the optimiser's rate times the schedule's factor.
+  double learning_rate() const { return optimizer_.learning_rate * schedule_.factor(updates_); }
+  double last_learning_rate() const { return last_learning_rate_; }
+
+  // Clips grad in place (when clipping is on), applies one optimiser update to the parameters and returns
+  // the gradient norm before clipping.
+  double apply_update(typename Backend::context& ctx, VectorView<T> grad) {
+    METARM_REQUIRE(grad.size == parameter_count(), "StepContext::apply_update",
+                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
+                       std::to_string(parameter_count()));
+    const double norm = clip_by_global_norm<Backend>(ctx, grad, clip_norm_);
+    last_learning_rate_ = learning_rate();
+    ++updates_;
+    std::array<VectorView<T>, state_count> state_views;
+    for (std::size_t i = 0; i < state_count; ++i) {
+      state_views[i] = state_[i].view();
+    }
+    optimizer_.template update<Backend, T>(ctx, params_.view(), as_const(grad),
+                                           std::span<const VectorView<T>>(state_views.data(), state_count),
+                                           last_learning_rate_, updates_);
+    return norm;
+  }
+
+  // Every parameter-sized vector a checkpoint keeps, with the prefix of its tensors' names: the parameters
+  // under their block names, then each optimiser state vector under "optimizer.<state>.<block>".
+  template <class Visit>
+  void for_each_saved_vector(Visit&& visit) {
+    visit(std::string(), params_);
+    for (std::size_t i = 0; i < state_count; ++i) {
+      visit("optimizer." + std::string(Optimizer::state_names[i]) + ".", state_[i]);
+    }
+  }
+
+ private:
+  Optimizer optimizer_;
+  double clip_norm_;
+  Schedule schedule_;
+  FlatParams<T, Backend> params_;
+  std::array<FlatParams<T, Backend>, state_count> state_;
+  std::int64_t updates_ = 0;
+  double last_learning_rate_ = 0.0;
+};
+
+}  // namespace metarm
