@@ -5,7 +5,8 @@
 //             "optimizer.<state>.<block>" optimiser state in the same layout (exp_avg, exp_avg_sq, ...)
 //             "fit.order", "fit.meta_order", "fit.order_rng", "fit.meta_rng"
 //                                         the data order of the fit under way (see learner/fit_state.hpp)
-//   metadata  format, format_version, library_version, model (describe()), scalar, strategy, optimizer,
+//   metadata  format, format_version, library_version, model (describe()), scalar, strategy, loss,
+//             meta_objective, optimizer,
 //             optimizer_state, updates, fit.* positions, and whatever the caller adds (featuriser settings,
 //             reward mean and std, ...)
 // With parameters, optimiser state, update count and fit state restored, a resumed fit takes exactly the
@@ -23,8 +24,11 @@
 #include "metarm/callback/events.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/core/version.hpp"
+#include "metarm/params/flat_params.hpp"
 #include "metarm/params/layout.hpp"
 #include "metarm/learner/fit_state.hpp"
+#include "metarm/loss/meta_objective.hpp"
+#include "metarm/loss/preference_loss.hpp"
 #include "metarm/io/safetensors.hpp"
 #include "metarm/strategy/strategy.hpp"
 
@@ -99,23 +103,16 @@ void save_checkpoint(const std::string& path, Learner& learner, const std::map<s
   using T = typename Learner::scalar_type;
   using Backend = typename Learner::backend_type;
   using Optimizer = typename Learner::optimizer_type;
-  auto& step = learner.step_context();
-  auto& ctx = step.backend_context();
-  const Layout& layout = step.layout();
+  auto& state = learner.training_state();
+  auto& ctx = learner.backend_context();
 
   SafetensorsWriter writer;
-  const auto params = detail::to_host<T, Backend>(ctx, as_const(step.parameters().view()));
-  for (const ParamBlock& b : layout.blocks()) {
-    const auto values = detail::block_to_row_major<T>(params, b);
-    writer.add<T>(b.name, detail::block_shape(b), values);
-  }
-  for (std::size_t s = 0; s < Optimizer::state_names.size(); ++s) {
-    const auto state = detail::to_host<T, Backend>(ctx, as_const(step.optimizer_state(s).view()));
-    for (const ParamBlock& b : layout.blocks()) {
-      const auto values = detail::block_to_row_major<T>(state, b);
-      writer.add<T>("optimizer." + std::string(Optimizer::state_names[s]) + "." + b.name, detail::block_shape(b), values);
+  state.for_each_saved_vector([&](const std::string& prefix, FlatParams<T, Backend>& vector) {
+    const auto values = detail::to_host<T, Backend>(ctx, as_const(vector.view()));
+    for (const ParamBlock& b : vector.layout().blocks()) {
+      writer.add<T>(prefix + b.name, detail::block_shape(b), detail::block_to_row_major<T>(values, b));
     }
-  }
+  });
   const FitState& fit = learner.fit_state();
   if (fit.started()) {
     const std::vector<std::int64_t> order(fit.order.begin(), fit.order.end());
@@ -136,9 +133,11 @@ void save_checkpoint(const std::string& path, Learner& learner, const std::map<s
   writer.set_metadata("model", learner.model().describe());
   writer.set_metadata("scalar", std::string(dtype_name(dtype_of<T>())));
   writer.set_metadata("strategy", std::string(strategy_name<typename Learner::strategy_type>()));
+  writer.set_metadata("loss", std::string(loss_name<typename Learner::loss_type>()));
+  writer.set_metadata("meta_objective", std::string(objective_name<typename Learner::meta_objective_type>()));
   writer.set_metadata("optimizer", detail::optimizer_name<Optimizer>());
   writer.set_metadata("optimizer_state", detail::state_names_text<Optimizer>());
-  writer.set_metadata("updates", std::to_string(step.updates()));
+  writer.set_metadata("updates", std::to_string(state.updates()));
   for (const auto& [key, value] : extra) {
     writer.set_metadata(key, value);
   }
@@ -213,8 +212,7 @@ class Checkpoint {
   void restore_parameters(Learner& learner) const {
     using T = typename Learner::scalar_type;
     check_model(learner);
-    auto& step = learner.step_context();
-    const Layout& layout = step.layout();
+    const Layout& layout = learner.model().layout();
     for (const TensorInfo& t : file_.tensors()) {
       if (t.name.rfind("optimizer.", 0) == 0 || t.name.rfind("fit.", 0) == 0) continue;
       if (!layout.contains(t.name)) {
@@ -241,20 +239,19 @@ class Checkpoint {
       throw Error(path(), "checkpoint was trained with optimizer " + value("optimizer") + " (state " +
                               value("optimizer_state") + "), the learner uses " + detail::optimizer_name<Optimizer>());
     }
-    auto& step = learner.step_context();
-    const Layout& layout = step.layout();
-    std::vector<T> host(static_cast<std::size_t>(layout.size()));
-    for (std::size_t s = 0; s < Optimizer::state_names.size(); ++s) {
-      for (const ParamBlock& b : layout.blocks()) {
+    auto& state = learner.training_state();
+    std::vector<T> host(static_cast<std::size_t>(learner.model().layout().size()));
+    state.for_each_saved_vector([&](const std::string& prefix, FlatParams<T, Backend>& vector) {
+      if (prefix.empty()) return;  // the parameters, restored above
+      for (const ParamBlock& b : vector.layout().blocks()) {
         const auto shape = detail::block_shape(b);
-        detail::row_major_to_block<T>(
-            file_.values<T>("optimizer." + std::string(Optimizer::state_names[s]) + "." + b.name, &shape), b, host);
+        detail::row_major_to_block<T>(file_.values<T>(prefix + b.name, &shape), b, host);
       }
-      Backend::copy_from_host(step.backend_context(), host.data(), step.optimizer_state(s).view());
-    }
+      Backend::copy_from_host(learner.backend_context(), host.data(), vector.view());
+    });
     const std::int64_t updates = integer("updates");
     if (updates < 0) throw Error(path(), "metadata \"updates\" is negative");
-    step.set_updates(updates);
+    state.set_updates(updates);
   }
 
   bool has_fit_state() const { return has("fit.epoch"); }

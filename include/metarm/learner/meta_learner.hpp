@@ -12,10 +12,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "metarm/backend/default.hpp"
+#include "metarm/backend/host.hpp"
 #include "metarm/callback/dispatch.hpp"
 #include "metarm/callback/events.hpp"
 #include "metarm/core/error.hpp"
@@ -48,8 +50,11 @@ struct FitResult {
 
 // Input is the type of the first layer's input: dense columns (the default) or SparseInput<T> for sparse
 // features (SparsePreferenceSet, SparseMetaSet; CPU). SparseMetaLearner below names the sparse variant.
+// Loss is the preference loss and MetaObjective the objective that MetaRM-style strategies ascend on the
+// meta batch (loss/); every strategy works with any of them.
 template <class Model, class Strategy, class Optimizer, class Backend = default_backend,
-          class Input = MatrixView<const typename Model::scalar_type>>
+          class Input = MatrixView<const typename Model::scalar_type>, class Loss = BradleyTerryLoss,
+          class MetaObjective = DifferenceObjective>
 class MetaLearner {
   static_assert(check_reward_model<Model, Backend>());
   static_assert(check_optimizer<Optimizer, Backend, typename Model::scalar_type>());
@@ -62,7 +67,10 @@ class MetaLearner {
   using scalar_type = typename Model::scalar_type;
   using T = scalar_type;
   using input_type = Input;
-  using step_context_type = StepContext<Model, Optimizer, Backend, Input>;
+  using backend_context_type = typename Backend::context;
+  using loss_type = Loss;
+  using meta_objective_type = MetaObjective;
+  using step_context_type = StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>;
   using preference_set_type = typename input_kind<Input>::preference_set;
   using meta_set_type = typename input_kind<Input>::meta_set;
   using fit_options_type = FitOptions<T, Input>;
@@ -71,9 +79,15 @@ class MetaLearner {
 
   MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options = {},
               typename Backend::context ctx = {})
+      : MetaLearner(std::move(model), std::move(strategy), std::move(optimizer), options, Loss{}, MetaObjective{},
+                    std::move(ctx)) {}
+
+  MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options, Loss loss,
+              MetaObjective meta_objective = {}, typename Backend::context ctx = {})
       : strategy_(std::move(strategy)),
         options_(options),
-        step_(std::move(model), std::move(optimizer), options.step, std::move(ctx)) {
+        step_(std::move(model), std::move(optimizer), options.step, std::move(ctx), std::move(loss),
+              std::move(meta_objective)) {
     Rng init = Rng(options_.seed).stream(0);
     std::vector<T> host(static_cast<std::size_t>(step_.parameter_count()));
     step_.model().initialize(std::span<T>(host), init);
@@ -289,20 +303,16 @@ class MetaLearner {
     const auto chosen = score_columns(pairs.chosen_features(), pairs.size());
     const auto rejected = score_columns(pairs.rejected_features(), pairs.size());
     Metrics raw;
-    double loss = 0.0;
-    const double c = step_.loss().centering();
-    for (index_t i = 0; i < pairs.size(); ++i) {
-      const double rw = chosen[static_cast<std::size_t>(i)];
-      const double rl = rejected[static_cast<std::size_t>(i)];
-      loss += softplus(-(rw - rl - static_cast<double>(pairs.margin(i)))) + c * (rw + rl) * (rw + rl);
-    }
-    raw.set("loss", loss / static_cast<double>(pairs.size()));
+    raw.set("loss", host_loss(chosen, rejected, pairs));
     raw.merge(summarize_preferences<T>(chosen, rejected).to_metrics());
     if (meta != nullptr) {
       METARM_REQUIRE(!meta->empty(), "MetaLearner::evaluate", "argument 'meta' is empty");
       check_dim(meta->dim(), "MetaLearner::evaluate", "meta");
       const auto rewards = score_columns(meta->features(), meta->responses());
       raw.set("difference_objective", difference_objective_value<T>(rewards, meta->offsets()));
+      if constexpr (!std::is_same_v<MetaObjective, DifferenceObjective>) {
+        raw.set("meta_objective", host_meta_objective(rewards, meta->offsets()));
+      }
       const auto gaps = reward_differences<T>(rewards, meta->offsets());
       raw.set("reward_gap", std::accumulate(gaps.begin(), gaps.end(), 0.0) / static_cast<double>(gaps.size()));
     }
@@ -331,6 +341,10 @@ class MetaLearner {
   const Optimizer& optimizer() const { return step_.optimizer(); }
   const LearnerOptions& options() const { return options_; }
   step_context_type& step_context() { return step_; }
+  // Parameters, optimiser state and update count: what a checkpoint saves and restores.
+  typename step_context_type::state_type& training_state() { return step_.training_state(); }
+  const typename step_context_type::state_type& training_state() const { return step_.training_state(); }
+  backend_context_type& backend_context() const { return step_.backend_context(); }
   std::int64_t updates() const { return step_.updates(); }
 
  private:
@@ -412,6 +426,30 @@ class MetaLearner {
   }
 
   static bool has_eval(const fit_options_type& options) { return options.eval_pairs != nullptr; }
+
+  // The learner's own loss, in double on the host, of rewards scored on the host.
+  double host_loss(const std::vector<T>& chosen, const std::vector<T>& rejected, const preference_set_type& pairs) const {
+    const std::size_t n = chosen.size();
+    std::vector<double> rewards(2 * n), margins;
+    for (std::size_t i = 0; i < n; ++i) {
+      rewards[i] = static_cast<double>(chosen[i]);
+      rewards[n + i] = static_cast<double>(rejected[i]);
+    }
+    if (pairs.has_margins()) {
+      margins.resize(n);
+      for (std::size_t i = 0; i < n; ++i) margins[i] = static_cast<double>(pairs.margin(static_cast<index_t>(i)));
+    }
+    host::context ctx;
+    return step_.loss().template value<host, double>(ctx, {rewards.data(), static_cast<index_t>(2 * n)},
+                                                     {margins.data(), static_cast<index_t>(margins.size())});
+  }
+
+  double host_meta_objective(const std::vector<T>& rewards, const std::vector<index_t>& offsets) const {
+    const std::vector<double> r(rewards.begin(), rewards.end());
+    host::context ctx;
+    return step_.meta_objective().template value<host, double>(
+        ctx, {r.data(), static_cast<index_t>(r.size())}, {offsets.data(), static_cast<index_t>(offsets.size())});
+  }
 
   Metrics evaluate_for_fit(const fit_options_type& options) {
     return evaluate(*options.eval_pairs, options.eval_meta, "eval_");

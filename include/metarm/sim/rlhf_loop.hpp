@@ -30,7 +30,7 @@
 #include "metarm/core/rng.hpp"
 #include "metarm/learner/options.hpp"
 #include "metarm/metrics/difference_metrics.hpp"
-#include "metarm/model/activation.hpp"
+#include "metarm/layer/activation.hpp"
 #include "metarm/model/mlp.hpp"
 #include "metarm/sim/evaluation.hpp"
 #include "metarm/sim/options.hpp"
