@@ -1,0 +1,63 @@
+// Replaces the global operator new and delete with versions that count allocations, and registers the
+// count in metarm::testing::allocation_counter. Include it in exactly one translation unit of a test
+// program (the replacement operators are definitions).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+
+#include "metarm/testing/allocation_counter.hpp"
+
+namespace metarm::testing::detail {
+
+inline std::atomic<long> allocation_count{0};
+
+inline void* counted_allocation(std::size_t size, std::size_t alignment) {
+  allocation_count.fetch_add(1, std::memory_order_relaxed);
+  if (size == 0) size = 1;
+  void* p = alignment > alignof(std::max_align_t)
+                ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
+                : std::malloc(size);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+inline const bool registered = [] {
+  allocation_counter = &allocation_count;
+  return true;
+}();
+
+}  // namespace metarm::testing::detail
+
+void* operator new(std::size_t size) { return metarm::testing::detail::counted_allocation(size, 0); }
+void* operator new[](std::size_t size) { return metarm::testing::detail::counted_allocation(size, 0); }
+void* operator new(std::size_t size, std::align_val_t a) {
+  return metarm::testing::detail::counted_allocation(size, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+  return metarm::testing::detail::counted_allocation(size, static_cast<std::size_t>(a));
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return metarm::testing::detail::counted_allocation(size, 0);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return metarm::testing::detail::counted_allocation(size, 0);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
