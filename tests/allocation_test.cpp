@@ -165,6 +165,38 @@ TEST_CASE("step: no allocation in 100 exact MetaRM steps after the first, Hessia
   CHECK(allocations.load() - before == 0);
 }
 
+TEST_CASE("fit: no allocation in 100 steps after the first, for a network of every built-in layer under every "
+          "loss and meta objective",
+          "[allocation][layer]") {
+  Rng rng(6);
+  const index_t d = 12;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto pairs = test::separable_pairs<float>(rng, d, 200, w);
+  const auto meta = test::random_meta<float>(rng, d, 40, {2, 3, 5});
+  const Sequential model(d, Dense<float>(16), LayerNorm<float>(), GELU{}, Residual(Dense<float>(16), SiLU{}),
+                         Residual(LayerNorm<float>(), Dense<float>(16), Tanh{}), Dense<float>(8), Sigmoid{},
+                         Dense<float>(8), ReLU{}, Identity{}, ScalarHead<float>());
+  auto check = [&](auto strategy, auto loss, auto objective, const char* label) {
+    MetaLearner learner(model, std::move(strategy), AdamW{}, LearnerOptions{.seed = 3, .step = {.clip_norm = 1.0}},
+                        std::move(loss), std::move(objective));
+    AllocationProbe probe;
+    const auto result = learner.fit(pairs, &meta,
+                                    FitOptions<float>{.epochs = 20, .batch_size = 12, .meta_batch_size = 4,
+                                                      .max_steps = kSteps},
+                                    probe);
+    REQUIRE(result.steps == kSteps);
+    INFO(label << ": allocations counted at step 1: " << probe.at_step[1] << ", at step " << kSteps << ": "
+               << probe.at_step[kSteps]);
+    CHECK(probe.at_step[kSteps] == probe.at_step[1]);
+  };
+  check(MetaRM({.eta = 0.3, .order = MetaGradient::exact}), BradleyTerryLoss(0.01), DifferenceObjective{},
+        "exact metarm, bradley-terry, J");
+  check(MetaRM(0.3), MarginRankingLoss(1.0), RewardVarianceObjective{}, "metarm, hinge, variance");
+  check(DotProductMetaRM(0.1), LabelSmoothedBradleyTerryLoss(0.1), DifferenceObjective{},
+        "dot-product, label smoothing, J");
+  check(Maml({.inner_learning_rate = 0.05}), MarginRankingLoss(0.5), DifferenceObjective{}, "maml, hinge");
+}
+
 namespace {
 
 // Pairs and prompts over `dim` hashed-feature-like dimensions with `nonzeros` stored values per response.

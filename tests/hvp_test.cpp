@@ -1,7 +1,7 @@
-// grad/ (Hessian-vector products), with the model/ and loss/ pieces they are built from: every exact
-// product (activation kernel, Dense layer over params and input, Bradley-Terry, J, MLPs of every
-// activation, the linear model) against central differences of the matching gradient in double, their
-// symmetry u.Hv = v.Hu, the finite-difference fallback, and a model without hvp.
+// grad/ (Hessian-vector products), with the loss/ pieces they are built from: every exact product (the
+// losses' reward Hessians, MLPs of every activation, the linear model) against central differences of the
+// matching gradient in double, their symmetry u.Hv = v.Hu, the finite-difference fallback, and a model
+// without hvp. Each layer's own products are checked by check_layer (layer_test.cpp).
 #include "test_support.hpp"
 
 #include <algorithm>
@@ -50,121 +50,7 @@ std::vector<double> central_difference_hvp(const GradientFn& gradient, const std
 
 constexpr double hvp_tolerance = 1e-6;
 
-template <class Activation>
-void check_activation_tangent() {
-  Rng rng(61);
-  cpu::context ctx;
-  const index_t rows = 4, cols = 3, size = rows * cols;
-  auto z = test::random_vector<double>(rng, size, 1.5);
-  for (auto& value : z) {
-    if (std::fabs(value) < 0.1) value += 0.2;  // away from ReLU's kink
-  }
-  const auto w = test::random_vector<double>(rng, size);
-  // F(z) = 1/2 sum w f(z)^2: da = w f(z), dz = da f'(z).
-  auto gradient = [&](const std::vector<double>& zz) {
-    std::vector<double> a(zz.size()), da(zz.size()), dz(zz.size());
-    cpu::activation_forward<Activation, double>(ctx, test::matrix(zz, rows, cols), test::matrix(a, rows, cols));
-    for (index_t i = 0; i < size; ++i) da[i] = w[i] * a[i];
-    cpu::activation_backward<Activation, double>(ctx, test::matrix(zz, rows, cols), test::matrix(a, rows, cols),
-                                                 test::matrix(da, rows, cols), test::matrix(dz, rows, cols));
-    return dz;
-  };
-  auto exact = [&](const std::vector<double>& t) {
-    std::vector<double> a(size), da(size), a_t(size), da_t(size), dz(size), dz_t(size);
-    cpu::activation_forward<Activation, double>(ctx, test::matrix(z, rows, cols), test::matrix(a, rows, cols));
-    // forward tangent: a_t = f'(z) t, by activation_backward
-    cpu::activation_backward<Activation, double>(ctx, test::matrix(z, rows, cols), test::matrix(a, rows, cols),
-                                                 test::matrix(t, rows, cols), test::matrix(a_t, rows, cols));
-    for (index_t i = 0; i < size; ++i) {
-      da[i] = w[i] * a[i];
-      da_t[i] = w[i] * a_t[i];
-    }
-    // in place, as Mlp::hvp calls it
-    cpu::activation_backward_tangent<Activation, double>(
-        ctx, test::matrix(z, rows, cols), test::matrix(a, rows, cols), test::matrix(t, rows, cols),
-        test::matrix(std::as_const(da), rows, cols), test::matrix(std::as_const(da_t), rows, cols),
-        test::matrix(da, rows, cols), test::matrix(da_t, rows, cols));
-    CHECK(relative_error(da, gradient(z)) < 1e-15);  // dz itself
-    return da_t;
-  };
-  const auto t = test::random_vector<double>(rng, size), u = test::random_vector<double>(rng, size);
-  const auto ht = exact(t), hu = exact(u);
-  const double error = relative_error(ht, central_difference_hvp(gradient, z, t));
-  INFO(Activation::name << " kernel: relative error " << error << ", asymmetry " << asymmetry(u, ht, t, hu));
-  CHECK(error < hvp_tolerance);
-  CHECK(asymmetry(u, ht, t, hu) < 1e-12);
-}
-
 }  // namespace
-
-TEST_CASE("activation tangent kernel matches finite differences of activation_backward, every activation",
-          "[hvp][model]") {
-  check_activation_tangent<Identity>();
-  check_activation_tangent<ReLU>();
-  check_activation_tangent<Tanh>();
-  check_activation_tangent<GELU>();
-}
-
-TEST_CASE("Dense layer: exact HVP over params and input matches finite differences, and is symmetric",
-          "[hvp][model]") {
-  Rng rng(62);
-  cpu::context ctx;
-  const index_t in = 5, out = 4, n = 6;
-  Layout layout;
-  const Dense<double> layer(layout, "dense", in, out);
-  const index_t p = layout.size();
-  const auto w = test::random_vector<double>(rng, out * n);
-  // Variables: the params followed by the input. F = 1/2 sum w z^2 with z = W x + b, so dF/dz = w z.
-  std::vector<double> point = test::random_vector<double>(rng, p + in * n);
-  auto split = [&](const std::vector<double>& all) {
-    return std::pair{VectorView<const double>{all.data(), p}, MatrixView<const double>{all.data() + p, in, n, in}};
-  };
-  auto gradient = [&](const std::vector<double>& all) {
-    const auto [params, x] = split(all);
-    std::vector<double> z(static_cast<std::size_t>(out * n)), g(all.size(), 0.0);
-    layer.forward<cpu>(ctx, params, x, test::matrix(z, out, n));
-    for (std::size_t i = 0; i < z.size(); ++i) z[i] *= w[i];
-    layer.backward<cpu>(ctx, params, x, test::matrix(std::as_const(z), out, n), VectorView<double>{g.data(), p},
-                        MatrixView<double>{g.data() + p, in, n, in});
-    return g;
-  };
-  // input_varies = false: the input is data (the first layer of a model), so only params move.
-  auto exact = [&](const std::vector<double>& direction, bool input_varies) {
-    const auto [params, x] = split(point);
-    const VectorView<const double> v{direction.data(), p};
-    const MatrixView<const double> x_t = input_varies ? MatrixView<const double>{direction.data() + p, in, n, in}
-                                                      : MatrixView<const double>{};
-    std::vector<double> z(static_cast<std::size_t>(out * n)), z_t(z.size()), hv(point.size(), 0.0), dx(in * n);
-    layer.forward<cpu>(ctx, params, x, test::matrix(z, out, n));
-    layer.forward_tangent<cpu>(ctx, params, v, x, x_t, test::matrix(z_t, out, n));
-    for (std::size_t i = 0; i < z.size(); ++i) {
-      z[i] *= w[i];    // dz
-      z_t[i] *= w[i];  // its tangent
-    }
-    layer.backward_tangent<cpu>(ctx, params, v, x, x_t, test::matrix(std::as_const(z), out, n),
-                                test::matrix(std::as_const(z_t), out, n), VectorView<double>{hv.data(), p},
-                                test::matrix(dx, in, n),
-                                input_varies ? MatrixView<double>{hv.data() + p, in, n, in} : MatrixView<double>{});
-    return hv;
-  };
-  for (bool input_varies : {true, false}) {
-    auto v = test::random_vector<double>(rng, point.size()), u = test::random_vector<double>(rng, point.size());
-    if (!input_varies) {
-      std::fill(v.begin() + p, v.end(), 0.0);
-      std::fill(u.begin() + p, u.end(), 0.0);
-    }
-    const auto hv = exact(v, input_varies), hu = exact(u, input_varies);
-    auto reference = central_difference_hvp(gradient, point, v);
-    if (!input_varies) {
-      std::fill(reference.begin() + p, reference.end(), 0.0);  // the input's rows of H are not asked for
-    }
-    const double error = relative_error(hv, reference);
-    INFO("dense layer, " << (input_varies ? "params and input" : "params only (input is data)")
-                         << ": relative error " << error << ", asymmetry " << asymmetry(u, hv, v, hu));
-    CHECK(error < hvp_tolerance);
-    CHECK(asymmetry(u, hv, v, hu) < 1e-12);
-  }
-}
 
 TEST_CASE("Bradley-Terry reward Hessian product matches finite differences, with margins and centering",
           "[hvp][loss]") {

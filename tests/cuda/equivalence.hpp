@@ -9,6 +9,7 @@
 #include <metarm/data/meta_set.hpp>
 #include <metarm/data/preference_set.hpp>
 #include <metarm/model/mlp.hpp>
+#include <metarm/testing/check_layer.hpp>
 
 namespace equivalence {
 
@@ -66,6 +67,10 @@ struct Training {
   std::vector<float> parameters;  // after the run
   double held_out_accuracy = 0;
 };
+
+// The four passes of every built-in layer (check_layer's random point and direction), in double.
+std::vector<metarm::testing::LayerPassResults> cpu_layer_passes();
+std::vector<metarm::testing::LayerPassResults> cuda_layer_passes();
 
 Passes cpu_passes(const Problem&);
 Passes cuda_passes(const Problem&);

@@ -5,6 +5,8 @@
 #include <numeric>
 
 #include <metarm/grad/objective_gradient.hpp>
+#include <metarm/layer/layer_norm.hpp>
+#include <metarm/layer/residual.hpp>
 #include <metarm/learner/meta_learner.hpp>
 #include <metarm/optim/adam.hpp>
 #include <metarm/optim/sgd.hpp>
@@ -35,7 +37,7 @@ Passes run_passes(const Problem& problem) {
     return host;
   };
   Passes out;
-  auto grad = step.scratch(7);
+  auto grad = step.scratch("gradient");
   out.loss = step.preference_loss_and_gradient(step.params(), grad);
   out.rewards = download(metarm::VectorView<const float>{
       model.template forward<Backend>(ctx, step.params(), pairs.features, step.workspace())});
@@ -47,6 +49,20 @@ Passes run_passes(const Problem& problem) {
   out.step_update = learner.parameters();
   for (std::size_t i = 0; i < before.size(); ++i) out.step_update[i] -= before[i];
   return out;
+}
+
+template <class Backend>
+std::vector<metarm::testing::LayerPassResults> run_layer_passes() {
+  using metarm::testing::run_layer_passes;
+  return {run_layer_passes<Backend>(metarm::Dense<double>(4)),
+          run_layer_passes<Backend>(metarm::ReLU{}),
+          run_layer_passes<Backend>(metarm::Tanh{}),
+          run_layer_passes<Backend>(metarm::GELU{}),
+          run_layer_passes<Backend>(metarm::SiLU{}),
+          run_layer_passes<Backend>(metarm::Sigmoid{}),
+          run_layer_passes<Backend>(metarm::LayerNorm<double>()),
+          run_layer_passes<Backend>(metarm::Residual(metarm::Dense<double>(6), metarm::Tanh{})),
+          run_layer_passes<Backend>(metarm::ScalarHead<double>())};
 }
 
 template <class Backend>

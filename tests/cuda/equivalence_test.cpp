@@ -3,11 +3,15 @@
 // parameters and half a point of held-out accuracy. The measured values are printed with each check.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdio>
+
 #include <metarm/backend/cpu.hpp>
 
 #include "equivalence_runs.hpp"
 
 namespace equivalence {
+std::vector<metarm::testing::LayerPassResults> cpu_layer_passes() { return run_layer_passes<metarm::cpu>(); }
 Passes cpu_passes(const Problem& problem) { return run_passes<metarm::cpu>(problem); }
 Training cpu_training(const Problem& problem, int steps) { return run_training<metarm::cpu>(problem, steps); }
 }  // namespace equivalence
@@ -25,6 +29,28 @@ double relative_difference(const std::vector<float>& reference, const std::vecto
 }
 
 }  // namespace
+
+TEST_CASE("cuda: every built-in layer's four passes equal the CPU backend's in double", "[cuda][equivalence][layer]") {
+  const auto cpu = equivalence::cpu_layer_passes();
+  const auto gpu = equivalence::cuda_layer_passes();
+  REQUIRE(cpu.size() == gpu.size());
+  auto difference = [](const std::vector<double>& a, const std::vector<double>& b) {
+    REQUIRE(a.size() == b.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      worst = std::max(worst, std::fabs(a[i] - b[i]) / std::max(1.0, std::fabs(a[i])));
+    }
+    return worst;
+  };
+  for (std::size_t l = 0; l < cpu.size(); ++l) {
+    const double worst = std::max({difference(cpu[l].y, gpu[l].y), difference(cpu[l].grad, gpu[l].grad),
+                                   difference(cpu[l].dx, gpu[l].dx), difference(cpu[l].y_t, gpu[l].y_t),
+                                   difference(cpu[l].hv, gpu[l].hv), difference(cpu[l].dx_t, gpu[l].dx_t)});
+    std::printf("%s: worst relative difference cpu vs cuda %.3g\n", cpu[l].layer.c_str(), worst);
+    INFO(cpu[l].layer);
+    CHECK(worst < 1e-12);
+  }
+}
 
 TEST_CASE("cuda: forward, gradients and one MetaRM step equal the CPU backend's to 1e-5", "[cuda][equivalence]") {
   const equivalence::Problem problem(3);
