@@ -21,7 +21,7 @@ struct GradientNormPenalty {
   metarm::StepStats step(Step& s) {
     using T = typename Step::scalar_type;
     metarm::StepStats stats;
-    auto grad = s.scratch(0), hv = s.scratch(1);                               // parameter-sized, reused
+    auto grad = s.scratch("gradient"), hv = s.scratch("H_L grad L");             // parameter-sized, reused
     stats.loss = s.preference_loss_and_gradient(s.params(), grad);             // grad L
     s.preference_hvp(s.params(), grad, hv, hvp);                               // H_L grad L
     s.axpy(T(lambda), hv, grad);                                               // grad L + lambda H_L grad L
