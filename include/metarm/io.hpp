@@ -5,16 +5,17 @@
 
 #include "metarm/metarm.hpp"
 
-#include "metarm/data/embedding_reader.hpp"
+#include "metarm/core/utf8.hpp"
+
 #include "metarm/data/group_split.hpp"
 #include "metarm/data/text_featurizer.hpp"
-#include "metarm/data/text_reader.hpp"
 #include "metarm/data/text_records.hpp"
-#include "metarm/data/utf8.hpp"
 
 #include "metarm/io/atomic_file.hpp"
 #include "metarm/io/checkpoint.hpp"
+#include "metarm/io/embedding_reader.hpp"
 #include "metarm/io/json_record.hpp"
 #include "metarm/io/line_reader.hpp"
 #include "metarm/io/npy.hpp"
 #include "metarm/io/safetensors.hpp"
+#include "metarm/io/text_reader.hpp"

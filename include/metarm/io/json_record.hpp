@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metarm/core/error.hpp"
-#include "metarm/data/utf8.hpp"
+#include "metarm/core/utf8.hpp"
 
 namespace metarm {
 

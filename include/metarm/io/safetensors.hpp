@@ -30,7 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metarm/core/error.hpp"
-#include "metarm/data/utf8.hpp"
+#include "metarm/core/utf8.hpp"
 #include "metarm/io/atomic_file.hpp"
 
 namespace metarm {

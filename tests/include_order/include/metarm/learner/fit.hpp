@@ -1,0 +1,5 @@
+#pragma once
+
+#include "metarm/core/base.hpp"
+#include "metarm/model/blocks/block.hpp"
+#include "metarm/model/net.hpp"
