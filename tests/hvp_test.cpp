@@ -271,7 +271,7 @@ TEST_CASE("Mlp::hvp accumulates into hv and keeps its tangent buffers through a 
         model.hvp<cpu>(ctx, test::view(params), test::matrix(std::vector<double>(9), 3, 3), ws, test::view(short_v),
                        VectorView<const double>{d_rewards.data(), 3}, product, test::view(hv));
       },
-      {"Mlp::hvp", "'v'"});
+      {"mlp<gelu>(3,4,1) hvp", "'v'"});
 }
 
 namespace {

@@ -220,8 +220,8 @@ TEST_CASE("checkpoints restore parameters, optimiser state, update count and met
   CHECK(same_bits(restored.parameters(), params));
   CHECK(restored.updates() == 20);
   for (std::size_t s = 0; s < 2; ++s) {
-    const auto& a = trained.step_context().optimizer_state(s).storage();
-    const auto& b = restored.step_context().optimizer_state(s).storage();
+    const auto& a = trained.training_state().optimizer_state(s).storage();
+    const auto& b = restored.training_state().optimizer_state(s).storage();
     CHECK(std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(double)) == 0);
   }
 

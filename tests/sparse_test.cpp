@@ -255,10 +255,11 @@ namespace {
 template <class Learner>
 void copy_training_state(Learner& from, Learner& to) {
   to.set_parameters(from.parameters());
-  auto& a = from.step_context();
-  auto& b = to.step_context();
+  auto& a = from.training_state();
+  auto& b = to.training_state();
   for (std::size_t i = 0; i < Learner::step_context_type::state_count; ++i) {
-    cpu::copy<typename Learner::scalar_type>(a.backend_context(), a.optimizer_state(i).view(), b.optimizer_state(i).view());
+    cpu::copy<typename Learner::scalar_type>(from.backend_context(), a.optimizer_state(i).view(),
+                                             b.optimizer_state(i).view());
   }
   b.set_updates(a.updates());
 }

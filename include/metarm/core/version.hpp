@@ -4,7 +4,7 @@
 #include <string_view>
 
 #define METARM_VERSION_MAJOR 0
-#define METARM_VERSION_MINOR 1
+#define METARM_VERSION_MINOR 2
 #define METARM_VERSION_PATCH 0
 
 #define METARM_DETAIL_STRINGIFY_(x) #x

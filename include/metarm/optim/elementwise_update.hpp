@@ -6,7 +6,6 @@
 // device kernels, so it holds plain values only.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -18,12 +17,13 @@ namespace metarm {
 
 namespace detail {
 
+// The state pointers are a plain array, whose subscript device code may call (std::array's is host-only).
 template <class Rule, class T, std::size_t States>
 struct ElementwiseUpdate {
   Rule rule;
   T* params;
   const T* grad;
-  std::array<T*, States> state;
+  T* state[States > 0 ? States : 1];
 
   METARM_HOST_DEVICE void operator()(index_t i) const { apply(i, std::make_index_sequence<States>{}); }
 
@@ -47,8 +47,8 @@ void apply_elementwise(typename Backend::context& ctx, const Rule& rule, VectorV
   same_size(grad.size, "grad");
   (same_size(VectorView<T>(state).size, "state"), ...);
   Backend::for_each(ctx, params.size,
-                    detail::ElementwiseUpdate<Rule, T, sizeof...(State)>{
-                        rule, params.data, grad.data, std::array<T*, sizeof...(State)>{VectorView<T>(state).data...}});
+                    detail::ElementwiseUpdate<Rule, T, sizeof...(State)>{rule, params.data, grad.data,
+                                                                         {VectorView<T>(state).data...}});
 }
 
 }  // namespace metarm

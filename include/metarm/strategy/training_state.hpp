@@ -69,8 +69,9 @@ class TrainingState {
     last_learning_rate_ = learning_rate();
     ++updates_;
     std::array<VectorView<T>, state_count> state_views;
-    for (std::size_t i = 0; i < state_count; ++i) {
-      state_views[i] = state_[i].view();
+    auto view = state_views.begin();
+    for (auto& state : state_) {
+      *view++ = state.view();
     }
     optimizer_.template update<Backend, T>(ctx, params_.view(), as_const(grad),
                                            std::span<const VectorView<T>>(state_views.data(), state_count),
@@ -83,8 +84,9 @@ class TrainingState {
   template <class Visit>
   void for_each_saved_vector(Visit&& visit) {
     visit(std::string(), params_);
-    for (std::size_t i = 0; i < state_count; ++i) {
-      visit("optimizer." + std::string(Optimizer::state_names[i]) + ".", state_[i]);
+    auto name = Optimizer::state_names.begin();
+    for (auto& state : state_) {
+      visit("optimizer." + std::string(*name++) + ".", state);
     }
   }
 
