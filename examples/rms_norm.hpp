@@ -184,8 +184,8 @@ class RmsNorm {
 
   template <class Backend, class U>
   void reserve(workspace<Backend, U>& ws, metarm::index_t columns, bool tangents) const {
-    if (ws.rstd.size() < columns) ws.rstd.resize(columns);
-    if (tangents && ws.a.size() < columns) ws.a.resize(columns);
+    metarm::grow_to(ws.rstd, columns);
+    if (tangents) metarm::grow_to(ws.a, columns);
   }
 
   template <class Backend>

@@ -86,11 +86,11 @@ class Chain {
   void reserve(workspace<Backend, T>& ws, index_t columns, bool tangents) const {
     for (std::size_t i = 0; i + 1 < layer_count; ++i) {
       const index_t size = widths_[i] * columns;
-      grow(ws.out[i], size);
-      grow(ws.grad[i], size);
+      grow_to(ws.out[i], size);
+      grow_to(ws.grad[i], size);
       if (tangents) {
-        grow(ws.out_tangent[i], size);
-        grow(ws.grad_tangent[i], size);
+        grow_to(ws.out_tangent[i], size);
+        grow_to(ws.grad_tangent[i], size);
       }
     }
     each([&](auto i) { layer<i>().template reserve<Backend, T>(std::get<i>(ws.layers), columns, tangents); });
@@ -163,10 +163,6 @@ class Chain {
     return std::get<I>(layers_);
   }
 
-  template <class Buffer>
-  static void grow(Buffer& buffer, index_t size) {
-    if (buffer.size() < size) buffer.resize(size);
-  }
 
   // The tensors around layer I: its input is the chain's input or the previous layer's output, its output
   // the chain's output or the next layer's input, and likewise for their gradients and tangents.

@@ -47,6 +47,13 @@ enum class GradientWrite { accumulate, overwrite };
 // The workspace of a layer that keeps nothing between its passes.
 struct NoWorkspace {};
 
+// Grows a workspace buffer to at least `size` values. It never shrinks, so a workspace sized for the largest
+// batch allocates nothing afterwards.
+template <class Buffer>
+void grow_to(Buffer& buffer, index_t size) {
+  if (buffer.size() < size) buffer.resize(size);
+}
+
 template <class L, class Backend, class T>
 using layer_workspace_t = typename L::template workspace<Backend, T>;
 

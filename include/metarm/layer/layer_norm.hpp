@@ -301,11 +301,11 @@ class LayerNorm {
 
   template <class Backend, class U>
   void reserve(workspace<Backend, U>& ws, index_t columns, bool tangents) const {
-    grow(ws.mean, columns);
-    grow(ws.rstd, columns);
+    grow_to(ws.mean, columns);
+    grow_to(ws.rstd, columns);
     if (tangents) {
-      grow(ws.tangent_mean, columns);
-      grow(ws.tangent_a, columns);
+      grow_to(ws.tangent_mean, columns);
+      grow_to(ws.tangent_a, columns);
     }
   }
 
@@ -376,11 +376,6 @@ class LayerNorm {
   }
 
  private:
-  template <class Buffer>
-  static void grow(Buffer& buffer, index_t size) {
-    if (buffer.size() < size) buffer.resize(size);
-  }
-
   double epsilon_ = 1e-5;
   index_t width_ = 0;
   index_t gamma_offset_ = 0;

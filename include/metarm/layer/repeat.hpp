@@ -73,11 +73,11 @@ class Repeat {
     }
     for (std::size_t i = 0; i < between; ++i) {
       const index_t size = widths_[i] * columns;
-      grow(ws.out[i], size);
-      grow(ws.grad[i], size);
+      grow_to(ws.out[i], size);
+      grow_to(ws.grad[i], size);
       if (tangents) {
-        grow(ws.out_tangent[i], size);
-        grow(ws.grad_tangent[i], size);
+        grow_to(ws.out_tangent[i], size);
+        grow_to(ws.grad_tangent[i], size);
       }
     }
     for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -144,11 +144,6 @@ class Repeat {
   }
 
  private:
-  template <class Buffer>
-  static void grow(Buffer& buffer, index_t size) {
-    if (buffer.size() < size) buffer.resize(size);
-  }
-
   // The tensor after layer i: the run's own (y, dy, ...) for the last layer, else the one kept between i and
   // i + 1 in `kept`.
   template <class T, class Buffers>

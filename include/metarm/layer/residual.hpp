@@ -66,8 +66,8 @@ class Residual {
   template <class Backend, class T>
   void reserve(workspace<Backend, T>& ws, index_t columns, bool tangents) const {
     const index_t size = width_ * columns;
-    if (ws.inner_out.size() < size) ws.inner_out.resize(size);
-    if (tangents && ws.inner_out_tangent.size() < size) ws.inner_out_tangent.resize(size);
+    grow_to(ws.inner_out, size);
+    if (tangents) grow_to(ws.inner_out_tangent, size);
     inner_.template reserve<Backend, T>(ws.inner, columns, tangents);
   }
 

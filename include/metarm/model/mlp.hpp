@@ -81,11 +81,11 @@ class MlpBody {
   void reserve(workspace<Backend, U>& ws, index_t columns, bool tangents) const {
     if (hidden_.empty()) return;
     const index_t size = width_ * columns;
-    grow(ws.out, size);
-    grow(ws.grad, size);
+    grow_to(ws.out, size);
+    grow_to(ws.grad, size);
     if (tangents) {
-      grow(ws.out_tangent, size);
-      grow(ws.grad_tangent, size);
+      grow_to(ws.out_tangent, size);
+      grow_to(ws.grad_tangent, size);
     }
     hidden_.template reserve<Backend, T>(ws.hidden, columns, tangents);
   }
@@ -150,11 +150,6 @@ class MlpBody {
   }
 
  private:
-  template <class Buffer>
-  static void grow(Buffer& buffer, index_t size) {
-    if (buffer.size() < size) buffer.resize(size);
-  }
-
   Repeat<stage_type> hidden_;
   ScalarHead<T> head_;
   index_t width_ = 0;  // the head's input width

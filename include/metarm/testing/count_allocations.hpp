@@ -13,9 +13,13 @@
 namespace metarm::testing::detail {
 
 inline std::atomic<long> allocation_count{0};
+inline std::atomic<std::size_t> largest_allocation{0};  // bytes; tests reset it to watch a span of work
 
 inline void* counted_allocation(std::size_t size, std::size_t alignment) {
   allocation_count.fetch_add(1, std::memory_order_relaxed);
+  std::size_t seen = largest_allocation.load(std::memory_order_relaxed);
+  while (size > seen && !largest_allocation.compare_exchange_weak(seen, size, std::memory_order_relaxed)) {
+  }
   if (size == 0) size = 1;
   void* p = alignment > alignof(std::max_align_t)
                 ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
