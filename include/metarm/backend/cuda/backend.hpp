@@ -66,9 +66,8 @@ struct cuda {
       METARM_CUDA_CHECK(cudaMemsetAsync(x.data, 0, bytes<T>(x.size), ctx.stream()));
       return;
     }
-    detail::kernels::fill<<<detail::kernels::blocks_for(x.size), detail::kernels::block_size, 0, ctx.stream()>>>(
-        x.data, x.size, value);
-    METARM_CUDA_CHECK_LAUNCH("kernels::fill");
+    METARM_CUDA_LAUNCH("kernels::fill", detail::kernels::fill<<<blocks(x.size), detail::kernels::block_size, 0,
+                                                                ctx.stream()>>>(x.data, x.size, value));
   }
 
   template <class T>
@@ -142,9 +141,11 @@ struct cuda {
     static_assert(sizeof(Bits) == sizeof(T), "identical compares floats and doubles");
     detail::cuda_context::Result* result = ctx.device_result();
     METARM_CUDA_CHECK(cudaMemsetAsync(&result->differs, 0, sizeof(int), ctx.stream()));
-    detail::kernels::bitwise_differ<Bits><<<blocks(x.size), detail::kernels::block_size, 0, ctx.stream()>>>(
-        reinterpret_cast<const Bits*>(x.data), reinterpret_cast<const Bits*>(y.data), x.size, result);
-    METARM_CUDA_CHECK_LAUNCH("kernels::bitwise_differ");
+    METARM_CUDA_LAUNCH("kernels::bitwise_differ",
+                       detail::kernels::bitwise_differ<Bits><<<blocks(x.size), detail::kernels::block_size, 0,
+                                                               ctx.stream()>>>(reinterpret_cast<const Bits*>(x.data),
+                                                                               reinterpret_cast<const Bits*>(y.data),
+                                                                               x.size, result));
     return ctx.read_result().differs == 0;
   }
 
@@ -182,18 +183,18 @@ struct cuda {
   static void add_to_columns(context& ctx, VectorView<const T> bias, MatrixView<T> c) {
     check_same_size(bias.size, c.rows, "cuda::add_to_columns");
     if (c.empty()) return;
-    detail::kernels::add_to_columns<<<blocks(c.size()), detail::kernels::block_size, 0, ctx.stream()>>>(
-        bias.data, c.data, c.rows, c.cols, c.ld);
-    METARM_CUDA_CHECK_LAUNCH("kernels::add_to_columns");
+    METARM_CUDA_LAUNCH("kernels::add_to_columns",
+                       detail::kernels::add_to_columns<<<blocks(c.size()), detail::kernels::block_size, 0,
+                                                         ctx.stream()>>>(bias.data, c.data, c.rows, c.cols, c.ld));
   }
 
   template <class T>
   static void accumulate_column_sum(context& ctx, MatrixView<const T> m, VectorView<T> out) {
     check_same_size(m.rows, out.size, "cuda::accumulate_column_sum");
     if (m.rows == 0) return;
-    detail::kernels::accumulate_column_sum<<<blocks(m.rows), detail::kernels::block_size, 0, ctx.stream()>>>(
-        m.data, m.rows, m.cols, m.ld, out.data);
-    METARM_CUDA_CHECK_LAUNCH("kernels::accumulate_column_sum");
+    METARM_CUDA_LAUNCH("kernels::accumulate_column_sum",
+                       detail::kernels::accumulate_column_sum<<<blocks(m.rows), detail::kernels::block_size, 0,
+                                                                ctx.stream()>>>(m.data, m.rows, m.cols, m.ld, out.data));
   }
 
   // ---- generic loops (see cpu::for_each): functors whose call operator is METARM_HOST_DEVICE -------------
@@ -201,8 +202,8 @@ struct cuda {
   template <class F>
   static void for_each(context& ctx, index_t n, const F& f) {
     if (n <= 0) return;
-    detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f);
-    METARM_CUDA_CHECK_LAUNCH("kernels::for_each");
+    METARM_CUDA_LAUNCH("kernels::for_each",
+                       detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f));
   }
 
   // Returns to the host (a synchronising read). One block adds the terms in a fixed tree order, so every run
@@ -210,8 +211,8 @@ struct cuda {
   template <class F>
   static double reduce(context& ctx, index_t n, const F& f) {
     if (n <= 0) return 0.0;
-    detail::kernels::reduce<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(n, f, ctx.device_result());
-    METARM_CUDA_CHECK_LAUNCH("kernels::reduce");
+    METARM_CUDA_LAUNCH("kernels::reduce", detail::kernels::reduce<F><<<1, detail::kernels::reduction_block, 0,
+                                                                        ctx.stream()>>>(n, f, ctx.device_result()));
     return ctx.read_result().value;
   }
 
@@ -220,18 +221,18 @@ struct cuda {
   static void for_each_segment(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
     if (segments <= 0) return;
-    detail::kernels::for_each_segment<F>
-        <<<blocks(segments), detail::kernels::block_size, 0, ctx.stream()>>>(offsets.data, segments, f);
-    METARM_CUDA_CHECK_LAUNCH("kernels::for_each_segment");
+    METARM_CUDA_LAUNCH("kernels::for_each_segment",
+                       detail::kernels::for_each_segment<F><<<blocks(segments), detail::kernels::block_size, 0,
+                                                              ctx.stream()>>>(offsets.data, segments, f));
   }
 
   template <class F>
   static double reduce_segments(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
     if (segments <= 0) return 0.0;
-    detail::kernels::reduce_segments<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
-        offsets.data, segments, f, ctx.device_result());
-    METARM_CUDA_CHECK_LAUNCH("kernels::reduce_segments");
+    METARM_CUDA_LAUNCH("kernels::reduce_segments",
+                       detail::kernels::reduce_segments<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                           offsets.data, segments, f, ctx.device_result()));
     return ctx.read_result().value;
   }
 
