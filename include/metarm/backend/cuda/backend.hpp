@@ -2,6 +2,9 @@
 // same static members as metarm::cpu, so every model, loss, optimiser, strategy and the learner run on it
 // unchanged. Include through metarm/backend/cuda.hpp, in a translation unit compiled by nvcc.
 //
+// Devices: every op first makes its context's device current (cuda_context::make_current), so contexts on
+// different devices may take turns in one thread; the device is left current afterwards.
+//
 // Host-device traffic: parameters, gradients, optimiser state, workspaces and scratch stay on the device.
 // Inside a training step the only transfers are the scalars a step reports, each a few bytes read after a
 // stream synchronisation: the preference loss value (one per evaluation of L), the difference objective
@@ -42,6 +45,7 @@ struct cuda {
   template <class T>
   static void copy_to_host(context& ctx, VectorView<const T> source, T* destination) {
     if (source.size > 0) {
+      ctx.make_current();
       METARM_CUDA_CHECK(cudaMemcpyAsync(destination, source.data, bytes<T>(source.size), cudaMemcpyDeviceToHost,
                                         ctx.stream()));
       ctx.synchronize();
@@ -51,6 +55,7 @@ struct cuda {
   template <class T>
   static void copy_from_host(context& ctx, const T* source, VectorView<T> destination) {
     if (destination.size > 0) {
+      ctx.make_current();
       METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source, bytes<T>(destination.size), cudaMemcpyHostToDevice,
                                         ctx.stream()));
       ctx.synchronize();
@@ -62,6 +67,7 @@ struct cuda {
   template <class T>
   static void fill(context& ctx, VectorView<T> x, T value) {
     if (x.size == 0) return;
+    ctx.make_current();
     if (value == T(0)) {
       METARM_CUDA_CHECK(cudaMemsetAsync(x.data, 0, bytes<T>(x.size), ctx.stream()));
       return;
@@ -74,6 +80,7 @@ struct cuda {
   static void copy(context& ctx, VectorView<const T> source, VectorView<T> destination) {
     check_same_size(source.size, destination.size, "cuda::copy");
     if (source.size > 0 && source.data != destination.data) {
+      ctx.make_current();
       METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source.data, bytes<T>(source.size),
                                         cudaMemcpyDeviceToDevice, ctx.stream()));
     }
@@ -84,6 +91,7 @@ struct cuda {
   static void axpy(context& ctx, T alpha, VectorView<const T> x, VectorView<T> y) {
     check_same_size(x.size, y.size, "cuda::axpy");
     if (x.size == 0) return;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::axpy");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSaxpy(ctx.blas(), n, &alpha, x.data, 1, y.data, 1));
@@ -95,6 +103,7 @@ struct cuda {
   template <class T>
   static void scale(context& ctx, T alpha, VectorView<T> x) {
     if (x.size == 0) return;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::scale");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSscal(ctx.blas(), n, &alpha, x.data, 1));
@@ -109,6 +118,7 @@ struct cuda {
     check_same_size(x.size, y.size, "cuda::dot");
     T result = T(0);
     if (x.size == 0) return result;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::dot");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSdot(ctx.blas(), n, x.data, 1, y.data, 1, &result));
@@ -123,6 +133,7 @@ struct cuda {
   static T squared_norm(context& ctx, VectorView<const T> x) {
     T norm = T(0);
     if (x.size == 0) return norm;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::squared_norm");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSnrm2(ctx.blas(), n, x.data, 1, &norm));
@@ -139,6 +150,7 @@ struct cuda {
     if (x.size == 0 || x.data == y.data) return true;
     using Bits = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
     static_assert(sizeof(Bits) == sizeof(T), "identical compares floats and doubles");
+    ctx.make_current();
     detail::cuda_context::Result* result = ctx.device_result();
     METARM_CUDA_CHECK(cudaMemsetAsync(&result->differs, 0, sizeof(int), ctx.stream()));
     METARM_CUDA_LAUNCH("kernels::bitwise_differ",
@@ -164,6 +176,7 @@ struct cuda {
                        std::to_string(kb) + " x " + std::to_string(n) + ", C is " + std::to_string(c.rows) + " x " +
                        std::to_string(c.cols));
     if (m == 0 || n == 0) return;
+    ctx.make_current();
     const cublasOperation_t op_a = trans_a == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int mi = blas_int(m, "cuda::gemm"), ni = blas_int(n, "cuda::gemm"), ki = blas_int(k, "cuda::gemm");
@@ -183,6 +196,7 @@ struct cuda {
   static void add_to_columns(context& ctx, VectorView<const T> bias, MatrixView<T> c) {
     check_same_size(bias.size, c.rows, "cuda::add_to_columns");
     if (c.empty()) return;
+    ctx.make_current();
     METARM_CUDA_LAUNCH("kernels::add_to_columns",
                        detail::kernels::add_to_columns<<<blocks(c.size()), detail::kernels::block_size, 0,
                                                          ctx.stream()>>>(bias.data, c.data, c.rows, c.cols, c.ld));
@@ -192,6 +206,7 @@ struct cuda {
   static void accumulate_column_sum(context& ctx, MatrixView<const T> m, VectorView<T> out) {
     check_same_size(m.rows, out.size, "cuda::accumulate_column_sum");
     if (m.rows == 0) return;
+    ctx.make_current();
     METARM_CUDA_LAUNCH("kernels::accumulate_column_sum",
                        detail::kernels::accumulate_column_sum<<<blocks(m.rows), detail::kernels::block_size, 0,
                                                                 ctx.stream()>>>(m.data, m.rows, m.cols, m.ld, out.data));
@@ -202,6 +217,7 @@ struct cuda {
   template <class F>
   static void for_each(context& ctx, index_t n, const F& f) {
     if (n <= 0) return;
+    ctx.make_current();
     METARM_CUDA_LAUNCH("kernels::for_each",
                        detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f));
   }
@@ -211,6 +227,7 @@ struct cuda {
   template <class F>
   static double reduce(context& ctx, index_t n, const F& f) {
     if (n <= 0) return 0.0;
+    ctx.make_current();
     METARM_CUDA_LAUNCH("kernels::reduce", detail::kernels::reduce<F><<<1, detail::kernels::reduction_block, 0,
                                                                         ctx.stream()>>>(n, f, ctx.device_result()));
     return ctx.read_result().value;
@@ -221,6 +238,7 @@ struct cuda {
   static void for_each_segment(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
     if (segments <= 0) return;
+    ctx.make_current();
     METARM_CUDA_LAUNCH("kernels::for_each_segment",
                        detail::kernels::for_each_segment<F><<<blocks(segments), detail::kernels::block_size, 0,
                                                               ctx.stream()>>>(offsets.data, segments, f));
@@ -230,6 +248,7 @@ struct cuda {
   static double reduce_segments(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
     if (segments <= 0) return 0.0;
+    ctx.make_current();
     METARM_CUDA_LAUNCH("kernels::reduce_segments",
                        detail::kernels::reduce_segments<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
                            offsets.data, segments, f, ctx.device_result()));

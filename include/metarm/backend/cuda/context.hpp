@@ -11,6 +11,33 @@
 
 namespace metarm::detail {
 
+// Makes `device` the calling thread's current device for as long as it lives, then restores the one that
+// was current before. Errors are ignored: it runs in destructors and on the way out of failed calls.
+class device_scope {
+ public:
+  explicit device_scope(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      (void)cudaGetLastError();
+      previous_ = -1;
+    }
+    if (previous_ != device && cudaSetDevice(device) != cudaSuccess) {
+      (void)cudaGetLastError();
+    }
+    switched_ = previous_ >= 0 && previous_ != device;
+  }
+  device_scope(const device_scope&) = delete;
+  device_scope& operator=(const device_scope&) = delete;
+  ~device_scope() {
+    if (switched_ && cudaSetDevice(previous_) != cudaSuccess) {
+      (void)cudaGetLastError();
+    }
+  }
+
+ private:
+  int previous_ = -1;
+  bool switched_ = false;
+};
+
 class cuda_context {
  public:
   struct Options {
@@ -21,6 +48,8 @@ class cuda_context {
   };
 
   cuda_context() : cuda_context(Options{}) {}
+  // Makes the device current (and leaves it so) and creates the stream, the cuBLAS handle and the result
+  // slots on it.
   explicit cuda_context(Options options) : options_(options) {
     METARM_CUDA_CHECK(cudaSetDevice(options_.device));
     // A blocking stream orders its work after allocations and memsets issued on the legacy default stream.
@@ -41,6 +70,10 @@ class cuda_context {
     return *this;
   }
   ~cuda_context() {
+    if (stream_ == nullptr && blas_ == nullptr && device_result_ == nullptr && host_result_ == nullptr) {
+      return;  // moved from
+    }
+    const device_scope on(options_.device);
     if (blas_ != nullptr) cublasDestroy(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
     if (device_result_ != nullptr) cudaFree(device_result_);
@@ -63,6 +96,19 @@ class cuda_context {
   int device() const { return options_.device; }
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t blas() const { return blas_; }
+
+  // Makes this context's device the calling thread's current device. Every op of the backend calls it
+  // first (a cudaGetDevice, and a cudaSetDevice only when another device is current), so contexts on
+  // different devices can take turns in one thread. The device stays current afterwards: it is not
+  // restored, so that buffers allocated next, which go to the current device, land beside the work that
+  // preceded them.
+  void make_current() const {
+    int current = -1;
+    METARM_CUDA_CHECK(cudaGetDevice(&current));
+    if (current != options_.device) {
+      METARM_CUDA_CHECK(cudaSetDevice(options_.device));
+    }
+  }
 
   void synchronize() const { METARM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
