@@ -15,7 +15,9 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -64,11 +66,12 @@ struct cuda {
 
   // ---- vector algebra -----------------------------------------------------------------------------------
 
+  // A memset when the value's bits are all zero (+0, not -0), a kernel otherwise.
   template <class T>
   static void fill(context& ctx, VectorView<T> x, T value) {
     if (x.size == 0) return;
     ctx.make_current();
-    if (value == T(0)) {
+    if (value == T(0) && !std::signbit(value)) {
       METARM_CUDA_CHECK(cudaMemsetAsync(x.data, 0, bytes<T>(x.size), ctx.stream()));
       return;
     }
@@ -76,14 +79,23 @@ struct cuda {
                                                                 ctx.stream()>>>(x.data, x.size, value));
   }
 
+  // Overlapping ranges are copied as memmove copies them (cudaMemcpyAsync leaves that undefined), by one
+  // block of a kernel that walks the range in the safe direction; the library itself never overlaps them.
   template <class T>
   static void copy(context& ctx, VectorView<const T> source, VectorView<T> destination) {
     check_same_size(source.size, destination.size, "cuda::copy");
-    if (source.size > 0 && source.data != destination.data) {
-      ctx.make_current();
-      METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source.data, bytes<T>(source.size),
-                                        cudaMemcpyDeviceToDevice, ctx.stream()));
+    if (source.size == 0 || source.data == destination.data) return;
+    ctx.make_current();
+    const auto from = reinterpret_cast<std::uintptr_t>(source.data), to = reinterpret_cast<std::uintptr_t>(destination.data);
+    const std::uintptr_t length = bytes<T>(source.size);
+    if (from < to + length && to < from + length) {
+      METARM_CUDA_LAUNCH("kernels::overlapping_copy",
+                         detail::kernels::overlapping_copy<<<1, detail::kernels::block_size, 0, ctx.stream()>>>(
+                             source.data, destination.data, source.size, to < from));
+      return;
     }
+    METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source.data, bytes<T>(source.size), cudaMemcpyDeviceToDevice,
+                                      ctx.stream()));
   }
 
   // y += alpha * x
@@ -199,7 +211,8 @@ struct cuda {
     ctx.make_current();
     METARM_CUDA_LAUNCH("kernels::add_to_columns",
                        detail::kernels::add_to_columns<<<blocks(c.size()), detail::kernels::block_size, 0,
-                                                         ctx.stream()>>>(bias.data, c.data, c.rows, c.cols, c.ld));
+                                                         ctx.stream()>>>(bias.data, c.data, c.rows, c.cols,
+                                                                         std::max(c.ld, c.rows)));
   }
 
   template <class T>

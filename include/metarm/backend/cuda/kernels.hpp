@@ -25,6 +25,31 @@ __global__ void fill(T* x, index_t n, T value) {
   }
 }
 
+// destination[i] = source[i] for i < n where the two ranges overlap: one block walks the range in tiles,
+// reading a whole tile before writing it, front to back when the destination lies before the source and
+// back to front otherwise. No tile then reads an element that an earlier tile wrote, which is what
+// memmove guarantees. Launch with one block.
+template <class T>
+__global__ void overlapping_copy(const T* source, T* destination, index_t n, bool front_to_back) {
+  constexpr int per_thread = 4;
+  const index_t tile = static_cast<index_t>(blockDim.x) * per_thread;
+  const index_t tiles = (n + tile - 1) / tile;
+  for (index_t step = 0; step < tiles; ++step) {
+    const index_t first = (front_to_back ? step : tiles - 1 - step) * tile;
+    T held[per_thread];
+    for (int k = 0; k < per_thread; ++k) {
+      const index_t i = first + k * static_cast<index_t>(blockDim.x) + threadIdx.x;
+      if (i < n) held[k] = source[i];
+    }
+    __syncthreads();
+    for (int k = 0; k < per_thread; ++k) {
+      const index_t i = first + k * static_cast<index_t>(blockDim.x) + threadIdx.x;
+      if (i < n) destination[i] = held[k];
+    }
+    __syncthreads();
+  }
+}
+
 template <class T>
 __global__ void add_to_columns(const T* bias, T* c, index_t rows, index_t cols, index_t ld) {
   const index_t n = rows * cols;
