@@ -156,6 +156,27 @@ TEST_CASE(METARM_BACKEND_NAME("copy of overlapping ranges moves them as memmove 
   }
 }
 
+TEST_CASE(METARM_BACKEND_NAME("column sums of one row, a few rows and many rows, with a leading dimension"),
+          "[backend]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  // Shapes for each kernel of the CUDA backend: one row (the head bias), fewer than 32 rows, many rows; in a
+  // matrix whose leading dimension exceeds its rows (a view of its top rows). Small integers add exactly.
+  for (auto [rows, cols] : {std::pair<index_t, index_t>{1, 1}, {1, 3000}, {5, 700}, {31, 40}, {33, 9}, {300, 257}}) {
+    const index_t ld = rows + 3;
+    std::vector<double> m(static_cast<std::size_t>(ld * cols));
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] = static_cast<double>(static_cast<index_t>(i) % 7 - 3);
+    std::vector<double> expected(static_cast<std::size_t>(rows), 1.0);
+    for (index_t i = 0; i < rows; ++i) {
+      for (index_t j = 0; j < cols; ++j) expected[static_cast<std::size_t>(i)] += m[static_cast<std::size_t>(i + j * ld)];
+    }
+    Device<double> dm(ctx, m), out(ctx, std::vector<double>(static_cast<std::size_t>(rows), 1.0));
+    Backend::accumulate_column_sum(ctx, metarm::MatrixView<const double>{dm.buffer.data(), rows, cols, ld}, out.view());
+    INFO(rows << " x " << cols);
+    CHECK(download<double>(ctx, out.cview()) == expected);
+  }
+}
+
 TEST_CASE(METARM_BACKEND_NAME("buffers start zeroed and keep their prefix when they grow"), "[backend]") {
   using namespace backend_cases;
   typename Backend::context ctx;
@@ -239,7 +260,22 @@ TEST_CASE(METARM_BACKEND_NAME("generic loops: for_each, reduce and their segment
     }
     INFO("n = " << n);
     CHECK(all);
-    CHECK(Backend::reduce(ctx, n, SquareOf{dx.buffer.data()}) == Approx(sum).epsilon(1e-12));
+    const double reduced = Backend::reduce(ctx, n, SquareOf{dx.buffer.data()});
+    CHECK(reduced == Approx(sum).epsilon(1e-12));
+    const double again = Backend::reduce(ctx, n, SquareOf{dx.buffer.data()});
+    CHECK(std::memcmp(&reduced, &again, sizeof(double)) == 0);  // a fixed order of addition
+  }
+  // Many segments (the reduction then spans many blocks), twice: the same bits each time.
+  {
+    const index_t segments = 100000;
+    std::vector<index_t> many(static_cast<std::size_t>(segments + 1));
+    for (index_t p = 0; p <= segments; ++p) many[static_cast<std::size_t>(p)] = 3 * p;
+    Device<index_t> dmany(ctx, many);
+    Device<double> scratch(ctx, std::vector<double>(static_cast<std::size_t>(3 * segments)));
+    const double first = Backend::reduce_segments(ctx, dmany.cview(), SegmentPositions{scratch.buffer.data()});
+    const double second = Backend::reduce_segments(ctx, dmany.cview(), SegmentPositions{scratch.buffer.data()});
+    CHECK(first == 9.0 * segments);
+    CHECK(std::memcmp(&first, &second, sizeof(double)) == 0);
   }
   const std::vector<index_t> offsets{0, 2, 2, 7, 10};  // an empty segment too
   Device<index_t> doffsets(ctx, offsets);

@@ -6,10 +6,12 @@
 // different devices may take turns in one thread; the device is left current afterwards.
 //
 // Host-device traffic: parameters, gradients, optimiser state, workspaces and scratch stay on the device.
-// Inside a training step the only transfers are the scalars a step reports, each a few bytes read after a
-// stream synchronisation: the preference loss value (one per evaluation of L), the difference objective
-// value (one per evaluation of J), the gradient norm that clipping and the step statistics use, and, for
-// MetaRM, the norm of grad J. Batches are uploaded once per step by the learner's batch buffers.
+// The ops that return a value to the host (reduce, reduce_segments, dot, squared_norm, identical) wait for
+// the stream; no other op does. In a first-order MetaRM step that makes four waits, each for a few bytes:
+// J and L (the values of reduce_segments and reduce, which the loss checks for NaN and the step statistics
+// report), the norm of grad J (a statistic) and the gradient norm (clipping decides on it, and the
+// statistics report it). docs/cuda.md says what would remove each. Batches are uploaded once per step by the
+// learner's batch buffers.
 #pragma once
 
 #include <cublas_v2.h>
@@ -215,14 +217,24 @@ struct cuda {
                                                                          std::max(c.ld, c.rows)));
   }
 
+  // out += the sum of M's columns. Few rows (the head bias has one): a block per row adds its columns; many
+  // rows: a block per 32 rows, each warp a slice of the columns. Both add in a fixed order.
   template <class T>
   static void accumulate_column_sum(context& ctx, MatrixView<const T> m, VectorView<T> out) {
     check_same_size(m.rows, out.size, "cuda::accumulate_column_sum");
-    if (m.rows == 0) return;
+    if (m.rows == 0 || m.cols == 0) return;
     ctx.make_current();
-    METARM_CUDA_LAUNCH("kernels::accumulate_column_sum",
-                       detail::kernels::accumulate_column_sum<<<blocks(m.rows), detail::kernels::block_size, 0,
-                                                                ctx.stream()>>>(m.data, m.rows, m.cols, m.ld, out.data));
+    const index_t ld = std::max(m.ld, m.rows);
+    if (m.rows < 32) {
+      METARM_CUDA_LAUNCH("kernels::column_sum_by_row",
+                         detail::kernels::column_sum_by_row<<<static_cast<int>(m.rows), detail::kernels::block_size, 0,
+                                                              ctx.stream()>>>(m.data, m.rows, m.cols, ld, out.data));
+    } else {
+      const index_t tiles = std::min<index_t>((m.rows + 31) / 32, 65535);
+      METARM_CUDA_LAUNCH("kernels::column_sum_tiles",
+                         detail::kernels::column_sum_tiles<<<static_cast<int>(tiles), detail::kernels::block_size, 0,
+                                                             ctx.stream()>>>(m.data, m.rows, m.cols, ld, out.data));
+    }
   }
 
   // ---- generic loops (see cpu::for_each): functors whose call operator is METARM_HOST_DEVICE -------------
@@ -235,14 +247,20 @@ struct cuda {
                        detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f));
   }
 
-  // Returns to the host (a synchronising read). One block adds the terms in a fixed tree order, so every run
-  // gives the same bits.
+  // Returns to the host (a synchronising read). Two passes that use the whole device: up to
+  // cuda_context::max_partials blocks each add their share of the terms in a fixed order and write the sum
+  // to the context's scratch, then one block adds those sums in order. The number of blocks depends on n
+  // alone, so every run, on any GPU, gives the same bits.
   template <class F>
   static double reduce(context& ctx, index_t n, const F& f) {
     if (n <= 0) return 0.0;
     ctx.make_current();
-    METARM_CUDA_LAUNCH("kernels::reduce", detail::kernels::reduce<F><<<1, detail::kernels::reduction_block, 0,
-                                                                        ctx.stream()>>>(n, f, ctx.device_result()));
+    const int parts = detail::kernels::reduction_blocks_for(n);
+    double* const total = &ctx.device_result()->value;
+    METARM_CUDA_LAUNCH("kernels::reduce_partials",
+                       detail::kernels::reduce_partials<F><<<parts, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                           n, f, parts == 1 ? total : ctx.partials()));
+    add_partials(ctx, parts, total);
     return ctx.read_result().value;
   }
 
@@ -257,18 +275,32 @@ struct cuda {
                                                               ctx.stream()>>>(offsets.data, segments, f));
   }
 
+  // Returns to the host (a synchronising read); in two passes, as reduce.
   template <class F>
   static double reduce_segments(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
     if (segments <= 0) return 0.0;
     ctx.make_current();
-    METARM_CUDA_LAUNCH("kernels::reduce_segments",
-                       detail::kernels::reduce_segments<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
-                           offsets.data, segments, f, ctx.device_result()));
+    const int parts = detail::kernels::reduction_blocks_for(segments);
+    double* const total = &ctx.device_result()->value;
+    METARM_CUDA_LAUNCH("kernels::reduce_segment_partials",
+                       detail::kernels::reduce_segment_partials<F>
+                       <<<parts, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                           offsets.data, segments, f, parts == 1 ? total : ctx.partials()));
+    add_partials(ctx, parts, total);
     return ctx.read_result().value;
   }
 
  private:
+  // The second pass of a reduction of `parts` partial sums; with one, the first pass wrote the total.
+  static void add_partials(context& ctx, int parts, double* total) {
+    if (parts > 1) {
+      METARM_CUDA_LAUNCH("kernels::add_partials",
+                         detail::kernels::add_partials<double><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                             ctx.partials(), parts, total));
+    }
+  }
+
   template <class T>
   static std::size_t bytes(index_t count) {
     return static_cast<std::size_t>(count) * sizeof(T);

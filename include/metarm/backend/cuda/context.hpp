@@ -47,9 +47,13 @@ class cuda_context {
     bool tf32 = false;
   };
 
+  // The most per-block partial sums a reduction writes (see kernels::reduce_partials): enough blocks to
+  // fill a large GPU, few enough for one block to add them up.
+  static constexpr int max_partials = 1024;
+
   cuda_context() : cuda_context(Options{}) {}
-  // Makes the device current (and leaves it so) and creates the stream, the cuBLAS handle and the result
-  // slots on it.
+  // Makes the device current (and leaves it so) and creates the stream, the cuBLAS handle and the
+  // reduction slots on it.
   explicit cuda_context(Options options) : options_(options) {
     METARM_CUDA_CHECK(cudaSetDevice(options_.device));
     // A blocking stream orders its work after allocations and memsets issued on the legacy default stream.
@@ -59,6 +63,7 @@ class cuda_context {
     METARM_CUBLAS_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST));
     set_tf32(options_.tf32);
     METARM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_result_), sizeof(Result)));
+    METARM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&partials_), max_partials * sizeof(double)));
     METARM_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&host_result_), sizeof(Result)));
   }
 
@@ -70,13 +75,15 @@ class cuda_context {
     return *this;
   }
   ~cuda_context() {
-    if (stream_ == nullptr && blas_ == nullptr && device_result_ == nullptr && host_result_ == nullptr) {
+    if (stream_ == nullptr && blas_ == nullptr && device_result_ == nullptr && partials_ == nullptr &&
+        host_result_ == nullptr) {
       return;  // moved from
     }
     const device_scope on(options_.device);
     if (blas_ != nullptr) cublasDestroy(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
     if (device_result_ != nullptr) cudaFree(device_result_);
+    if (partials_ != nullptr) cudaFree(partials_);
     if (host_result_ != nullptr) cudaFreeHost(host_result_);
   }
 
@@ -85,6 +92,7 @@ class cuda_context {
     std::swap(stream_, other.stream_);
     std::swap(blas_, other.blas_);
     std::swap(device_result_, other.device_result_);
+    std::swap(partials_, other.partials_);
     std::swap(host_result_, other.host_result_);
   }
 
@@ -119,6 +127,9 @@ class cuda_context {
     int differs;
   };
   Result* device_result() const { return device_result_; }
+  // Device scratch of max_partials doubles for the first pass of a reduction. The context's ops run in
+  // order on its one stream, so one scratch serves them all.
+  double* partials() const { return partials_; }
 
   // Copies the device result to pinned host memory and waits for it: the one host-device transfer of a
   // reduction.
@@ -133,6 +144,7 @@ class cuda_context {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   Result* device_result_ = nullptr;
+  double* partials_ = nullptr;
   Result* host_result_ = nullptr;
 };
 
