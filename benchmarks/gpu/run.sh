@@ -60,18 +60,24 @@ skip_text="skipped: no CUDA device"
 
 say() { echo "$*" | tee -a "$log"; }
 
-# stage NAME COMMAND...: runs the command (a function below), its output going to the log, and records one
-# summary line from its exit status (0 PASS, 77 SKIP, anything else FAIL) and the note it left in $note.
+# stage NAME COMMAND...: runs the command (a function below) in a subshell, so that nothing it does can end
+# this script, its output going to the log, and records one summary line from its exit status (0 PASS, 77
+# SKIP, anything else FAIL) and the note it left in $note.
 stage() {
   local name=$1; shift
-  note=""
   say ""
   say "==== $name"
-  local start end status result
+  local start end status result note_file
+  note_file=$(mktemp)
   start=$(date +%s.%N)
-  "$@" >>"$log" 2>&1
+  (
+    note=""
+    trap 'printf "%s" "$note" >"$note_file"' EXIT
+    "$@"
+  ) >>"$log" 2>&1
   status=$?
   end=$(date +%s.%N)
+  note=$(cat "$note_file")
   case $status in
     0) result=PASS ;;
     77) result=SKIP ;;
@@ -97,7 +103,9 @@ run_logged() {
 
 nvcc=$(command -v nvcc || true)
 [ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; }
-arch=""
+state=$(mktemp -d)  # what one stage hands to a later one
+ran=/dev/null       # the output of the last program run_logged ran, and its status
+rc=0
 
 stage_gpu() {
   if ! command -v nvidia-smi >/dev/null; then
@@ -110,8 +118,10 @@ stage_gpu() {
     note="nvidia-smi failed (status $status); the build keeps the default architectures"
     return 77
   fi
+  local arch
   arch=$(timeout 60 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d '. ')
   case "$arch" in ''|*[!0-9]*) arch="" ;; esac
+  echo "$arch" >"$state/arch"
   note="$(timeout 60 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1), sm_${arch:-?}"
   return 0
 }
@@ -122,7 +132,8 @@ stage_configure() {
     return 77
   fi
   "$nvcc" --version | tail -n 2
-  local options=()
+  local options=() arch
+  arch=$(cat "$state/arch" 2>/dev/null)
   if [ $dry -eq 0 ] || [ ! -f "$build/CMakeCache.txt" ]; then
     # A build directory of its own: this machine's toolkit, its GPU's architecture, the staged dependencies.
     command -v ninja >/dev/null && [ ! -f "$build/CMakeCache.txt" ] && options+=(-G Ninja)
@@ -246,7 +257,7 @@ gpu_program() {
   fi
   case $rc in
     0) note="${note:-status 0}"; return 0 ;;
-    77) note="skipped: $(head -n1 "$ran" | cut -c1-90)"; return 1 ;;
+    77) note="status 77 where a GPU was expected: $(head -n1 "$ran" | cut -c1-80)"; return 1 ;;
     124|137) note="timed out after ${limit}s"; return 1 ;;
     *) note="status $rc: $(grep -m1 -iE 'error|fail' "$ran" | cut -c1-90)"; return 1 ;;
   esac
@@ -254,9 +265,10 @@ gpu_program() {
 
 stage_cases_together() {
   gpu_program metarm_cuda_tests 600 --durations yes
-  local status=$?
-  if [ $dry -eq 0 ] && [ $rc -ne 77 ]; then
-    note="$(grep -E '^(All tests passed|test cases:)' "$ran" | tail -n1 | cut -c1-90)"
+  local status=$? totals
+  if [ $dry -eq 0 ] && [ "$ran" != /dev/null ]; then
+    totals=$(grep -E '^(All tests passed|test cases:)' "$ran" | tail -n1 | cut -c1-90)
+    [ -n "$totals" ] && note="$totals"
   fi
   return $status
 }
