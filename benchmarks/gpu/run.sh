@@ -68,7 +68,7 @@ stage() {
   say ""
   say "==== $name"
   local start end status result note_file
-  note_file=$(mktemp)
+  note_file=$(mktemp -p "$state")
   start=$(date +%s.%N)
   (
     note=""
@@ -94,7 +94,7 @@ stage() {
 # its status in $rc.
 run_logged() {
   local limit=$1; shift
-  ran=$(mktemp)
+  ran=$(mktemp -p "$state")
   timeout --kill-after=10 "$limit" "$@" >"$ran" 2>&1
   rc=$?
   cat "$ran"
@@ -103,7 +103,8 @@ run_logged() {
 
 nvcc=$(command -v nvcc || true)
 [ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; }
-state=$(mktemp -d)  # what one stage hands to a later one
+state=$(mktemp -d)  # what one stage hands to a later one, and the stages' scratch files
+trap 'rm -rf "$state"' EXIT
 ran=/dev/null       # the output of the last program run_logged ran, and its status
 rc=0
 
@@ -150,7 +151,7 @@ stage_configure() {
   # --dry-run with an existing build directory: configured as it is, so nothing is rebuilt.
   echo "cmake -S $root -B $build ${options[*]}"
   local configured
-  configured=$(mktemp)
+  configured=$(mktemp -p "$state")
   cmake -S "$root" -B "$build" "${options[@]}" 2>&1 | tee "$configured"
   if [ "${PIPESTATUS[0]}" -ne 0 ]; then
     note="cmake failed${deps:+ (dependencies from $deps)}"
@@ -212,7 +213,7 @@ stage_cases_separate() {
     return 1
   fi
   local listing total passed skipped right_reason
-  listing=$(mktemp)
+  listing=$(mktemp -p "$state")
   # -V: each case's output goes to the log, the reason of a skip with it.
   timeout --kill-after=10 900 ctest --test-dir "$build" -R '^cuda/' -V --timeout 300 >"$listing" 2>&1
   local status=$?
