@@ -1,8 +1,6 @@
 // The user-written layer and loss of custom_layer.cpp and custom_loss.cpp on the GPU: the same headers,
 // compiled by nvcc, checked by the same harnesses and trained with exact MetaRM on metarm::cuda. Without a
-// GPU it says so and exits 77.
-#include <cuda_runtime.h>
-
+// GPU it says so and exits 77; with one it cannot use, it fails (metarm/backend/cuda/device_probe.hpp).
 #include <cstdio>
 
 #include <metarm/metarm.hpp>
@@ -15,10 +13,10 @@
 
 int main() {
   using namespace metarm;
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) == cudaErrorNoDevice || devices == 0) {
-    std::printf("skipped: no CUDA device\n");
-    return 77;
+  const DeviceProbe probe = probe_cuda_devices();
+  if (probe.verdict != DeviceProbe::Verdict::run) {
+    std::fprintf(probe.verdict == DeviceProbe::Verdict::skip ? stdout : stderr, "%s\n", probe.message.c_str());
+    return probe.exit_status();
   }
   const auto layer = testing::check_layer<cuda>(example::RmsNorm<double>());
   const auto loss = testing::check_preference_loss<cuda>(example::IpoLoss(0.25));

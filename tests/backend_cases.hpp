@@ -115,6 +115,68 @@ TEMPLATE_TEST_CASE(METARM_BACKEND_NAME("column broadcast, column sums and vector
   test::require_error_naming([&] { Backend::axpy(ctx, T(1), x.cview(), shorter.view()); }, {"axpy", "sizes differ"});
 }
 
+TEMPLATE_TEST_CASE(METARM_BACKEND_NAME("fill keeps the sign of zero"), "[backend]", float, double) {
+  using namespace backend_cases;
+  using T = TestType;
+  typename Backend::context ctx;
+  Device<T> x(ctx, {1, 2, 3});
+  Backend::fill(ctx, x.view(), T(-0.0));
+  for (T v : download<T>(ctx, x.cview())) {
+    CHECK(v == T(0));
+    CHECK(std::signbit(v));
+  }
+  Backend::fill(ctx, x.view(), T(0));
+  for (T v : download<T>(ctx, x.cview())) {
+    CHECK_FALSE(std::signbit(v));
+  }
+}
+
+TEST_CASE(METARM_BACKEND_NAME("copy of overlapping ranges moves them as memmove does, in both directions"),
+          "[backend]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  // Lengths below, at and well above one tile of the CUDA kernel (1024 values); shifts shorter and longer
+  // than a tile.
+  for (index_t n : {index_t{5}, index_t{1024}, index_t{5000}}) {
+    for (index_t shift : {index_t{1}, index_t{3}, index_t{700}, index_t{1500}}) {
+      if (shift >= n) continue;
+      std::vector<double> initial(static_cast<std::size_t>(n + shift));
+      for (std::size_t i = 0; i < initial.size(); ++i) initial[i] = static_cast<double>(i) + 0.5;
+      for (bool forward : {true, false}) {
+        Device<double> d(ctx, initial);
+        const index_t from = forward ? shift : 0, to = forward ? 0 : shift;  // forward: the destination comes first
+        Backend::copy(ctx, metarm::VectorView<const double>{d.buffer.data() + from, n},
+                      metarm::VectorView<double>{d.buffer.data() + to, n});
+        std::vector<double> expected = initial;
+        std::memmove(expected.data() + to, expected.data() + from, static_cast<std::size_t>(n) * sizeof(double));
+        INFO("n = " << n << ", shift = " << shift << (forward ? ", destination first" : ", source first"));
+        CHECK(download<double>(ctx, d.cview()) == expected);
+      }
+    }
+  }
+}
+
+TEST_CASE(METARM_BACKEND_NAME("column sums of one row, a few rows and many rows, with a leading dimension"),
+          "[backend]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  // Shapes for each kernel of the CUDA backend: one row (the head bias), fewer than 32 rows, many rows; in a
+  // matrix whose leading dimension exceeds its rows (a view of its top rows). Small integers add exactly.
+  for (auto [rows, cols] : {std::pair<index_t, index_t>{1, 1}, {1, 3000}, {5, 700}, {31, 40}, {33, 9}, {300, 257}}) {
+    const index_t ld = rows + 3;
+    std::vector<double> m(static_cast<std::size_t>(ld * cols));
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] = static_cast<double>(static_cast<index_t>(i) % 7 - 3);
+    std::vector<double> expected(static_cast<std::size_t>(rows), 1.0);
+    for (index_t i = 0; i < rows; ++i) {
+      for (index_t j = 0; j < cols; ++j) expected[static_cast<std::size_t>(i)] += m[static_cast<std::size_t>(i + j * ld)];
+    }
+    Device<double> dm(ctx, m), out(ctx, std::vector<double>(static_cast<std::size_t>(rows), 1.0));
+    Backend::accumulate_column_sum(ctx, metarm::MatrixView<const double>{dm.buffer.data(), rows, cols, ld}, out.view());
+    INFO(rows << " x " << cols);
+    CHECK(download<double>(ctx, out.cview()) == expected);
+  }
+}
+
 TEST_CASE(METARM_BACKEND_NAME("buffers start zeroed and keep their prefix when they grow"), "[backend]") {
   using namespace backend_cases;
   typename Backend::context ctx;
@@ -198,7 +260,22 @@ TEST_CASE(METARM_BACKEND_NAME("generic loops: for_each, reduce and their segment
     }
     INFO("n = " << n);
     CHECK(all);
-    CHECK(Backend::reduce(ctx, n, SquareOf{dx.buffer.data()}) == Approx(sum).epsilon(1e-12));
+    const double reduced = Backend::reduce(ctx, n, SquareOf{dx.buffer.data()});
+    CHECK(reduced == Approx(sum).epsilon(1e-12));
+    const double again = Backend::reduce(ctx, n, SquareOf{dx.buffer.data()});
+    CHECK(std::memcmp(&reduced, &again, sizeof(double)) == 0);  // a fixed order of addition
+  }
+  // Many segments (the reduction then spans many blocks), twice: the same bits each time.
+  {
+    const index_t segments = 100000;
+    std::vector<index_t> many(static_cast<std::size_t>(segments + 1));
+    for (index_t p = 0; p <= segments; ++p) many[static_cast<std::size_t>(p)] = 3 * p;
+    Device<index_t> dmany(ctx, many);
+    Device<double> scratch(ctx, std::vector<double>(static_cast<std::size_t>(3 * segments)));
+    const double first = Backend::reduce_segments(ctx, dmany.cview(), SegmentPositions{scratch.buffer.data()});
+    const double second = Backend::reduce_segments(ctx, dmany.cview(), SegmentPositions{scratch.buffer.data()});
+    CHECK(first == 9.0 * segments);
+    CHECK(std::memcmp(&first, &second, sizeof(double)) == 0);
   }
   const std::vector<index_t> offsets{0, 2, 2, 7, 10};  // an empty segment too
   Device<index_t> doffsets(ctx, offsets);
@@ -262,6 +339,41 @@ TEST_CASE(METARM_BACKEND_NAME("loss kernels: closed forms and reward gradients m
   // non-finite rewards are reported, naming the argument
   Device<double> broken(ctx, {1.0, std::nan("")});
   test::require_error_naming([&] { loss.value<Backend, double>(ctx, broken.cview(), {}); }, {"'rewards'", "NaN"});
+}
+
+TEST_CASE(METARM_BACKEND_NAME("prompt objectives reject wrong offsets, also in device memory"), "[backend]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  Device<double> rewards(ctx, {0.1, 0.7, -0.3, 1.2, 0.4, -0.8}), grad(ctx, std::vector<double>(6)),
+      tangent(ctx, std::vector<double>(6, 1.0)), out(ctx, std::vector<double>(6));
+  const metarm::DifferenceObjective j;
+  const metarm::RewardVarianceObjective variance;
+  const std::vector<std::pair<std::vector<index_t>, const char*>> wrong{
+      {{1, 3, 6}, "must run from 0"},          // does not start at 0
+      {{0, 3, 5}, "must run from 0"},          // stops short of the rewards
+      {{0, 3, 7}, "must run from 0"},          // runs past them
+      {{0, 4, 2, 6}, "prompt 1 has k = -2"},   // decreases
+      {{0, 1, 6}, "prompt 0 has k = 1"},       // a prompt of one response
+  };
+  for (const auto& [offsets, fragment] : wrong) {
+    Device<index_t> doffsets(ctx, offsets);
+    INFO("offsets " << ::Catch::Detail::stringify(offsets));
+    test::require_error_naming(
+        [&] { j.value_and_gradient<Backend, double>(ctx, rewards.cview(), doffsets.cview(), grad.view()); },
+        {"'offsets'", fragment});
+    test::require_error_naming([&] { variance.value<Backend, double>(ctx, rewards.cview(), doffsets.cview()); },
+                               {"'offsets'", fragment});
+    test::require_error_naming(
+        [&] {
+          j.hessian_product<Backend, double>(ctx, rewards.cview(), doffsets.cview(), tangent.cview(), out.view());
+        },
+        {"'offsets'", fragment});
+  }
+  // Right offsets still work after the errors, and non-finite rewards are still reported as such.
+  Device<index_t> good(ctx, {0, 2, 6});
+  CHECK(std::isfinite(j.value_and_gradient<Backend, double>(ctx, rewards.cview(), good.cview(), grad.view())));
+  Device<double> broken(ctx, {0.1, 0.7, -0.3, std::nan(""), 0.4, -0.8});
+  test::require_error_naming([&] { j.value<Backend, double>(ctx, broken.cview(), good.cview()); }, {"'rewards'", "NaN"});
 }
 
 TEST_CASE(METARM_BACKEND_NAME("3-layer MLP gradients match finite differences"), "[backend][gradient]") {

@@ -2,6 +2,8 @@
 #define METARM_TEST_BACKEND ::metarm::cpu
 #include "backend_cases.hpp"
 
+#include <metarm/backend/cuda/device_probe.hpp>
+
 // Long elementwise passes run in blocks spread over the context's threads; each element must come out the
 // same whatever the split.
 TEST_CASE("cpu: long elementwise passes give the same bits on one and two threads", "[backend][cpu]") {
@@ -116,4 +118,52 @@ TEST_CASE("Adam's moment coefficients are rounded once, as PyTorch's are", "[opt
   CHECK(v[0] == static_cast<float>(1.0 - 0.999));
   CHECK(m[0] == static_cast<float>(1.0 - 0.9));
   CHECK(v[0] != 1.0f - 0.999f);  // the two roundings do differ, so the first check means something
+}
+
+// The rule by which the CUDA test programs and examples run, skip or fail (backend/cuda/device_probe.hpp):
+// decided without the CUDA runtime, so it is checked here, where no GPU is needed.
+TEST_CASE("cuda probe: only a missing device or driver skips, any other runtime error fails", "[backend][cuda]") {
+  using metarm::DeviceProbe;
+  using metarm::decide_device_probe;
+  namespace status = metarm::cuda_status;
+  const auto run = decide_device_probe(status::success, 2, true, "cudaSuccess", "no error");
+  CHECK(run.verdict == DeviceProbe::Verdict::run);
+  CHECK(run.devices == 2);
+  CHECK(run.exit_status() == 0);
+
+  const auto none_counted = decide_device_probe(status::success, 0, true, "cudaSuccess", "no error");
+  CHECK(none_counted.verdict == DeviceProbe::Verdict::skip);
+  CHECK(none_counted.exit_status() == 77);
+
+  const auto no_device =
+      decide_device_probe(status::no_device, 0, true, "cudaErrorNoDevice", "no CUDA-capable device is detected");
+  CHECK(no_device.verdict == DeviceProbe::Verdict::skip);
+  CHECK(no_device.exit_status() == 77);
+  CHECK(no_device.message.starts_with("skipped: no CUDA device"));
+  CHECK(no_device.message.find("cudaErrorNoDevice") != std::string::npos);
+
+  // No driver at all (a machine without a GPU): the runtime says its driver is insufficient.
+  const auto no_driver = decide_device_probe(status::insufficient_driver, 0, false, "cudaErrorInsufficientDriver",
+                                             "CUDA driver version is insufficient for CUDA runtime version");
+  CHECK(no_driver.verdict == DeviceProbe::Verdict::skip);
+  CHECK(no_driver.exit_status() == 77);
+  CHECK(no_driver.message.starts_with("skipped: no CUDA device (no NVIDIA driver"));
+
+  // A driver that is there but too old: a GPU machine that cannot use its GPU fails.
+  const auto old_driver = decide_device_probe(status::insufficient_driver, 0, true, "cudaErrorInsufficientDriver",
+                                              "CUDA driver version is insufficient for CUDA runtime version");
+  CHECK(old_driver.verdict == DeviceProbe::Verdict::fail);
+  CHECK(old_driver.exit_status() == 1);
+  CHECK(old_driver.message.find("cudaErrorInsufficientDriver") != std::string::npos);
+  CHECK(old_driver.message.find("driver version is insufficient") != std::string::npos);
+
+  // Any other error fails, driver or not (3: cudaErrorInitializationError, 999: cudaErrorUnknown).
+  for (bool driver : {true, false}) {
+    for (int other : {3, 999}) {
+      const auto failed = decide_device_probe(other, 0, driver, "cudaErrorSomething", "what the runtime said");
+      CHECK(failed.verdict == DeviceProbe::Verdict::fail);
+      CHECK(failed.exit_status() == 1);
+      CHECK(failed.message.find("cudaErrorSomething (what the runtime said)") != std::string::npos);
+    }
+  }
 }

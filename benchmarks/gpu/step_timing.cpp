@@ -1,10 +1,12 @@
 // One table: seconds per Vanilla and MetaRM step on the CPU backend (all cores) and the CUDA backend, for
 // (d, h) in {(768, 256), (4096, 1024), (4096, 4096)} and n = m in {32, 256} with k = 4, Adam, float32.
+// Without a GPU it says so and exits 77 (metarm/backend/cuda/device_probe.hpp).
 #include <Eigen/Core>
 
 #include <cstdio>
 
 #include <metarm/backend/cpu.hpp>
+#include <metarm/backend/cuda/probe_devices.hpp>
 
 #include "step_timing.hpp"
 
@@ -14,6 +16,11 @@ Timing cpu_timing(const Workload& w) { return time_workload<metarm::cpu>(w); }
 
 int main() try {
   using gpu_bench::Workload;
+  const metarm::DeviceProbe probe = metarm::probe_cuda_devices();
+  if (probe.verdict != metarm::DeviceProbe::Verdict::run) {
+    std::fprintf(probe.verdict == metarm::DeviceProbe::Verdict::skip ? stdout : stderr, "%s\n", probe.message.c_str());
+    return probe.exit_status();
+  }
   const Workload workloads[] = {{768, 256, 32},   {768, 256, 256},   {4096, 1024, 32},
                                 {4096, 1024, 256}, {4096, 4096, 32}, {4096, 4096, 256}};
   std::printf("CPU: Eigen on %d thread(s); GPU: cuBLAS float32 (TF32 off). Milliseconds per step, Adam, k = 4.\n\n",

@@ -5,6 +5,7 @@
 #if defined(__CUDACC__)
 
 #include "metarm/backend/cuda/backend.hpp"
+#include "metarm/backend/cuda/probe_devices.hpp"
 
 #else
 

@@ -37,6 +37,15 @@ METARM_HOST_DEVICE inline double quiet_nan() {
 #endif
 }
 
+// +infinity, in host and device code.
+METARM_HOST_DEVICE inline double positive_infinity() {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(0x7ff0000000000000LL);
+#else
+  return std::numeric_limits<double>::infinity();
+#endif
+}
+
 // std::isfinite on the host, CUDA's isfinite in device code.
 template <class T>
 METARM_HOST_DEVICE inline bool is_finite(T x) {

@@ -98,6 +98,7 @@ class MetaLearner {
 
   // One update on a preference batch and (for strategies that use one) a meta batch in backend memory.
   StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {}) {
+    detail::make_current(step_.backend_context());  // scratch vectors and workspaces may grow below
     validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
     if constexpr (strategy_uses_meta_batch<Strategy>()) {
       validate_batch<Backend>(meta, step_.model().input_dim(), "MetaLearner::step");
@@ -120,6 +121,7 @@ class MetaLearner {
                 Callbacks&&... callbacks) {
     constexpr bool needs_meta = strategy_uses_meta_batch<Strategy>();
     check_fit_arguments(train, meta, options, needs_meta);
+    detail::make_current(step_.backend_context());
 
     const index_t pairs = train.size();
     const index_t batch_size = std::min(options.batch_size, pairs);
@@ -190,6 +192,7 @@ class MetaLearner {
       for (index_t b = first_batch; b < batches && !stop; ++b) {
         const index_t first = b * batch_size;
         const index_t count = std::min(batch_size, pairs - first);
+        detail::make_current(step_.backend_context());  // a callback may have run work on another device
         const PreferenceBatch<T, Input> pair_batch = pair_buffer_.gather(
             step_.backend_context(), train,
             std::span<const index_t>(order.data() + first, static_cast<std::size_t>(count)));
@@ -266,6 +269,7 @@ class MetaLearner {
     std::vector<T> rewards(static_cast<std::size_t>(count));
     constexpr index_t chunk = 1024;
     auto& ctx = step_.backend_context();
+    detail::make_current(ctx);
     for (index_t first = 0; first < count; first += chunk) {
       const index_t cols = std::min(chunk, count - first);
       eval_features_.resize(std::max(eval_features_.size(), dim * chunk));

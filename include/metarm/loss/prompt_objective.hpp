@@ -10,32 +10,55 @@
 //       overwrites out[0..k) with scale * (d^2 f / dr^2) t.
 // and a static `min_responses` (the smallest k it accepts), optionally `name`. Each prompt is one call, so
 // on a GPU one thread owns one prompt's slice and needs no atomics.
+//
+// The offsets are checked on every backend. Where host code may read them, before any work; in device
+// memory, by the same kernels that do the work, at no extra cost: each prompt checks its own two offsets
+// (see detail::prompt_in_range) and, when they are wrong, touches nothing and reports it through the sum the
+// kernel returns anyway; only then are the offsets copied to the host to say what is wrong.
 #pragma once
 
 #include <cmath>
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
+#include "metarm/core/scalar_math.hpp"
 
 namespace metarm {
 
 namespace detail {
 
+// Whether prompt p of m, [begin, end), is one that m + 1 valid offsets over n rewards give: the first
+// starts at 0, the last ends at n, and each holds at least min_responses rewards (so the offsets never
+// decrease). Prompts that pass touch only rewards in [0, n).
+METARM_HOST_DEVICE inline bool prompt_in_range(index_t p, index_t begin, index_t end, index_t m, index_t n,
+                                               index_t min_responses) {
+  return begin >= 0 && end <= n && end - begin >= (min_responses > 0 ? min_responses : 0) && (p != 0 || begin == 0) &&
+         (p != m - 1 || end == n);
+}
+
+// Each prompt's term. A prompt whose offsets are wrong adds +infinity and touches nothing.
 template <class Term, class T>
 struct PromptObjectiveTerms {
   Term term;
   const T* rewards;
   T* d_rewards;  // null for the value alone
   T scale;
+  index_t prompts, values;
 
-  METARM_HOST_DEVICE double operator()(index_t, index_t begin, index_t end) const {
+  METARM_HOST_DEVICE double operator()(index_t p, index_t begin, index_t end) const {
+    if (!prompt_in_range(p, begin, end, prompts, values, Term::min_responses)) {
+      return positive_infinity();
+    }
     return term.value_and_gradient(rewards + begin, end - begin, scale,
                                    d_rewards != nullptr ? d_rewards + begin : static_cast<T*>(nullptr));
   }
 };
 
+// Each prompt's Hessian product; returns 1 for a prompt whose offsets are wrong (and touches nothing).
 template <class Term, class T>
 struct PromptObjectiveHessianProduct {
   Term term;
@@ -43,9 +66,14 @@ struct PromptObjectiveHessianProduct {
   const T* tangent;
   T* out;
   T scale;
+  index_t prompts, values;
 
-  METARM_HOST_DEVICE void operator()(index_t, index_t begin, index_t end) const {
+  METARM_HOST_DEVICE double operator()(index_t p, index_t begin, index_t end) const {
+    if (!prompt_in_range(p, begin, end, prompts, values, Term::min_responses)) {
+      return 1.0;
+    }
     term.hessian_product(rewards + begin, tangent + begin, end - begin, scale, out + begin);
+    return 0.0;
   }
 };
 
@@ -84,7 +112,11 @@ class PromptObjective {
     const double total = Backend::reduce_segments(
         ctx, offsets,
         detail::PromptObjectiveTerms<Term, T>{term_, rewards.data, d_rewards.size > 0 ? d_rewards.data : nullptr,
-                                              T(1) / static_cast<T>(m)});
+                                              T(1) / static_cast<T>(m), m, rewards.size});
+    if (!std::isfinite(total)) {
+      // A prompt with wrong offsets adds +infinity: the device offsets are read back only then.
+      check_device_offsets<Backend>(ctx, rewards, offsets, "");
+    }
     METARM_REQUIRE(!std::isnan(total), where(""), "argument 'rewards' contains NaN or infinity");
     return static_cast<T>(total / static_cast<double>(m));
   }
@@ -104,9 +136,17 @@ class PromptObjective {
                    "arguments 'tangent' and 'out' must match 'rewards' (" + std::to_string(rewards.size) +
                        " values), got " + std::to_string(tangent.size) + " and " + std::to_string(out.size));
     const index_t m = offsets.size - 1;
-    Backend::for_each_segment(ctx, offsets,
-                              detail::PromptObjectiveHessianProduct<Term, T>{term_, rewards.data, tangent.data, out.data,
-                                                                             T(1) / static_cast<T>(m)});
+    const detail::PromptObjectiveHessianProduct<Term, T> product{
+        term_, rewards.data, tangent.data, out.data, T(1) / static_cast<T>(m), m, rewards.size};
+    if constexpr (Backend::host_accessible) {
+      Backend::for_each_segment(ctx, offsets, product);  // offsets checked above
+    } else {
+      // The product's kernel counts the prompts with wrong offsets: one synchronising read, which the
+      // check of device offsets costs here (value_and_gradient has the sum it returns anyway).
+      if (Backend::reduce_segments(ctx, offsets, product) != 0.0) {
+        check_device_offsets<Backend>(ctx, rewards, offsets, "::hessian_product");
+      }
+    }
   }
 
  private:
@@ -124,16 +164,33 @@ class PromptObjective {
                    "argument 'offsets' must describe at least one prompt (m + 1 >= 2 offsets), got " +
                        std::to_string(offsets.size));
     if constexpr (Backend::host_accessible) {
-      // Device-side offsets were checked on the host when their batch was built.
-      METARM_REQUIRE(offsets[0] == 0 && offsets[offsets.size - 1] == rewards.size, where(member),
-                     "argument 'offsets' must run from 0 to the number of rewards (" + std::to_string(rewards.size) +
-                         "), got " + std::to_string(offsets[0]) + " .. " + std::to_string(offsets[offsets.size - 1]));
-      for (index_t p = 0; p + 1 < offsets.size; ++p) {
-        METARM_REQUIRE(offsets[p + 1] - offsets[p] >= Term::min_responses, where(member),
-                       "argument 'offsets': prompt " + std::to_string(p) + " has k = " +
-                           std::to_string(offsets[p + 1] - offsets[p]) + " responses; " + std::string(name) +
-                           " needs k >= " + std::to_string(Term::min_responses));
-      }
+      check_host_offsets(rewards.size, offsets, member);
+    }
+    // Offsets in device memory are checked by the kernels that read them (see the top of this file).
+  }
+
+  static void check_host_offsets(index_t values, VectorView<const index_t> offsets, const char* member) {
+    METARM_REQUIRE(offsets[0] == 0 && offsets[offsets.size - 1] == values, where(member),
+                   "argument 'offsets' must run from 0 to the number of rewards (" + std::to_string(values) +
+                       "), got " + std::to_string(offsets[0]) + " .. " + std::to_string(offsets[offsets.size - 1]));
+    constexpr index_t least = Term::min_responses > 0 ? Term::min_responses : 0;
+    for (index_t p = 0; p + 1 < offsets.size; ++p) {
+      METARM_REQUIRE(offsets[p + 1] - offsets[p] >= least, where(member),
+                     "argument 'offsets': prompt " + std::to_string(p) + " has k = " +
+                         std::to_string(offsets[p + 1] - offsets[p]) + " responses; " + std::string(name) +
+                         " needs k >= " + std::to_string(least));
+    }
+  }
+
+  // Reads offsets held in device memory back to the host and throws what check_host_offsets says about
+  // them; the kernels found a prompt with wrong offsets, or a sum that is not finite.
+  template <class Backend, class T>
+  static void check_device_offsets(typename Backend::context& ctx, VectorView<const T> rewards,
+                                   VectorView<const index_t> offsets, const char* member) {
+    if constexpr (!Backend::host_accessible) {
+      std::vector<index_t> host(static_cast<std::size_t>(offsets.size));
+      Backend::copy_to_host(ctx, offsets, host.data());
+      check_host_offsets(rewards.size, VectorView<const index_t>{host.data(), offsets.size}, member);
     }
   }
 

@@ -43,6 +43,26 @@ struct PreferenceBatchStats {
   double rejected = StepStats::not_measured;  // mean r_rejected
 };
 
+namespace detail {
+
+// Makes a backend context's device the thread's current one, for backends that have devices
+// (cuda_context::make_current): buffers are allocated on the current device, so the learner calls this
+// before the work of each call that may allocate, and the step context before it allocates its state.
+template <class Context>
+void make_current(Context& ctx) {
+  if constexpr (requires { ctx.make_current(); }) {
+    ctx.make_current();
+  }
+}
+
+template <class Context>
+Context&& made_current(Context& ctx) {
+  make_current(ctx);
+  return std::move(ctx);
+}
+
+}  // namespace detail
+
 // Input is the type of the batches' features: dense MatrixView (the default) or SparseMatrixView.
 template <class Model, class Optimizer, class Backend, class Input = MatrixView<const typename Model::scalar_type>,
           class Loss = BradleyTerryLoss, class MetaObjective = DifferenceObjective>
@@ -76,7 +96,7 @@ class StepContext {
               MetaObjective meta_objective = {})
       : model_(std::move(model)),
         options_(std::move(options)),
-        ctx_(std::move(ctx)),
+        ctx_(detail::made_current(ctx)),
         state_(model_.layout(), std::move(optimizer), options_.clip_norm, options_.schedule),
         preference_(model_, with_centering(std::move(loss), options_.centering)),
         meta_(model_, std::move(meta_objective)),

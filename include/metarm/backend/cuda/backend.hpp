@@ -2,17 +2,24 @@
 // same static members as metarm::cpu, so every model, loss, optimiser, strategy and the learner run on it
 // unchanged. Include through metarm/backend/cuda.hpp, in a translation unit compiled by nvcc.
 //
+// Devices: every op first makes its context's device current (cuda_context::make_current), so contexts on
+// different devices may take turns in one thread; the device is left current afterwards.
+//
 // Host-device traffic: parameters, gradients, optimiser state, workspaces and scratch stay on the device.
-// Inside a training step the only transfers are the scalars a step reports, each a few bytes read after a
-// stream synchronisation: the preference loss value (one per evaluation of L), the difference objective
-// value (one per evaluation of J), the gradient norm that clipping and the step statistics use, and, for
-// MetaRM, the norm of grad J. Batches are uploaded once per step by the learner's batch buffers.
+// The ops that return a value to the host (reduce, reduce_segments, dot, squared_norm, identical) wait for
+// the stream; no other op does. In a first-order MetaRM step that makes four waits, each for a few bytes:
+// J and L (the values of reduce_segments and reduce, which the loss checks for NaN and the step statistics
+// report), the norm of grad J (a statistic) and the gradient norm (clipping decides on it, and the
+// statistics report it). docs/cuda.md says what would remove each. Batches are uploaded once per step by the
+// learner's batch buffers.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -42,6 +49,7 @@ struct cuda {
   template <class T>
   static void copy_to_host(context& ctx, VectorView<const T> source, T* destination) {
     if (source.size > 0) {
+      ctx.make_current();
       METARM_CUDA_CHECK(cudaMemcpyAsync(destination, source.data, bytes<T>(source.size), cudaMemcpyDeviceToHost,
                                         ctx.stream()));
       ctx.synchronize();
@@ -51,6 +59,7 @@ struct cuda {
   template <class T>
   static void copy_from_host(context& ctx, const T* source, VectorView<T> destination) {
     if (destination.size > 0) {
+      ctx.make_current();
       METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source, bytes<T>(destination.size), cudaMemcpyHostToDevice,
                                         ctx.stream()));
       ctx.synchronize();
@@ -59,25 +68,36 @@ struct cuda {
 
   // ---- vector algebra -----------------------------------------------------------------------------------
 
+  // A memset when the value's bits are all zero (+0, not -0), a kernel otherwise.
   template <class T>
   static void fill(context& ctx, VectorView<T> x, T value) {
     if (x.size == 0) return;
-    if (value == T(0)) {
+    ctx.make_current();
+    if (value == T(0) && !std::signbit(value)) {
       METARM_CUDA_CHECK(cudaMemsetAsync(x.data, 0, bytes<T>(x.size), ctx.stream()));
       return;
     }
-    detail::kernels::fill<<<detail::kernels::blocks_for(x.size), detail::kernels::block_size, 0, ctx.stream()>>>(
-        x.data, x.size, value);
-    METARM_CUDA_CHECK_LAUNCH("kernels::fill");
+    METARM_CUDA_LAUNCH("kernels::fill", detail::kernels::fill<<<blocks(x.size), detail::kernels::block_size, 0,
+                                                                ctx.stream()>>>(x.data, x.size, value));
   }
 
+  // Overlapping ranges are copied as memmove copies them (cudaMemcpyAsync leaves that undefined), by one
+  // block of a kernel that walks the range in the safe direction; the library itself never overlaps them.
   template <class T>
   static void copy(context& ctx, VectorView<const T> source, VectorView<T> destination) {
     check_same_size(source.size, destination.size, "cuda::copy");
-    if (source.size > 0 && source.data != destination.data) {
-      METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source.data, bytes<T>(source.size),
-                                        cudaMemcpyDeviceToDevice, ctx.stream()));
+    if (source.size == 0 || source.data == destination.data) return;
+    ctx.make_current();
+    const auto from = reinterpret_cast<std::uintptr_t>(source.data), to = reinterpret_cast<std::uintptr_t>(destination.data);
+    const std::uintptr_t length = bytes<T>(source.size);
+    if (from < to + length && to < from + length) {
+      METARM_CUDA_LAUNCH("kernels::overlapping_copy",
+                         detail::kernels::overlapping_copy<<<1, detail::kernels::block_size, 0, ctx.stream()>>>(
+                             source.data, destination.data, source.size, to < from));
+      return;
     }
+    METARM_CUDA_CHECK(cudaMemcpyAsync(destination.data, source.data, bytes<T>(source.size), cudaMemcpyDeviceToDevice,
+                                      ctx.stream()));
   }
 
   // y += alpha * x
@@ -85,6 +105,7 @@ struct cuda {
   static void axpy(context& ctx, T alpha, VectorView<const T> x, VectorView<T> y) {
     check_same_size(x.size, y.size, "cuda::axpy");
     if (x.size == 0) return;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::axpy");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSaxpy(ctx.blas(), n, &alpha, x.data, 1, y.data, 1));
@@ -96,6 +117,7 @@ struct cuda {
   template <class T>
   static void scale(context& ctx, T alpha, VectorView<T> x) {
     if (x.size == 0) return;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::scale");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSscal(ctx.blas(), n, &alpha, x.data, 1));
@@ -110,6 +132,7 @@ struct cuda {
     check_same_size(x.size, y.size, "cuda::dot");
     T result = T(0);
     if (x.size == 0) return result;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::dot");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSdot(ctx.blas(), n, x.data, 1, y.data, 1, &result));
@@ -124,6 +147,7 @@ struct cuda {
   static T squared_norm(context& ctx, VectorView<const T> x) {
     T norm = T(0);
     if (x.size == 0) return norm;
+    ctx.make_current();
     const int n = blas_int(x.size, "cuda::squared_norm");
     if constexpr (std::is_same_v<T, float>) {
       METARM_CUBLAS_CHECK(cublasSnrm2(ctx.blas(), n, x.data, 1, &norm));
@@ -140,11 +164,14 @@ struct cuda {
     if (x.size == 0 || x.data == y.data) return true;
     using Bits = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
     static_assert(sizeof(Bits) == sizeof(T), "identical compares floats and doubles");
+    ctx.make_current();
     detail::cuda_context::Result* result = ctx.device_result();
     METARM_CUDA_CHECK(cudaMemsetAsync(&result->differs, 0, sizeof(int), ctx.stream()));
-    detail::kernels::bitwise_differ<Bits><<<blocks(x.size), detail::kernels::block_size, 0, ctx.stream()>>>(
-        reinterpret_cast<const Bits*>(x.data), reinterpret_cast<const Bits*>(y.data), x.size, result);
-    METARM_CUDA_CHECK_LAUNCH("kernels::bitwise_differ");
+    METARM_CUDA_LAUNCH("kernels::bitwise_differ",
+                       detail::kernels::bitwise_differ<Bits><<<blocks(x.size), detail::kernels::block_size, 0,
+                                                               ctx.stream()>>>(reinterpret_cast<const Bits*>(x.data),
+                                                                               reinterpret_cast<const Bits*>(y.data),
+                                                                               x.size, result));
     return ctx.read_result().differs == 0;
   }
 
@@ -163,6 +190,7 @@ struct cuda {
                        std::to_string(kb) + " x " + std::to_string(n) + ", C is " + std::to_string(c.rows) + " x " +
                        std::to_string(c.cols));
     if (m == 0 || n == 0) return;
+    ctx.make_current();
     const cublasOperation_t op_a = trans_a == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int mi = blas_int(m, "cuda::gemm"), ni = blas_int(n, "cuda::gemm"), ki = blas_int(k, "cuda::gemm");
@@ -182,18 +210,31 @@ struct cuda {
   static void add_to_columns(context& ctx, VectorView<const T> bias, MatrixView<T> c) {
     check_same_size(bias.size, c.rows, "cuda::add_to_columns");
     if (c.empty()) return;
-    detail::kernels::add_to_columns<<<blocks(c.size()), detail::kernels::block_size, 0, ctx.stream()>>>(
-        bias.data, c.data, c.rows, c.cols, c.ld);
-    METARM_CUDA_CHECK_LAUNCH("kernels::add_to_columns");
+    ctx.make_current();
+    METARM_CUDA_LAUNCH("kernels::add_to_columns",
+                       detail::kernels::add_to_columns<<<blocks(c.size()), detail::kernels::block_size, 0,
+                                                         ctx.stream()>>>(bias.data, c.data, c.rows, c.cols,
+                                                                         std::max(c.ld, c.rows)));
   }
 
+  // out += the sum of M's columns. Few rows (the head bias has one): a block per row adds its columns; many
+  // rows: a block per 32 rows, each warp a slice of the columns. Both add in a fixed order.
   template <class T>
   static void accumulate_column_sum(context& ctx, MatrixView<const T> m, VectorView<T> out) {
     check_same_size(m.rows, out.size, "cuda::accumulate_column_sum");
-    if (m.rows == 0) return;
-    detail::kernels::accumulate_column_sum<<<blocks(m.rows), detail::kernels::block_size, 0, ctx.stream()>>>(
-        m.data, m.rows, m.cols, m.ld, out.data);
-    METARM_CUDA_CHECK_LAUNCH("kernels::accumulate_column_sum");
+    if (m.rows == 0 || m.cols == 0) return;
+    ctx.make_current();
+    const index_t ld = std::max(m.ld, m.rows);
+    if (m.rows < 32) {
+      METARM_CUDA_LAUNCH("kernels::column_sum_by_row",
+                         detail::kernels::column_sum_by_row<<<static_cast<int>(m.rows), detail::kernels::block_size, 0,
+                                                              ctx.stream()>>>(m.data, m.rows, m.cols, ld, out.data));
+    } else {
+      const index_t tiles = std::min<index_t>((m.rows + 31) / 32, 65535);
+      METARM_CUDA_LAUNCH("kernels::column_sum_tiles",
+                         detail::kernels::column_sum_tiles<<<static_cast<int>(tiles), detail::kernels::block_size, 0,
+                                                             ctx.stream()>>>(m.data, m.rows, m.cols, ld, out.data));
+    }
   }
 
   // ---- generic loops (see cpu::for_each): functors whose call operator is METARM_HOST_DEVICE -------------
@@ -201,17 +242,25 @@ struct cuda {
   template <class F>
   static void for_each(context& ctx, index_t n, const F& f) {
     if (n <= 0) return;
-    detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f);
-    METARM_CUDA_CHECK_LAUNCH("kernels::for_each");
+    ctx.make_current();
+    METARM_CUDA_LAUNCH("kernels::for_each",
+                       detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f));
   }
 
-  // Returns to the host (a synchronising read). One block adds the terms in a fixed tree order, so every run
-  // gives the same bits.
+  // Returns to the host (a synchronising read). Two passes that use the whole device: up to
+  // cuda_context::max_partials blocks each add their share of the terms in a fixed order and write the sum
+  // to the context's scratch, then one block adds those sums in order. The number of blocks depends on n
+  // alone, so every run, on any GPU, gives the same bits.
   template <class F>
   static double reduce(context& ctx, index_t n, const F& f) {
     if (n <= 0) return 0.0;
-    detail::kernels::reduce<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(n, f, ctx.device_result());
-    METARM_CUDA_CHECK_LAUNCH("kernels::reduce");
+    ctx.make_current();
+    const int parts = detail::kernels::reduction_blocks_for(n);
+    double* const total = &ctx.device_result()->value;
+    METARM_CUDA_LAUNCH("kernels::reduce_partials",
+                       detail::kernels::reduce_partials<F><<<parts, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                           n, f, parts == 1 ? total : ctx.partials()));
+    add_partials(ctx, parts, total);
     return ctx.read_result().value;
   }
 
@@ -220,22 +269,38 @@ struct cuda {
   static void for_each_segment(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
     if (segments <= 0) return;
-    detail::kernels::for_each_segment<F>
-        <<<blocks(segments), detail::kernels::block_size, 0, ctx.stream()>>>(offsets.data, segments, f);
-    METARM_CUDA_CHECK_LAUNCH("kernels::for_each_segment");
+    ctx.make_current();
+    METARM_CUDA_LAUNCH("kernels::for_each_segment",
+                       detail::kernels::for_each_segment<F><<<blocks(segments), detail::kernels::block_size, 0,
+                                                              ctx.stream()>>>(offsets.data, segments, f));
   }
 
+  // Returns to the host (a synchronising read); in two passes, as reduce.
   template <class F>
   static double reduce_segments(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
     if (segments <= 0) return 0.0;
-    detail::kernels::reduce_segments<F><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
-        offsets.data, segments, f, ctx.device_result());
-    METARM_CUDA_CHECK_LAUNCH("kernels::reduce_segments");
+    ctx.make_current();
+    const int parts = detail::kernels::reduction_blocks_for(segments);
+    double* const total = &ctx.device_result()->value;
+    METARM_CUDA_LAUNCH("kernels::reduce_segment_partials",
+                       detail::kernels::reduce_segment_partials<F>
+                       <<<parts, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                           offsets.data, segments, f, parts == 1 ? total : ctx.partials()));
+    add_partials(ctx, parts, total);
     return ctx.read_result().value;
   }
 
  private:
+  // The second pass of a reduction of `parts` partial sums; with one, the first pass wrote the total.
+  static void add_partials(context& ctx, int parts, double* total) {
+    if (parts > 1) {
+      METARM_CUDA_LAUNCH("kernels::add_partials",
+                         detail::kernels::add_partials<double><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                             ctx.partials(), parts, total));
+    }
+  }
+
   template <class T>
   static std::size_t bytes(index_t count) {
     return static_cast<std::size_t>(count) * sizeof(T);

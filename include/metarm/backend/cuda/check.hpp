@@ -11,8 +11,14 @@
 
 namespace metarm::detail {
 
+// The runtime also records a failed call's status as the thread's "last error", which the next
+// cudaGetLastError() returns, whichever call it follows. A failure that throws here clears it first, so
+// that a program that catches the error (an allocation too large, say) and goes on does not see it again
+// at its next kernel launch. Errors that a fault inside a kernel leaves behind are sticky: no call clears
+// them, and every later call reports them.
 inline void check_cuda(cudaError_t status, const char* call, const char* file, int line) {
   if (status != cudaSuccess) [[unlikely]] {
+    (void)cudaGetLastError();
     throw Error(std::string(file) + ":" + std::to_string(line),
                 std::string(call) + " failed: " + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
   }
@@ -20,6 +26,7 @@ inline void check_cuda(cudaError_t status, const char* call, const char* file, i
 
 inline void check_cublas(cublasStatus_t status, const char* call, const char* file, int line) {
   if (status != CUBLAS_STATUS_SUCCESS) [[unlikely]] {
+    (void)cudaGetLastError();  // a runtime call that failed inside cuBLAS
     throw Error(std::string(file) + ":" + std::to_string(line),
                 std::string(call) + " failed: " + cublasGetStatusName(status) + " (" +
                     cublasGetStatusString(status) + ")");
@@ -30,5 +37,14 @@ inline void check_cublas(cublasStatus_t status, const char* call, const char* fi
 
 #define METARM_CUDA_CHECK(call) ::metarm::detail::check_cuda((call), #call, __FILE__, __LINE__)
 #define METARM_CUBLAS_CHECK(call) ::metarm::detail::check_cublas((call), #call, __FILE__, __LINE__)
-// A kernel launch reports configuration errors only through the next runtime call.
-#define METARM_CUDA_CHECK_LAUNCH(what) ::metarm::detail::check_cuda(cudaGetLastError(), what, __FILE__, __LINE__)
+// Launches a kernel (the launch expression, <<<...>>> and all, is the second argument) and checks it. A
+// launch reports its configuration errors only through cudaGetLastError(), which returns the last error of
+// any earlier runtime call as well; so the last error is read and dropped before the launch (an error left
+// by a call whose status was not checked, such as a cudaFree in a destructor), and what is read after it
+// is the launch's own.
+#define METARM_CUDA_LAUNCH(what, ...)                                                 \
+  do {                                                                                \
+    (void)cudaGetLastError();                                                         \
+    __VA_ARGS__;                                                                      \
+    ::metarm::detail::check_cuda(cudaGetLastError(), what, __FILE__, __LINE__);       \
+  } while (false)

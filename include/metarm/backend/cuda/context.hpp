@@ -11,6 +11,33 @@
 
 namespace metarm::detail {
 
+// Makes `device` the calling thread's current device for as long as it lives, then restores the one that
+// was current before. Errors are ignored: it runs in destructors and on the way out of failed calls.
+class device_scope {
+ public:
+  explicit device_scope(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      (void)cudaGetLastError();
+      previous_ = -1;
+    }
+    if (previous_ != device && cudaSetDevice(device) != cudaSuccess) {
+      (void)cudaGetLastError();
+    }
+    switched_ = previous_ >= 0 && previous_ != device;
+  }
+  device_scope(const device_scope&) = delete;
+  device_scope& operator=(const device_scope&) = delete;
+  ~device_scope() {
+    if (switched_ && cudaSetDevice(previous_) != cudaSuccess) {
+      (void)cudaGetLastError();
+    }
+  }
+
+ private:
+  int previous_ = -1;
+  bool switched_ = false;
+};
+
 class cuda_context {
  public:
   struct Options {
@@ -20,7 +47,13 @@ class cuda_context {
     bool tf32 = false;
   };
 
+  // The most per-block partial sums a reduction writes (see kernels::reduce_partials): enough blocks to
+  // fill a large GPU, few enough for one block to add them up.
+  static constexpr int max_partials = 1024;
+
   cuda_context() : cuda_context(Options{}) {}
+  // Makes the device current (and leaves it so) and creates the stream, the cuBLAS handle and the
+  // reduction slots on it.
   explicit cuda_context(Options options) : options_(options) {
     METARM_CUDA_CHECK(cudaSetDevice(options_.device));
     // A blocking stream orders its work after allocations and memsets issued on the legacy default stream.
@@ -30,6 +63,7 @@ class cuda_context {
     METARM_CUBLAS_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST));
     set_tf32(options_.tf32);
     METARM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_result_), sizeof(Result)));
+    METARM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&partials_), max_partials * sizeof(double)));
     METARM_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&host_result_), sizeof(Result)));
   }
 
@@ -41,9 +75,15 @@ class cuda_context {
     return *this;
   }
   ~cuda_context() {
+    if (stream_ == nullptr && blas_ == nullptr && device_result_ == nullptr && partials_ == nullptr &&
+        host_result_ == nullptr) {
+      return;  // moved from
+    }
+    const device_scope on(options_.device);
     if (blas_ != nullptr) cublasDestroy(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
     if (device_result_ != nullptr) cudaFree(device_result_);
+    if (partials_ != nullptr) cudaFree(partials_);
     if (host_result_ != nullptr) cudaFreeHost(host_result_);
   }
 
@@ -52,6 +92,7 @@ class cuda_context {
     std::swap(stream_, other.stream_);
     std::swap(blas_, other.blas_);
     std::swap(device_result_, other.device_result_);
+    std::swap(partials_, other.partials_);
     std::swap(host_result_, other.host_result_);
   }
 
@@ -64,6 +105,19 @@ class cuda_context {
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t blas() const { return blas_; }
 
+  // Makes this context's device the calling thread's current device. Every op of the backend calls it
+  // first (a cudaGetDevice, and a cudaSetDevice only when another device is current), so contexts on
+  // different devices can take turns in one thread. The device stays current afterwards: it is not
+  // restored, so that buffers allocated next, which go to the current device, land beside the work that
+  // preceded them.
+  void make_current() const {
+    int current = -1;
+    METARM_CUDA_CHECK(cudaGetDevice(&current));
+    if (current != options_.device) {
+      METARM_CUDA_CHECK(cudaSetDevice(options_.device));
+    }
+  }
+
   void synchronize() const { METARM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
   // What a reduction kernel leaves for the host: its value, or, for a comparison, whether two elements
@@ -73,6 +127,9 @@ class cuda_context {
     int differs;
   };
   Result* device_result() const { return device_result_; }
+  // Device scratch of max_partials doubles for the first pass of a reduction. The context's ops run in
+  // order on its one stream, so one scratch serves them all.
+  double* partials() const { return partials_; }
 
   // Copies the device result to pinned host memory and waits for it: the one host-device transfer of a
   // reduction.
@@ -87,6 +144,7 @@ class cuda_context {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   Result* device_result_ = nullptr;
+  double* partials_ = nullptr;
   Result* host_result_ = nullptr;
 };
 

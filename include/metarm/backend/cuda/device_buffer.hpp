@@ -1,5 +1,7 @@
 // Owning device memory with the same interface as cpu::buffer: zero-initialised, grows keeping its prefix,
-// never shrinks its storage, move-only.
+// never shrinks its storage, move-only. Its first allocation goes to the calling thread's current device
+// (the device of the context whose op ran last in this thread, or that was built or made current last);
+// it grows on that same device, whichever device is current then.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -8,6 +10,7 @@
 #include <utility>
 
 #include "metarm/backend/cuda/check.hpp"
+#include "metarm/backend/cuda/context.hpp"
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
 
@@ -31,6 +34,7 @@ class device_buffer {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
+    std::swap(device_, other.device_);
   }
 
   // Allocation happens outside training steps; it synchronises the device so the copy of the old prefix
@@ -38,6 +42,11 @@ class device_buffer {
   void resize(index_t size) {
     METARM_REQUIRE(size >= 0, "cuda::buffer", "argument 'size' must be >= 0, got " + std::to_string(size));
     if (size > capacity_) {
+      int device = device_;
+      if (data_ == nullptr) {
+        METARM_CUDA_CHECK(cudaGetDevice(&device));
+      }
+      const device_scope on(device);
       T* fresh = nullptr;
       const std::size_t bytes = static_cast<std::size_t>(size) * sizeof(T);
       METARM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&fresh), bytes));
@@ -55,6 +64,7 @@ class device_buffer {
       release();
       data_ = fresh;
       capacity_ = size;
+      device_ = device;
     }
     size_ = size;
   }
@@ -63,6 +73,8 @@ class device_buffer {
   const T* data() const { return data_; }
   index_t size() const { return size_; }
   index_t capacity() const { return capacity_; }
+  // The device that holds the storage; -1 before the first allocation.
+  int device() const { return device_; }
 
   VectorView<T> view() { return {data_, size_}; }
   VectorView<const T> view() const { return {data_, size_}; }
@@ -80,11 +92,13 @@ class device_buffer {
     }
     data_ = nullptr;
     size_ = capacity_ = 0;
+    device_ = -1;
   }
 
   T* data_ = nullptr;
   index_t size_ = 0;
   index_t capacity_ = 0;
+  int device_ = -1;
 };
 
 }  // namespace metarm::detail
