@@ -17,9 +17,14 @@
 
 namespace metarm {
 
+// How weight decay enters an Adam step: not at all, added to the gradient (Adam's L2), or as a shrink of the
+// parameters before the step (AdamW's decoupled decay).
+enum class AdamDecay { none, l2, decoupled };
+
 // One Adam update of one element, with this step's coefficients. 1 - beta1 and 1 - beta2 are worked out in
-// double before rounding to T, as PyTorch does (1 - 0.999f in float is 1.3e-5 off in relative terms).
-template <class T>
+// double before rounding to T, as PyTorch does (1 - 0.999f in float is 1.3e-5 off in relative terms). The
+// kind of weight decay is a compile-time choice, so the loop has no branch to keep it from vectorising.
+template <class T, AdamDecay Decay = AdamDecay::none>
 struct AdamRule {
   T step_size;              // lr / (1 - beta1^t)
   T bias_correction2_sqrt;  // sqrt(1 - beta2^t)
@@ -28,16 +33,18 @@ struct AdamRule {
   T one_minus_beta1;
   T one_minus_beta2;
   T epsilon;
-  T shrink;  // 1 - lr * weight_decay for AdamW, else 1
-  T l2;      // weight_decay for Adam, else 0
+  T shrink;  // 1 - lr * weight_decay, for AdamDecay::decoupled
+  T l2;      // weight_decay, for AdamDecay::l2
 
   METARM_HOST_DEVICE void operator()(T& param, T grad, T& exp_avg, T& exp_avg_sq) const {
-    const T g = l2 == T(0) ? grad : grad + l2 * param;
+    T g = grad;
+    if constexpr (Decay == AdamDecay::l2) g += l2 * param;
     const T m = beta1 * exp_avg + one_minus_beta1 * g;
     const T v = beta2 * exp_avg_sq + one_minus_beta2 * (g * g);
     exp_avg = m;
     exp_avg_sq = v;
-    const T p = shrink == T(1) ? param : param * shrink;
+    T p = param;
+    if constexpr (Decay == AdamDecay::decoupled) p *= shrink;
     param = p - step_size * m / (sqrt_of(v) / bias_correction2_sqrt + epsilon);
   }
 
@@ -73,8 +80,8 @@ struct AdamFamily {
   }
 
   // The coefficients of update number `step` (from 1) at learning rate `lr`.
-  template <class T>
-  AdamRule<T> rule(double lr, std::int64_t step) const {
+  template <class T, AdamDecay Decay>
+  AdamRule<T, Decay> rule(double lr, std::int64_t step) const {
     const double t = static_cast<double>(step);
     const T lr_t = static_cast<T>(lr);
     const T bias_correction1 = static_cast<T>(1.0 - std::pow(beta1, t));
@@ -95,7 +102,12 @@ struct AdamFamily {
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
               std::span<const VectorView<T>> state, double lr, std::int64_t step) const {
-    apply_elementwise<Backend>(ctx, rule<T>(lr, step), params, grad, state[0], state[1]);
+    constexpr AdamDecay decay = Decoupled ? AdamDecay::decoupled : AdamDecay::l2;
+    if (weight_decay == 0.0) {
+      apply_elementwise<Backend>(ctx, rule<T, AdamDecay::none>(lr, step), params, grad, state[0], state[1]);
+    } else {
+      apply_elementwise<Backend>(ctx, rule<T, decay>(lr, step), params, grad, state[0], state[1]);
+    }
   }
 };
 

@@ -17,18 +17,24 @@
 
 namespace metarm {
 
-template <class T>
+// One momentum update of one element; weight decay and Nesterov's form are compile-time choices (see
+// SgdRule).
+template <class T, bool WeightDecay = true, bool Nesterov = false>
 struct MomentumRule {
   T learning_rate;
   T momentum;
   T weight_decay;
-  bool nesterov;
 
   METARM_HOST_DEVICE void operator()(T& param, T grad, T& velocity) const {
-    const T g = weight_decay == T(0) ? grad : grad + weight_decay * param;
+    T g = grad;
+    if constexpr (WeightDecay) g += weight_decay * param;
     const T b = momentum * velocity + g;
     velocity = b;
-    param -= learning_rate * (nesterov ? g + momentum * b : b);
+    if constexpr (Nesterov) {
+      param -= learning_rate * (g + momentum * b);
+    } else {
+      param -= learning_rate * b;
+    }
   }
 };
 
@@ -50,15 +56,19 @@ struct Momentum {
                    "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
   }
 
-  template <class T>
-  MomentumRule<T> rule(double lr) const {
-    return {static_cast<T>(lr), static_cast<T>(momentum), static_cast<T>(weight_decay), nesterov};
-  }
-
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
               std::span<const VectorView<T>> state, double lr, std::int64_t) const {
-    apply_elementwise<Backend>(ctx, rule<T>(lr), params, grad, state[0]);
+    auto run = [&]<bool WeightDecay, bool Nesterov>() {
+      const MomentumRule<T, WeightDecay, Nesterov> rule{static_cast<T>(lr), static_cast<T>(momentum),
+                                                        static_cast<T>(weight_decay)};
+      apply_elementwise<Backend>(ctx, rule, params, grad, state[0]);
+    };
+    if (weight_decay == 0.0) {
+      nesterov ? run.template operator()<false, true>() : run.template operator()<false, false>();
+    } else {
+      nesterov ? run.template operator()<true, true>() : run.template operator()<true, false>();
+    }
   }
 };
 

@@ -14,16 +14,20 @@
 
 namespace metarm {
 
-// One SGD update of one element. Without weight decay p is not read into the step, so a non-finite
-// parameter stays as it is instead of turning into NaN through 0 * p.
-template <class T>
+// One SGD update of one element. Whether weight decay applies is a compile-time choice, so the loop has no
+// branch to keep it from vectorising; without it p is not read into the step, so a non-finite parameter
+// stays as it is instead of turning into NaN through 0 * p.
+template <class T, bool WeightDecay = true>
 struct SgdRule {
   T learning_rate;
   T weight_decay;
 
   METARM_HOST_DEVICE void operator()(T& param, T grad) const {
-    const T step = weight_decay == T(0) ? grad : grad + weight_decay * param;
-    param -= learning_rate * step;
+    if constexpr (WeightDecay) {
+      param -= learning_rate * (grad + weight_decay * param);
+    } else {
+      param -= learning_rate * grad;
+    }
   }
 };
 
@@ -41,16 +45,16 @@ struct Sgd {
                    "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
   }
 
-  template <class T>
-  SgdRule<T> rule(double lr) const {
-    return {static_cast<T>(lr), static_cast<T>(weight_decay)};
-  }
-
   // `lr` is the scheduled rate for this update; `step` counts updates from 1.
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
               std::span<const VectorView<T>>, double lr, std::int64_t) const {
-    apply_elementwise<Backend>(ctx, rule<T>(lr), params, grad);
+    if (weight_decay == 0.0) {
+      apply_elementwise<Backend>(ctx, SgdRule<T, false>{static_cast<T>(lr), T(0)}, params, grad);
+    } else {
+      apply_elementwise<Backend>(ctx, SgdRule<T, true>{static_cast<T>(lr), static_cast<T>(weight_decay)}, params,
+                                 grad);
+    }
   }
 };
 
