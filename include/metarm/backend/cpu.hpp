@@ -221,8 +221,8 @@ struct cpu {
                    "shapes do not agree: op(A) is " + std::to_string(m) + " x " + std::to_string(k) + ", op(B) is " +
                        std::to_string(kb) + " x " + std::to_string(n) + ", C is " + std::to_string(c.rows) + " x " +
                        std::to_string(c.cols));
-    auto C = map(c);
     if (k == 0) {
+      auto C = map(c);
       if (beta == T(0)) {
         C.setZero();
       } else {
@@ -230,38 +230,6 @@ struct cpu {
       }
       return;
     }
-    const auto A = map(a);
-    const auto B = map(b);
-    // alpha scales the product, never an operand: Eigen would copy a scaled operand into a temporary.
-    auto product = [&](const auto& op_a, const auto& op_b, auto&& out) {
-      if (beta == T(0)) {
-        if (alpha == T(1)) {
-          out.noalias() = op_a * op_b;
-        } else {
-          out.noalias() = alpha * (op_a * op_b);
-        }
-      } else {
-        if (beta != T(1)) {
-          out *= beta;
-        }
-        if (alpha == T(1)) {
-          out.noalias() += op_a * op_b;
-        } else {
-          out.noalias() += alpha * (op_a * op_b);
-        }
-      }
-    };
-    auto with_operands = [&](const auto& run) {
-      if (trans_a == Trans::no && trans_b == Trans::no) {
-        run(A, B);
-      } else if (trans_a == Trans::no) {
-        run(A, B.transpose());
-      } else if (trans_b == Trans::no) {
-        run(A.transpose(), B);
-      } else {
-        run(A.transpose(), B.transpose());
-      }
-    };
 #if defined(_OPENMP)
     // The products of a training step are thin (one side is a batch of 64 to 128 columns), and Eigen's own
     // split of them over threads gains little or loses. So the product is split here instead: each thread
@@ -274,24 +242,26 @@ struct cpu {
       const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
       if (work >= static_cast<double>(index_t{1} << 21)) {
         const bool split_rows = m >= n;
-        with_operands([&](const auto& op_a, const auto& op_b) {
 #pragma omp parallel num_threads(threads)
-          {
-            const index_t part = omp_get_thread_num();
-            const index_t parts = omp_get_num_threads();
-            if (split_rows) {
-              const auto [first, count] = share(m, part, parts, 16);
-              if (count > 0) {
-                product(op_a.middleRows(first, count), op_b, C.middleRows(first, count));
-              }
-            } else {
-              const auto [first, count] = share(n, part, parts, 4);
-              if (count > 0) {
-                product(op_a, op_b.middleCols(first, count), C.middleCols(first, count));
-              }
+        {
+          const index_t part = omp_get_thread_num();
+          const index_t parts = omp_get_num_threads();
+          if (split_rows) {
+            const auto [first, count] = share(m, part, parts, 16);
+            if (count > 0) {
+              product(trans_a, trans_b, alpha,
+                      trans_a == Trans::no ? rows_of(a, first, count) : columns_of(a, first, count), b, beta,
+                      rows_of(c, first, count));
+            }
+          } else {
+            const auto [first, count] = share(n, part, parts, 4);
+            if (count > 0) {
+              product(trans_a, trans_b, alpha, a,
+                      trans_b == Trans::no ? columns_of(b, first, count) : rows_of(b, first, count), beta,
+                      columns_of(c, first, count));
             }
           }
-        });
+        }
         return;
       }
       Eigen::setNbThreads(1);
@@ -305,11 +275,11 @@ struct cpu {
           omp_set_num_threads(openmp_threads);
         }
       } restore{threads, openmp_threads};
-      with_operands([&](const auto& op_a, const auto& op_b) { product(op_a, op_b, C); });
+      product(trans_a, trans_b, alpha, a, b, beta, c);
       return;
     }
 #endif
-    with_operands([&](const auto& op_a, const auto& op_b) { product(op_a, op_b, C); });
+    product(trans_a, trans_b, alpha, a, b, beta, c);
   }
 
   // Every column of C gets `bias` added.
@@ -463,6 +433,52 @@ struct cpu {
       const index_t begin = b * block;
       body(begin, std::min(block, size - begin));
     }
+  }
+
+  // One Eigen product expression per transpose pair, and the thread split below works on views rather
+  // than Eigen blocks: each distinct expression instantiates Eigen's whole product machinery (its lazy,
+  // matrix-vector and blocked kernels), which is most of the compile time of a program that trains.
+  template <class T>
+  static void product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
+                      MatrixView<T> c) {
+    auto C = map(c);
+    if (beta == T(0)) {
+      C.setZero();
+    } else if (beta != T(1)) {
+      C *= beta;
+    }
+    const auto A = map(a);
+    const auto B = map(b);
+    auto accumulate = [&](const auto& op_a, const auto& op_b) {
+      // alpha scales the product, never an operand: Eigen would copy a scaled operand into a temporary.
+      // An unscaled product keeps its own form, because Eigen's matrix-vector kernel copies a strided
+      // row vector when the product is scaled.
+      if (alpha == T(1)) {
+        C.noalias() += op_a * op_b;
+      } else {
+        C.noalias() += alpha * (op_a * op_b);
+      }
+    };
+    if (trans_a == Trans::no && trans_b == Trans::no) {
+      accumulate(A, B);
+    } else if (trans_a == Trans::no) {
+      accumulate(A, B.transpose());
+    } else if (trans_b == Trans::no) {
+      accumulate(A.transpose(), B);
+    } else {
+      accumulate(A.transpose(), B.transpose());
+    }
+  }
+
+  // Rows [first, first + count) or columns of a column-major view, as a view with the same stride.
+  template <class T>
+  static MatrixView<T> rows_of(MatrixView<T> v, index_t first, index_t count) {
+    return {v.data + first, count, v.cols, std::max(v.ld, v.rows)};
+  }
+  template <class T>
+  static MatrixView<T> columns_of(MatrixView<T> v, index_t first, index_t count) {
+    const index_t ld = std::max(v.ld, v.rows);
+    return {v.data + first * ld, v.rows, count, ld};
   }
 
   template <class T>
