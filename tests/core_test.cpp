@@ -7,6 +7,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace core_test {
+
 TEST_CASE("Error keeps context and message apart", "[core]") {
   const Error e("BradleyTerryLoss", "argument 'centering' must be >= 0");
   CHECK(e.context() == "BradleyTerryLoss");
@@ -187,3 +189,5 @@ TEST_CASE("FlatParams blocks are views into one buffer", "[params]") {
   CHECK(params.view()[3] == 5.0);
   CHECK(params.view()[4] == 7.0);
 }
+
+}  // namespace core_test

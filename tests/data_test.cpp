@@ -16,6 +16,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace data_test {
+
 namespace {
 
 // A fresh directory under the system temp dir, removed at scope end.
@@ -372,3 +374,5 @@ TEST_CASE("a 2^18-wide linear model learns from featurised text without densifyi
   INFO("accuracy before " << before << ", after " << after);
   CHECK(after > 0.97);
 }
+
+}  // namespace data_test

@@ -13,6 +13,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace hvp_test {
+
 namespace {
 
 // Norm-wise relative error ||a - b|| / ||b||.
@@ -550,3 +552,5 @@ TEST_CASE("an input type with its own input_product and accumulate_weight_gradie
   INFO("max |sparse - dense| " << diff << " of max |Hv| " << ref);
   CHECK(diff <= 1e-13 * ref);
 }
+
+}  // namespace hvp_test

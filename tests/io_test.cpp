@@ -14,6 +14,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace io_test {
+
 namespace {
 
 struct TempDir {
@@ -318,3 +320,5 @@ TEST_CASE("a fit resumed from a checkpoint file continues bit for bit", "[io][ch
   CHECK_FALSE(c.has_fit_state());
   test::require_error_naming([&] { c.fit_state(); }, {"no fit state"});
 }
+
+}  // namespace io_test

@@ -8,6 +8,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace learner_test {
+
 namespace {
 
 bool same_bits(const auto& a, const auto& b) {
@@ -379,3 +381,5 @@ TEST_CASE("progress bar and metrics log write what they promise", "[callback]") 
     CHECK(log_text.find(name) != std::string::npos);
   }
 }
+
+}  // namespace learner_test

@@ -8,6 +8,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace loss_test {
+
 namespace {
 
 double sig(double z) { return 1.0 / (1.0 + std::exp(-z)); }
@@ -366,3 +368,5 @@ TEST_CASE("every built-in loss and meta objective passes its harness, and a wron
   CHECK(broken.hessian_error > 1e-3);
   CHECK_FALSE(broken.passed());
 }
+
+}  // namespace loss_test

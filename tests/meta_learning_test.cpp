@@ -11,6 +11,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace meta_learning_test {
+
 namespace {
 
 constexpr index_t dim = 5;
@@ -419,3 +421,5 @@ TEST_CASE("MAML on sinusoid reward tasks: post-adaptation loss on held-out tasks
   CHECK(after_maml.after_adaptation < after_maml.before_adaptation);
   WARN(report.str());
 }
+
+}  // namespace meta_learning_test

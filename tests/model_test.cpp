@@ -5,6 +5,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace model_test {
+
 namespace {
 
 template <class Activation>
@@ -151,3 +153,5 @@ TEST_CASE("MLP rejects inputs of the wrong dimension and bad sizes", "[model][er
   test::require_error_naming([] { Mlp<ReLU, double>(0); }, {"input_dim"});
   test::require_error_naming([] { Mlp<ReLU, double>(3, {4, 0}); }, {"hidden[1]"});
 }
+
+}  // namespace model_test

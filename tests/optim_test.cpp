@@ -4,6 +4,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace optim_test {
+
 namespace {
 
 template <class Optimizer>
@@ -123,3 +125,5 @@ TEST_CASE("clip by global norm rescales only above the bound and reports the nor
   CHECK(g[1] == Approx(4.0 / (5.0 + 1e-6)).epsilon(1e-14));
   CHECK(std::hypot(g[0], g[1]) < 1.0);
 }
+
+}  // namespace optim_test

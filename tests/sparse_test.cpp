@@ -7,6 +7,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace sparse_test {
+
 namespace {
 
 bool same_bits(const auto& a, const auto& b) {
@@ -373,3 +375,5 @@ TEST_CASE("a backward pass that writes over the gradient equals clearing it and 
     }
   }
 }
+
+}  // namespace sparse_test

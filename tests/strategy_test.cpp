@@ -7,6 +7,8 @@
 using namespace metarm;
 using test::index_t;
 
+namespace strategy_test {
+
 namespace {
 
 constexpr index_t dim = 6;
@@ -192,3 +194,5 @@ TEST_CASE("a user-defined strategy plugs into the learner unchanged", "[strategy
   CHECK(history.steps().front().objective > 0.0);
   CHECK(learner.updates() == 18);
 }
+
+}  // namespace strategy_test
