@@ -83,7 +83,7 @@ class MetaLearner {
                     std::move(ctx)) {}
 
   MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options, Loss loss,
-              MetaObjective meta_objective = {}, typename Backend::context ctx = {})
+              MetaObjective meta_objective = MetaObjective(), typename Backend::context ctx = {})
       : strategy_(std::move(strategy)),
         options_(options),
         step_(std::move(model), std::move(optimizer), options.step, std::move(ctx), std::move(loss),

@@ -92,8 +92,8 @@ class StepContext {
     PreferenceBatch<T, Input> query;
   };
 
-  StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx, Loss loss = {},
-              MetaObjective meta_objective = {})
+  StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx, Loss loss = Loss(),
+              MetaObjective meta_objective = MetaObjective())
       : model_(std::move(model)),
         options_(std::move(options)),
         ctx_(detail::made_current(ctx)),
