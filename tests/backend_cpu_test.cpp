@@ -24,8 +24,8 @@ TEST_CASE("cpu: long elementwise passes give the same bits on one and two thread
     cpu::context ctx(threads);
     std::vector<float> p = p0, m = m0, v = v0, w = p0, z(size), c(size);
     // AdamW at learning rate 1e-3, weight decay 1e-2, first step (1 - beta1^t = 0.1, 1 - beta2^t = 0.001).
-    const metarm::AdamRule<float, metarm::AdamDecay::decoupled> adam{1e-3f / 0.1f, std::sqrt(0.001f), 0.9f, 0.999f, 0.1f, 0.001f, 1e-8f,
-                                       1.0f - 1e-3f * 1e-2f, 0.0f};
+    const metarm::AdamRule<float, metarm::AdamDecay::decoupled> adam{
+        1e-3f / 0.1f, std::sqrt(0.001f), 0.9f, 0.999f, 0.1f, 0.001f, 1e-8f, 1.0f - 1e-3f * 1e-2f, 0.0f};
     metarm::apply_elementwise<cpu>(ctx, adam, view(p), cview(g), view(m), view(v));
     metarm::apply_elementwise<cpu>(ctx, metarm::SgdRule<float>{1e-2f, 1e-3f}, view(w), cview(g));
     cpu::axpy(ctx, 0.5f, cview(g), view(w));

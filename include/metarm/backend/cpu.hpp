@@ -250,15 +250,15 @@ struct cpu {
             const auto [first, count] = share(m, part, parts, 16);
             if (count > 0) {
               product(trans_a, trans_b, alpha,
-                      trans_a == Trans::no ? rows_of(a, first, count) : columns_of(a, first, count), b, beta,
-                      rows_of(c, first, count));
+                      trans_a == Trans::no ? a.row_block(first, count) : a.columns(first, count), b, beta,
+                      c.row_block(first, count));
             }
           } else {
             const auto [first, count] = share(n, part, parts, 4);
             if (count > 0) {
               product(trans_a, trans_b, alpha, a,
-                      trans_b == Trans::no ? columns_of(b, first, count) : rows_of(b, first, count), beta,
-                      columns_of(c, first, count));
+                      trans_b == Trans::no ? b.columns(first, count) : b.row_block(first, count), beta,
+                      c.columns(first, count));
             }
           }
         }
@@ -435,9 +435,10 @@ struct cpu {
     }
   }
 
-  // One Eigen product expression per transpose pair, and the thread split below works on views rather
-  // than Eigen blocks: each distinct expression instantiates Eigen's whole product machinery (its lazy,
-  // matrix-vector and blocked kernels), which is most of the compile time of a program that trains.
+  // C = alpha * op(A) * op(B) + beta * C on one thread, in two Eigen product expressions per transpose pair
+  // (scaled and unscaled); gemm's thread split hands it views rather than Eigen blocks. Each distinct
+  // expression instantiates Eigen's whole product machinery (its lazy, matrix-vector and blocked kernels),
+  // which is most of the compile time of a program that trains.
   template <class T>
   static void product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
                       MatrixView<T> c) {
@@ -468,17 +469,6 @@ struct cpu {
     } else {
       accumulate(A.transpose(), B.transpose());
     }
-  }
-
-  // Rows [first, first + count) or columns of a column-major view, as a view with the same stride.
-  template <class T>
-  static MatrixView<T> rows_of(MatrixView<T> v, index_t first, index_t count) {
-    return {v.data + first, count, v.cols, std::max(v.ld, v.rows)};
-  }
-  template <class T>
-  static MatrixView<T> columns_of(MatrixView<T> v, index_t first, index_t count) {
-    const index_t ld = std::max(v.ld, v.rows);
-    return {v.data + first * ld, v.rows, count, ld};
   }
 
   template <class T>

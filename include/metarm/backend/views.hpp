@@ -39,6 +39,7 @@ struct MatrixView {
   bool contiguous() const { return ld == rows || cols <= 1; }
 
   MatrixView columns(index_t first, index_t count) const { return {data + first * ld, rows, count, ld}; }
+  MatrixView row_block(index_t first, index_t count) const { return {data + first, count, cols, ld}; }
 
   // The whole matrix as one vector; only meaningful when contiguous().
   VectorView<T> flat() const { return {data, rows * cols}; }
