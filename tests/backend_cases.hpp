@@ -287,6 +287,77 @@ TEST_CASE(METARM_BACKEND_NAME("generic loops: for_each, reduce and their segment
   CHECK(download<double>(ctx, again.cview()) == download<double>(ctx, dout.cview()));
 }
 
+TEST_CASE(METARM_BACKEND_NAME("reductions left in backend memory equal the returned ones, and so do the objectives"),
+          "[backend][statistics]") {
+  using namespace backend_cases;
+  typename Backend::context ctx;
+  Device<double> slot(ctx, {-1.0});
+  for (index_t n : {index_t{0}, index_t{1}, index_t{7}, index_t{300000}}) {
+    std::vector<double> x(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = 0.25 * static_cast<double>(i % 11) - 1.0;
+    Device<double> dx(ctx, x);
+    INFO("n = " << n);
+    Backend::reduce_into(ctx, n, SquareOf{dx.buffer.data()}, slot.buffer.data(), 4.0);
+    const double returned = Backend::reduce(ctx, n, SquareOf{dx.buffer.data()}) / 4.0;
+    CHECK(download<double>(ctx, slot.cview())[0] == returned);
+  }
+  const std::vector<index_t> offsets{0, 2, 2, 7, 10};
+  Device<index_t> doffsets(ctx, offsets);
+  Device<double> positions(ctx, std::vector<double>(10));
+  Backend::reduce_segments_into(ctx, doffsets.cview(), SegmentPositions{positions.buffer.data()}, slot.buffer.data(), 2.0);
+  CHECK(download<double>(ctx, slot.cview())[0] == (4 + 0 + 25 + 9) / 2.0);
+
+  // The objectives' values, left in backend memory, with the same gradients.
+  Device<double> rewards(ctx, {0.1, 0.7, -0.3, 1.2, 0.4, -0.8}), grad(ctx, std::vector<double>(6)),
+      grad_into(ctx, std::vector<double>(6));
+  Device<index_t> prompts(ctx, {0, 2, 6});
+  const metarm::DifferenceObjective j;
+  const double j_value = j.value_and_gradient<Backend, double>(ctx, rewards.cview(), prompts.cview(), grad.view());
+  j.value_and_gradient_into<Backend, double>(ctx, rewards.cview(), prompts.cview(), grad_into.view(), slot.buffer.data());
+  CHECK(download<double>(ctx, slot.cview())[0] == j_value);
+  CHECK(download<double>(ctx, grad_into.cview()) == download<double>(ctx, grad.cview()));
+  const metarm::BradleyTerryLoss loss;
+  const double l_value = loss.value_and_gradient<Backend, double>(ctx, rewards.cview(), {}, grad.view());
+  loss.value_and_gradient_into<Backend, double>(ctx, rewards.cview(), {}, grad_into.view(), slot.buffer.data());
+  CHECK(download<double>(ctx, slot.cview())[0] == l_value);
+  CHECK(download<double>(ctx, grad_into.cview()) == download<double>(ctx, grad.cview()));
+
+  // Wrong offsets: checked at once where the host can read them; in device memory their prompts leave
+  // +infinity for whoever reads the value (the learner reports it).
+  Device<index_t> wrong(ctx, {0, 4, 2, 6});
+  if constexpr (Backend::host_accessible) {
+    test::require_error_naming(
+        [&] {
+          j.value_and_gradient_into<Backend, double>(ctx, rewards.cview(), wrong.cview(), grad.view(),
+                                                     slot.buffer.data());
+        },
+        {"'offsets'", "prompt 1 has k = -2"});
+  } else {
+    j.value_and_gradient_into<Backend, double>(ctx, rewards.cview(), wrong.cview(), grad.view(), slot.buffer.data());
+    CHECK(std::isinf(download<double>(ctx, slot.cview())[0]));
+  }
+
+  // Clipping decided in backend memory.
+  std::vector<double> g(1000);
+  double squared = 0.0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    g[i] = std::sin(static_cast<double>(i));
+    squared += g[i] * g[i];
+  }
+  const double norm = std::sqrt(squared);
+  for (const double bound : {0.0, norm / 4, 2 * norm}) {
+    Device<double> dg(ctx, g);
+    metarm::clip_by_global_norm_into<Backend>(ctx, dg.view(), bound, slot.buffer.data());
+    const auto clipped = download<double>(ctx, dg.cview());
+    INFO("bound " << bound);
+    CHECK(std::sqrt(download<double>(ctx, slot.cview())[0]) == Approx(norm).epsilon(1e-13));
+    const double factor = bound > 0.0 && bound < norm ? bound / (norm + 1e-6) : 1.0;
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      REQUIRE(clipped[i] == Approx(g[i] * factor).epsilon(1e-13).margin(1e-300));
+    }
+  }
+}
+
 TEST_CASE(METARM_BACKEND_NAME("loss kernels: closed forms and reward gradients match finite differences"),
           "[backend][gradient]") {
   using namespace backend_cases;

@@ -397,6 +397,19 @@ struct cpu {
     return host::reduce_segments(serial, offsets, f);
   }
 
+  // The reductions with their result left in backend memory, divided by `divisor`: `out` points to one
+  // double of it. Strategies record step statistics this way, so that backends whose memory the host cannot
+  // read need not wait for the value (see cuda::reduce_into); here it is simply written.
+  template <class F>
+  static void reduce_into(context& ctx, index_t n, const F& f, double* out, double divisor = 1.0) {
+    *out = reduce(ctx, n, f) / divisor;
+  }
+  template <class F>
+  static void reduce_segments_into(context& ctx, VectorView<const index_t> offsets, const F& f, double* out,
+                                   double divisor = 1.0) {
+    *out = reduce_segments(ctx, offsets, f) / divisor;
+  }
+
  private:
   struct Share {
     index_t first;

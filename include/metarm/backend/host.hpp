@@ -50,6 +50,17 @@ struct host {
     }
     return total;
   }
+
+  // See cpu::reduce_into.
+  template <class F>
+  static void reduce_into(context& ctx, index_t n, const F& f, double* out, double divisor = 1.0) {
+    *out = reduce(ctx, n, f) / divisor;
+  }
+  template <class F>
+  static void reduce_segments_into(context& ctx, VectorView<const index_t> offsets, const F& f, double* out,
+                                   double divisor = 1.0) {
+    *out = reduce_segments(ctx, offsets, f) / divisor;
+  }
 };
 
 }  // namespace metarm

@@ -100,21 +100,23 @@ class PairwiseLoss {
   template <class Backend, class T>
   T value_and_gradient(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const T> margins,
                        VectorView<T> d_rewards) const {
-    check_arguments(rewards, margins, "");
-    METARM_REQUIRE(d_rewards.size == 0 || d_rewards.size == rewards.size, where(""),
-                   "argument 'd_rewards' must be empty or match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(d_rewards.size));
     const index_t n = rewards.size / 2;
-    const detail::PairwiseLossTerms<Term, T> terms{term_,
-                                                   rewards.data,
-                                                   margins.size > 0 ? margins.data : nullptr,
-                                                   d_rewards.size > 0 ? d_rewards.data : nullptr,
-                                                   n,
-                                                   static_cast<T>(centering_),
-                                                   T(1) / static_cast<T>(n)};
-    const double total = Backend::reduce(ctx, n, terms);
+    const double total = Backend::reduce(ctx, n, terms_of(rewards, margins, d_rewards));
     METARM_REQUIRE(!std::isnan(total), where(""), "argument 'rewards' contains NaN or infinity");
     return static_cast<T>(total / static_cast<double>(n));
+  }
+
+  // The same with L left in backend memory, at `value` (one double), instead of returned, so that nothing
+  // waits for the device. Backends the host can read check the rewards at once; on others a NaN L is
+  // reported by whoever reads it (the learner, when it reads the step statistics).
+  template <class Backend, class T>
+  void value_and_gradient_into(typename Backend::context& ctx, VectorView<const T> rewards,
+                               VectorView<const T> margins, VectorView<T> d_rewards, double* value) const {
+    const index_t n = rewards.size / 2;
+    Backend::reduce_into(ctx, n, terms_of(rewards, margins, d_rewards), value, static_cast<double>(n));
+    if constexpr (Backend::host_accessible) {
+      METARM_REQUIRE(!std::isnan(*value), where(""), "argument 'rewards' contains NaN or infinity");
+    }
   }
 
   template <class Backend, class T>
@@ -155,6 +157,23 @@ class PairwiseLoss {
     if constexpr (requires { term_.validate(); }) {
       term_.validate();
     }
+  }
+
+  template <class T>
+  detail::PairwiseLossTerms<Term, T> terms_of(VectorView<const T> rewards, VectorView<const T> margins,
+                                             VectorView<T> d_rewards) const {
+    check_arguments(rewards, margins, "");
+    METARM_REQUIRE(d_rewards.size == 0 || d_rewards.size == rewards.size, where(""),
+                   "argument 'd_rewards' must be empty or match 'rewards' (" + std::to_string(rewards.size) +
+                       " values), got " + std::to_string(d_rewards.size));
+    const index_t n = rewards.size / 2;
+    return {term_,
+            rewards.data,
+            margins.size > 0 ? margins.data : nullptr,
+            d_rewards.size > 0 ? d_rewards.data : nullptr,
+            n,
+            static_cast<T>(centering_),
+            T(1) / static_cast<T>(n)};
   }
 
   template <class T>

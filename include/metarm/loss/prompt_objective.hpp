@@ -104,21 +104,27 @@ class PromptObjective {
   template <class Backend, class T>
   T value_and_gradient(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
                        VectorView<T> d_rewards) const {
-    check_arguments<Backend>(rewards, offsets, "");
-    METARM_REQUIRE(d_rewards.size == 0 || d_rewards.size == rewards.size, where(""),
-                   "argument 'd_rewards' must be empty or match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(d_rewards.size));
-    const index_t m = offsets.size - 1;
-    const double total = Backend::reduce_segments(
-        ctx, offsets,
-        detail::PromptObjectiveTerms<Term, T>{term_, rewards.data, d_rewards.size > 0 ? d_rewards.data : nullptr,
-                                              T(1) / static_cast<T>(m), m, rewards.size});
+    const double total = Backend::reduce_segments(ctx, offsets, terms_of<Backend>(rewards, offsets, d_rewards));
     if (!std::isfinite(total)) {
       // A prompt with wrong offsets adds +infinity: the device offsets are read back only then.
       check_device_offsets<Backend>(ctx, rewards, offsets, "");
     }
     METARM_REQUIRE(!std::isnan(total), where(""), "argument 'rewards' contains NaN or infinity");
-    return static_cast<T>(total / static_cast<double>(m));
+    return static_cast<T>(total / static_cast<double>(offsets.size - 1));
+  }
+
+  // The same with J left in backend memory, at `value` (one double), instead of returned, so that nothing
+  // waits for the device. Backends the host can read check at once; on others whoever reads the value
+  // reports one that is not finite (a NaN or infinite reward, or offsets in device memory that are wrong:
+  // their prompts add +infinity).
+  template <class Backend, class T>
+  void value_and_gradient_into(typename Backend::context& ctx, VectorView<const T> rewards,
+                               VectorView<const index_t> offsets, VectorView<T> d_rewards, double* value) const {
+    Backend::reduce_segments_into(ctx, offsets, terms_of<Backend>(rewards, offsets, d_rewards), value,
+                                  static_cast<double>(offsets.size - 1));
+    if constexpr (Backend::host_accessible) {
+      METARM_REQUIRE(!std::isnan(*value), where(""), "argument 'rewards' contains NaN or infinity");
+    }
   }
 
   template <class Backend, class T>
@@ -156,6 +162,18 @@ class PromptObjective {
     } else {
       return std::string("PromptObjective") + member;
     }
+  }
+
+  template <class Backend, class T>
+  detail::PromptObjectiveTerms<Term, T> terms_of(VectorView<const T> rewards, VectorView<const index_t> offsets,
+                                                 VectorView<T> d_rewards) const {
+    check_arguments<Backend>(rewards, offsets, "");
+    METARM_REQUIRE(d_rewards.size == 0 || d_rewards.size == rewards.size, where(""),
+                   "argument 'd_rewards' must be empty or match 'rewards' (" + std::to_string(rewards.size) +
+                       " values), got " + std::to_string(d_rewards.size));
+    const index_t m = offsets.size - 1;
+    return {term_, rewards.data, d_rewards.size > 0 ? d_rewards.data : nullptr, T(1) / static_cast<T>(m), m,
+            rewards.size};
   }
 
   template <class Backend, class T>

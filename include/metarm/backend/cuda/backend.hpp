@@ -6,12 +6,10 @@
 // different devices may take turns in one thread; the device is left current afterwards.
 //
 // Host-device traffic: parameters, gradients, optimiser state, workspaces and scratch stay on the device.
-// The ops that return a value to the host (reduce, reduce_segments, dot, squared_norm, identical) wait for
-// the stream; no other op does. In a first-order MetaRM step that makes four waits, each for a few bytes:
-// J and L (the values of reduce_segments and reduce, which the loss checks for NaN and the step statistics
-// report), the norm of grad J (a statistic) and the gradient norm (clipping decides on it, and the
-// statistics report it). docs/cuda.md says what would remove each. Batches are uploaded once per step by the
-// learner's batch buffers.
+// The ops that return a value to the host (reduce, reduce_segments, dot, squared_norm, identical) and the
+// transfers wait for the stream; no other op does. reduce_into and reduce_segments_into leave their value in
+// device memory instead: the built-in strategies record their step statistics with them, so a training step
+// queues its work without waiting (docs/cuda.md, "What lives where").
 #pragma once
 
 #include <cublas_v2.h>
@@ -291,13 +289,48 @@ struct cuda {
     return ctx.read_result().value;
   }
 
+  // The reductions with their result left in device memory, divided by `divisor`: `out` points to one double
+  // of it. Nothing waits: the step statistics are recorded this way and read when the learner reads them.
+  // The terms are added in the same order as by reduce.
+  template <class F>
+  static void reduce_into(context& ctx, index_t n, const F& f, double* out, double divisor = 1.0) {
+    ctx.make_current();
+    if (n <= 0) {
+      METARM_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(double), ctx.stream()));
+      return;
+    }
+    const int parts = detail::kernels::reduction_blocks_for(n);
+    METARM_CUDA_LAUNCH("kernels::reduce_partials",
+                       detail::kernels::reduce_partials<F><<<parts, detail::kernels::reduction_block, 0, ctx.stream()>>>(
+                           n, f, ctx.partials()));
+    add_partials(ctx, parts, out, divisor, true);
+  }
+
+  template <class F>
+  static void reduce_segments_into(context& ctx, VectorView<const index_t> offsets, const F& f, double* out,
+                                   double divisor = 1.0) {
+    const index_t segments = offsets.size - 1;
+    ctx.make_current();
+    if (segments <= 0) {
+      METARM_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(double), ctx.stream()));
+      return;
+    }
+    const int parts = detail::kernels::reduction_blocks_for(segments);
+    METARM_CUDA_LAUNCH("kernels::reduce_segment_partials",
+                       detail::kernels::reduce_segment_partials<F>
+                       <<<parts, detail::kernels::reduction_block, 0, ctx.stream()>>>(offsets.data, segments, f,
+                                                                                      ctx.partials()));
+    add_partials(ctx, parts, out, divisor, true);
+  }
+
  private:
-  // The second pass of a reduction of `parts` partial sums; with one, the first pass wrote the total.
-  static void add_partials(context& ctx, int parts, double* total) {
-    if (parts > 1) {
+  // The second pass of a reduction of `parts` partial sums; with one, the first pass wrote the total unless
+  // `always` asks for the pass (which then divides by `divisor`).
+  static void add_partials(context& ctx, int parts, double* total, double divisor = 1.0, bool always = false) {
+    if (parts > 1 || always) {
       METARM_CUDA_LAUNCH("kernels::add_partials",
                          detail::kernels::add_partials<double><<<1, detail::kernels::reduction_block, 0, ctx.stream()>>>(
-                             ctx.partials(), parts, total));
+                             ctx.partials(), parts, total, divisor));
     }
   }
 

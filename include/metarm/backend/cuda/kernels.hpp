@@ -170,11 +170,11 @@ __global__ void reduce_segment_partials(const index_t* offsets, index_t segments
   }
 }
 
-// Second pass: one block adds the `count` partial sums in a fixed order. Launch with one block of
-// reduction_block threads. (A template only so that the header may be included in several translation
-// units.)
+// Second pass: one block adds the `count` partial sums in a fixed order and writes the sum divided by
+// `divisor`. Launch with one block of reduction_block threads. (A template only so that the header may be
+// included in several translation units.)
 template <class V>
-__global__ void add_partials(const V* partials, int count, V* out) {
+__global__ void add_partials(const V* partials, int count, V* out, V divisor) {
   __shared__ V shared[reduction_block];
   V total = V(0);
   for (int b = static_cast<int>(threadIdx.x); b < count; b += static_cast<int>(blockDim.x)) {
@@ -182,7 +182,7 @@ __global__ void add_partials(const V* partials, int count, V* out) {
   }
   const V sum = block_sum(total, shared);
   if (threadIdx.x == 0) {
-    *out = sum;
+    *out = sum / divisor;
   }
 }
 
