@@ -382,4 +382,69 @@ TEST_CASE("progress bar and metrics log write what they promise", "[callback]") 
   }
 }
 
+namespace {
+
+// Keeps what the learner reported, with the step of each report.
+struct Reports {
+  std::vector<std::int64_t> steps;
+  std::vector<StepStats> stats;
+  std::vector<double> epoch_loss, epoch_objective;
+  void on_step(const StepEvent& e) {
+    steps.push_back(e.step);
+    stats.push_back(e.stats);
+  }
+  void on_epoch_end(const EpochEvent& e) {
+    epoch_loss.push_back(e.mean_loss);
+    epoch_objective.push_back(e.mean_objective);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("statistics_every reads the statistics every few steps and changes nothing else", "[learner][statistics]") {
+  Rng rng(140);
+  const index_t d = 5;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto train = test::separable_pairs<double>(rng, d, 70, w);  // 9 batches of 8, the last of 6
+  const auto held_out = test::separable_pairs<double>(rng, d, 40, w);
+  const auto meta = test::random_meta<double>(rng, d, 30, {3});
+  const Mlp<Tanh, double> model(d, {6});
+  FitOptions<double> fit{.epochs = 2, .batch_size = 8, .meta_batch_size = 4, .eval_pairs = &held_out, .eval_every = 7};
+
+  MetaLearner every(model, MetaRM(0.3), Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 2});
+  Reports each;
+  every.fit(train, &meta, fit, each);
+  fit.statistics_every = 4;
+  MetaLearner sparse(model, MetaRM(0.3), Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 2});
+  Reports few;
+  sparse.fit(train, &meta, fit, few);
+
+  CHECK(same_bits(every.parameters(), sparse.parameters()));
+  REQUIRE(each.steps.size() == 18);
+  // Every 4th step, the steps before each evaluation (7, 14) and the last of each epoch (9, 18).
+  CHECK(few.steps == std::vector<std::int64_t>{4, 7, 8, 9, 12, 14, 16, 18});
+  for (std::size_t i = 0; i < few.steps.size(); ++i) {
+    const StepStats& want = each.stats[static_cast<std::size_t>(few.steps[i] - 1)];
+    INFO("step " << few.steps[i]);
+    CHECK(few.stats[i].loss == want.loss);
+    CHECK(few.stats[i].objective == want.objective);
+    CHECK(few.stats[i].grad_norm == want.grad_norm);
+    CHECK(few.stats[i].ascent_norm == want.ascent_norm);
+    CHECK(few.stats[i].learning_rate == want.learning_rate);
+  }
+  // The epoch means still cover every step (summed in groups, so equal up to the order of the additions).
+  REQUIRE(few.epoch_loss.size() == 2);
+  for (std::size_t e = 0; e < 2; ++e) {
+    CHECK(few.epoch_loss[e] == Approx(each.epoch_loss[e]).epsilon(1e-14));
+    CHECK(few.epoch_objective[e] == Approx(each.epoch_objective[e]).epsilon(1e-14));
+  }
+  double first_epoch = 0.0;
+  for (std::size_t i = 0; i < 9; ++i) first_epoch += each.stats[i].loss;
+  CHECK(each.epoch_loss[0] == Approx(first_epoch / 9).epsilon(1e-14));
+
+  fit.statistics_every = 0;
+  test::require_error_naming([&] { sparse.fit(train, &meta, fit); },
+                             {"argument 'statistics_every' must be >= 1, got 0"});
+}
+
 }  // namespace learner_test

@@ -93,6 +93,13 @@ TEST_CASE("MetaRM step equals the hand-written sequence: backup, ascend, gradien
 
     CHECK(stats.objective == j);
     CHECK(stats.loss == l);
+    double grad_j_squared = 0.0, grad_l_squared = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      grad_j_squared += grad_j[i] * grad_j[i];
+      grad_l_squared += grad_l[i] * grad_l[i];
+    }
+    CHECK(stats.ascent_norm == Approx(std::sqrt(grad_j_squared)).epsilon(1e-12));
+    CHECK(stats.grad_norm == Approx(std::sqrt(grad_l_squared)).epsilon(1e-12));
     CHECK(same_bits(theta, learner.parameters()));
   }
 }
@@ -193,6 +200,206 @@ TEST_CASE("a user-defined strategy plugs into the learner unchanged", "[strategy
   CHECK(history.steps().size() == 18);
   CHECK(history.steps().front().objective > 0.0);
   CHECK(learner.updates() == 18);
+}
+
+namespace {
+
+// Each built-in strategy written again with the members that return their values on the host, to check that
+// the values the built-in ones record in backend memory are the same.
+struct ReturnedStatistics {
+  template <class Step>
+  static StepStats vanilla(Step& s) {
+    StepStats stats;
+    auto grad = s.scratch("gradient");
+    stats.loss = s.preference_loss_and_gradient(s.params(), grad);
+    stats.grad_norm = s.apply_update(grad);
+    return stats;
+  }
+  template <class Step>
+  static StepStats metarm(Step& s, double eta, int inner_steps) {
+    StepStats stats;
+    auto adapted = s.scratch("adapted");
+    auto grad = s.scratch("gradient");
+    s.copy(s.params(), adapted);
+    for (int i = 0; i < inner_steps; ++i) {
+      const double j = s.meta_objective_and_gradient(adapted, grad);
+      if (i == 0) {
+        stats.objective = j;
+        stats.ascent_norm = s.norm(grad);
+      }
+      s.axpy(eta, grad, adapted);
+    }
+    stats.objective_after = s.meta_objective_value(adapted);
+    stats.loss = s.preference_loss_and_gradient(adapted, grad);
+    stats.grad_norm = s.apply_update(grad);
+    return stats;
+  }
+  template <class Step>
+  static StepStats reptile(Step& s, double alpha, int inner_steps) {
+    StepStats stats;
+    auto adapted = s.scratch("adapted");
+    auto grad = s.scratch("gradient");
+    s.copy(s.params(), adapted);
+    for (int i = 0; i < inner_steps; ++i) {
+      const double loss = s.preference_loss_and_gradient(adapted, grad);
+      if (i == 0) stats.inner_loss = stats.loss = loss;
+      s.axpy(-alpha, grad, adapted);
+    }
+    s.copy(s.params(), grad);
+    s.axpy(-1.0, adapted, grad);
+    stats.grad_norm = s.apply_update(grad);
+    return stats;
+  }
+};
+
+bool close_or_both_nan(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return std::abs(a - b) <= 1e-12 * std::max(std::abs(a), std::abs(b)) + 1e-15;
+}
+
+template <class Strategy, class Reference>
+void check_recorded_against_returned(Strategy strategy, Reference reference, StepOptions options = {}) {
+  const auto data = make_data(21);
+  const Model model(dim, {5, 4});
+  using Context = StepContext<Model, Adam, cpu>;
+  Context recorded(model, Adam{.learning_rate = 0.05}, options, cpu::context{});
+  Context returned(model, Adam{.learning_rate = 0.05}, options, cpu::context{});
+  Rng init(5);
+  std::vector<double> theta(static_cast<std::size_t>(model.parameter_count()));
+  model.initialize(std::span<double>(theta), init);
+  std::copy(theta.begin(), theta.end(), recorded.params().data);
+  std::copy(theta.begin(), theta.end(), returned.params().data);
+  cpu::context ctx;
+  PreferenceBatchBuffer<double, cpu> pair_buffer;
+  MetaBatchBuffer<double, cpu> meta_buffer;
+  for (int step = 1; step <= 4; ++step) {
+    std::vector<index_t> pair_idx, prompt_idx;
+    for (index_t i = 0; i < 8; ++i) pair_idx.push_back((step * 8 + i) % data.pairs.size());
+    for (index_t i = 0; i < 4; ++i) prompt_idx.push_back((step * 4 + i) % data.meta.prompts());
+    const auto pairs = pair_buffer.gather(ctx, data.pairs, pair_idx);
+    const auto meta = meta_buffer.gather(ctx, data.meta, prompt_idx);
+    recorded.set_batches(pairs, meta);
+    returned.set_batches(pairs, meta);
+    StepStats got = strategy.step(recorded);
+    recorded.recorded_statistics().end_step(recorded.backend_context());
+    recorded.recorded_statistics().read(recorded.backend_context(), got, step);
+    const StepStats want = reference(returned);
+    INFO("step " << step);
+    // Close rather than equal: the recorded norms add their squares in a fixed serial order, the returned
+    // ones as Eigen does, and the parameters then differ in their last bits.
+    CHECK(close_or_both_nan(got.loss, want.loss));
+    CHECK(close_or_both_nan(got.inner_loss, want.inner_loss));
+    CHECK(close_or_both_nan(got.objective, want.objective));
+    CHECK(close_or_both_nan(got.objective_after, want.objective_after));
+    CHECK(close_or_both_nan(got.grad_norm, want.grad_norm));
+    CHECK(close_or_both_nan(got.ascent_norm, want.ascent_norm));
+    CHECK(std::isfinite(got.loss));
+    CHECK(std::isfinite(got.grad_norm));
+    for (index_t i = 0; i < recorded.parameter_count(); ++i) {
+      REQUIRE(recorded.params()[i] == Approx(returned.params()[i]).epsilon(1e-12).margin(1e-14));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the statistics the built-in strategies record in backend memory equal the values returned on the host",
+          "[strategy][statistics]") {
+  SECTION("Vanilla") {
+    check_recorded_against_returned(Vanilla{}, [](auto& s) { return ReturnedStatistics::vanilla(s); });
+  }
+  SECTION("MetaRM, two ascent steps, J after") {
+    check_recorded_against_returned(MetaRM(MetaRM::Options{.eta = 0.2, .inner_steps = 2, .measure_objective_after = true}),
+                                    [](auto& s) { return ReturnedStatistics::metarm(s, 0.2, 2); });
+  }
+  SECTION("MetaRM with clipping that bites") {
+    check_recorded_against_returned(MetaRM(MetaRM::Options{.eta = 0.2, .measure_objective_after = true}),
+                                    [](auto& s) { return ReturnedStatistics::metarm(s, 0.2, 1); },
+                                    StepOptions{.clip_norm = 1e-3});
+  }
+  SECTION("Reptile") {
+    check_recorded_against_returned(Reptile(Reptile::Options{.inner_steps = 3, .inner_learning_rate = 0.1}),
+                                    [](auto& s) { return ReturnedStatistics::reptile(s, 0.1, 3); });
+  }
+}
+
+TEST_CASE("recorded statistics: sums over the steps between reads, and a NaN named with its steps",
+          "[strategy][statistics]") {
+  cpu::context ctx;
+  RecordedStatistics<cpu> statistics;
+  StepStats stats;
+  const double values[] = {1.5, 2.0, 4.0};
+  for (double v : values) {
+    statistics.begin_step();
+    *statistics.slot(Statistic::loss) = v;
+    *statistics.slot(Statistic::grad_norm) = v * v;  // squared, as recorded
+    statistics.end_step(ctx);
+  }
+  const StatisticsReading reading = statistics.read(ctx, stats, 3);
+  CHECK(reading.steps == 3);
+  CHECK(reading.sum[static_cast<std::size_t>(Statistic::loss)] == 7.5);
+  CHECK(reading.count[static_cast<std::size_t>(Statistic::loss)] == 3);
+  CHECK(reading.count[static_cast<std::size_t>(Statistic::objective)] == 0);
+  CHECK(stats.loss == 4.0);
+  CHECK(stats.grad_norm == 4.0);
+  CHECK(std::isnan(stats.objective));  // not recorded: left as the strategy returned it
+
+  // The sums start again after a read; a NaN in any step since is reported with the steps it may come from.
+  for (double v : {1.0, std::nan(""), 3.0}) {
+    statistics.begin_step();
+    *statistics.slot(Statistic::objective) = v;
+    statistics.end_step(ctx);
+  }
+  StepStats later;
+  try {
+    statistics.read(ctx, later, 6);
+    FAIL("a NaN objective was read without an error");
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    CHECK(message.find("objective was NaN in one of steps 4 to 6") != std::string::npos);
+  }
+
+  statistics.begin_step();
+  test::require_error_naming([&] { statistics.copy(ctx, Statistic::loss, Statistic::inner_loss); },
+                             {"'loss' is not recorded in this step"});
+}
+
+TEST_CASE("the record members reject a statistic of the wrong kind", "[strategy][statistics][errors]") {
+  const auto data = make_data(22);
+  const Model model(dim, {4});
+  StepContext<Model, Sgd, cpu> s(model, Sgd{}, StepOptions{}, cpu::context{});
+  cpu::context ctx;
+  PreferenceBatchBuffer<double, cpu> pair_buffer;
+  const std::vector<index_t> idx{0, 1, 2};
+  s.set_batches(pair_buffer.gather(ctx, data.pairs, idx), {});
+  auto grad = s.scratch("gradient");
+  test::require_error_naming([&] { s.record_preference_loss_and_gradient(s.params(), grad, Statistic::grad_norm); },
+                             {"must be a loss or objective statistic"});
+  test::require_error_naming([&] { s.record_norm(as_const(grad), Statistic::loss); }, {"must be a norm statistic"});
+  test::require_error_naming([&] { s.apply_update(grad, Statistic::objective); }, {"must be a norm"});
+  test::require_error_naming([&] { s.record_meta_objective_and_gradient(s.params(), grad, Statistic::objective); },
+                             {"no meta batch"});
+}
+
+TEST_CASE("clipping decided in backend memory equals clipping decided on the host", "[optim][statistics]") {
+  cpu::context ctx;
+  Rng rng(8);
+  const auto g = test::random_vector<double>(rng, 1000);
+  double norm = 0.0;
+  for (double v : g) norm += v * v;
+  norm = std::sqrt(norm);
+  for (const double max_norm : {0.0, norm / 3, norm * 2}) {
+    INFO("max_norm " << max_norm);
+    std::vector<double> on_host = g, in_memory = g;
+    const double host_norm = clip_by_global_norm<cpu>(ctx, test::view(on_host), max_norm);
+    double squared = -1.0;
+    clip_by_global_norm_into<cpu>(ctx, test::view(in_memory), max_norm, &squared);
+    CHECK(std::sqrt(squared) == Approx(host_norm).epsilon(1e-13));
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      REQUIRE(in_memory[i] == Approx(on_host[i]).epsilon(1e-13));
+    }
+    CHECK((max_norm > 0.0 && max_norm < norm) == (in_memory[0] != g[0]));
+  }
 }
 
 }  // namespace strategy_test

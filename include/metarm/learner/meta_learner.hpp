@@ -96,21 +96,11 @@ class MetaLearner {
 
   // ---- training -----------------------------------------------------------------------------------------
 
-  // One update on a preference batch and (for strategies that use one) a meta batch in backend memory.
+  // One update on a preference batch and (for strategies that use one) a meta batch in backend memory. The
+  // statistics the strategy recorded in backend memory are read when it ends (on a GPU, the step's one wait).
   StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {}) {
-    detail::make_current(step_.backend_context());  // scratch vectors and workspaces may grow below
-    validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
-    if constexpr (strategy_uses_meta_batch<Strategy>()) {
-      validate_batch<Backend>(meta, step_.model().input_dim(), "MetaLearner::step");
-    }
-    step_.set_batches(pairs, meta);
-    StepStats stats = strategy_.step(step_);
-    stats.learning_rate = step_.last_learning_rate();
-    const PreferenceBatchStats& batch = step_.preference_batch_stats();
-    stats.accuracy = batch.accuracy;
-    stats.margin = batch.margin;
-    stats.rewards_chosen = batch.chosen;
-    stats.rewards_rejected = batch.rejected;
+    StepStats stats = run_step(pairs, meta);
+    step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
     return stats;
   }
 
@@ -207,19 +197,28 @@ class MetaLearner {
               std::span<const index_t>(meta_order.data() + state.meta_cursor, static_cast<std::size_t>(meta_take)));
           state.meta_cursor += meta_take;
         }
-        const StepStats stats = step(pair_batch, meta_batch);
+        StepStats stats = run_step(pair_batch, meta_batch);
         ++step_count;
         ++epoch_steps;
         state.steps = step_count;
         state.next_batch = b + 1;
-        loss_sum += stats.loss;
-        objective_sum += stats.objective;
+        // Values the strategy recorded in backend memory are summed there; those it returned, here.
+        auto& recorded = step_.recorded_statistics();
+        if (!recorded.recorded(Statistic::loss)) loss_sum += stats.loss;
+        if (!recorded.recorded(Statistic::objective)) objective_sum += stats.objective;
 
-        const StepEvent event{step_count, epoch, options.epochs, b + 1, batches, total_steps, stats};
-        stop = detail::dispatch(
-            result.stop, [&](auto& c) { return detail::call_on_step(c, event); }, callbacks...);
+        const bool eval_due = options.eval_every > 0 && step_count % options.eval_every == 0 && has_eval(options);
+        const bool last_step = b + 1 == batches || (options.max_steps > 0 && step_count >= options.max_steps);
+        if (step_count % options.statistics_every == 0 || eval_due || last_step) {
+          const StatisticsReading reading = recorded.read(step_.backend_context(), stats, step_count);
+          loss_sum += reading.sum[static_cast<std::size_t>(Statistic::loss)];
+          objective_sum += reading.sum[static_cast<std::size_t>(Statistic::objective)];
+          const StepEvent event{step_count, epoch, options.epochs, b + 1, batches, total_steps, stats};
+          stop = detail::dispatch(
+              result.stop, [&](auto& c) { return detail::call_on_step(c, event); }, callbacks...);
+        }
 
-        if (!stop && options.eval_every > 0 && step_count % options.eval_every == 0 && has_eval(options)) {
+        if (!stop && eval_due) {
           result.last_eval = evaluate_for_fit(options);
           const EvalEvent eval_event{step_count, epoch, result.last_eval};
           stop = detail::dispatch(
@@ -352,6 +351,25 @@ class MetaLearner {
   std::int64_t updates() const { return step_.updates(); }
 
  private:
+  // One update, with the statistics the strategy recorded in backend memory left there (see step()).
+  StepStats run_step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
+    detail::make_current(step_.backend_context());  // scratch vectors and workspaces may grow below
+    validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
+    if constexpr (strategy_uses_meta_batch<Strategy>()) {
+      validate_batch<Backend>(meta, step_.model().input_dim(), "MetaLearner::step");
+    }
+    step_.set_batches(pairs, meta);
+    StepStats stats = strategy_.step(step_);
+    step_.recorded_statistics().end_step(step_.backend_context());
+    stats.learning_rate = step_.last_learning_rate();
+    const PreferenceBatchStats& batch = step_.preference_batch_stats();
+    stats.accuracy = batch.accuracy;
+    stats.margin = batch.margin;
+    stats.rewards_chosen = batch.chosen;
+    stats.rewards_rejected = batch.rejected;
+    return stats;
+  }
+
   void check_dim(index_t dim, const char* where, const char* argument) const {
     METARM_REQUIRE(dim == step_.model().input_dim(), where,
                    std::string("argument '") + argument + "' has " + std::to_string(dim) +
@@ -371,6 +389,8 @@ class MetaLearner {
                        ") exceeds the training set (" + std::to_string(train.size()) + ") with drop_last set");
     METARM_REQUIRE(options.max_steps >= 0, where, "argument 'max_steps' must be >= 0");
     METARM_REQUIRE(options.eval_every >= 0, where, "argument 'eval_every' must be >= 0");
+    METARM_REQUIRE(options.statistics_every >= 1, where,
+                   "argument 'statistics_every' must be >= 1, got " + std::to_string(options.statistics_every));
     if (needs_meta) {
       METARM_REQUIRE(meta != nullptr && !meta->empty(), where,
                      "strategy '" + std::string(strategy_name<Strategy>()) +

@@ -32,6 +32,12 @@ struct FitOptions {
   const preference_set* eval_pairs = nullptr;
   const meta_set* eval_meta = nullptr;
   std::int64_t eval_every = 0;
+  // Read the step statistics, and call the callbacks' on_step, every this many steps (and at the last step of
+  // each epoch, before each evaluation and at max_steps). On a GPU each read waits for the device to finish
+  // the work queued so far; with a larger value the steps in between run without a wait. The epoch means
+  // still cover every step (the recorded values are summed in backend memory), and a NaN loss or objective
+  // is still reported, at the next read, naming the steps it may come from.
+  std::int64_t statistics_every = 1;
   // Continue a fit from this state (MetaLearner::fit_state() of the interrupted run, usually restored from a
   // checkpoint together with the parameters and optimiser state) instead of starting a new one.
   const FitState* resume = nullptr;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <limits>
+#include <string_view>
 
 namespace metarm {
 
@@ -23,5 +24,50 @@ struct StepStats {
   double rewards_chosen = not_measured;
   double rewards_rejected = not_measured;
 };
+
+// The statistics a strategy may leave in backend memory instead of reading them on the host during the step
+// (StepContext's record_* members); the learner reads them into the StepStats field of the same name.
+enum class Statistic { loss, inner_loss, objective, objective_after, grad_norm, ascent_norm };
+
+inline constexpr int statistic_count = 6;
+
+constexpr double& field_of(StepStats& stats, Statistic s) {
+  switch (s) {
+    case Statistic::loss:
+      return stats.loss;
+    case Statistic::inner_loss:
+      return stats.inner_loss;
+    case Statistic::objective:
+      return stats.objective;
+    case Statistic::objective_after:
+      return stats.objective_after;
+    case Statistic::grad_norm:
+      return stats.grad_norm;
+    case Statistic::ascent_norm:
+      break;
+  }
+  return stats.ascent_norm;
+}
+
+// Norms are recorded as squared norms (a sum, like the objectives) and read back through a square root.
+constexpr bool is_norm(Statistic s) { return s == Statistic::grad_norm || s == Statistic::ascent_norm; }
+
+constexpr std::string_view statistic_name(Statistic s) {
+  switch (s) {
+    case Statistic::loss:
+      return "loss";
+    case Statistic::inner_loss:
+      return "inner_loss";
+    case Statistic::objective:
+      return "objective";
+    case Statistic::objective_after:
+      return "objective_after";
+    case Statistic::grad_norm:
+      return "grad_norm";
+    case Statistic::ascent_norm:
+      break;
+  }
+  return "ascent_norm";
+}
 
 }  // namespace metarm

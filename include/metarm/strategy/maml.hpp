@@ -46,7 +46,6 @@ inline void validate_maml(const MamlSettings& settings, const char* where) {
 template <class Step>
 StepStats maml_step(Step& s, const MamlSettings& settings) {
   using T = typename Step::scalar_type;
-  StepStats stats;
   const auto [support, query] = s.split_preference_batch(settings.support_pairs);
   const T alpha = static_cast<T>(settings.inner_learning_rate);
   const bool second_order = settings.order != MetaGradient::first_order && settings.inner_learning_rate != 0.0;
@@ -60,13 +59,14 @@ StepStats maml_step(Step& s, const MamlSettings& settings) {
     if (second_order && i > 0) {
       s.copy(adapted, point(i));  // phi_i, where the backward sweep takes H_support
     }
-    const double inner = static_cast<double>(s.preference_loss_and_gradient(adapted, grad, support));
     if (i == 0) {
-      stats.inner_loss = inner;
+      s.record_preference_loss_and_gradient(adapted, grad, support, Statistic::inner_loss);
+    } else {
+      s.preference_gradient(adapted, grad, support);
     }
     s.axpy(-alpha, grad, adapted);  // phi_{i+1} = phi_i - alpha grad L_support(phi_i)
   }
-  stats.loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad, query));  // g = grad L_query(phi_K)
+  s.record_preference_loss_and_gradient(adapted, grad, query, Statistic::loss);  // g = grad L_query(phi_K)
   if (second_order) {
     const HvpOptions hvp = hvp_options_for(settings.order, settings.finite_difference_step);
     for (int i = settings.inner_steps; i-- > 0;) {
@@ -74,8 +74,8 @@ StepStats maml_step(Step& s, const MamlSettings& settings) {
       s.axpy(-alpha, hv, grad);                             // u <- (I - alpha H_support(phi_i)) u
     }
   }
-  stats.grad_norm = s.apply_update(grad);
-  return stats;
+  s.apply_update(grad, Statistic::grad_norm);
+  return {};  // every statistic is recorded (see StepContext::record_*)
 }
 
 }  // namespace detail

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/strategy/meta_gradient.hpp"
 #include "metarm/metrics/step_stats.hpp"
@@ -60,34 +61,32 @@ class MetaRM {
       return second_order_step(s);
     }
     using T = typename Step::scalar_type;
-    StepStats stats;
     auto adapted = s.scratch("adapted");
     auto grad = s.scratch("gradient");
+    // Every value is recorded in backend memory (StepContext::record_*): on a GPU the step never waits.
     for (int i = 0; i < options_.inner_steps; ++i) {
-      // The first ascent step starts from the parameters themselves: no copy of them is made.
-      const double objective =
-          static_cast<double>(s.meta_objective_and_gradient(i == 0 ? s.params() : adapted, grad));
       if (i == 0) {
-        stats.objective = objective;
-        stats.ascent_norm = s.norm(grad);
+        // The first ascent step starts from the parameters themselves: no copy of them is made.
+        s.record_meta_objective_and_gradient(s.params(), grad, Statistic::objective);
+        s.record_norm(as_const(grad), Statistic::ascent_norm);
         s.add_scaled(s.params(), static_cast<T>(options_.eta), grad, adapted);
       } else {
+        s.meta_objective_gradient(adapted, grad);
         s.axpy(static_cast<T>(options_.eta), grad, adapted);
       }
     }
     if (options_.measure_objective_after) {
-      stats.objective_after = static_cast<double>(s.meta_objective_value(adapted));
+      s.record_meta_objective(adapted, Statistic::objective_after);
     }
-    stats.loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));
-    stats.grad_norm = s.apply_update(grad);
-    return stats;
+    s.record_preference_loss_and_gradient(adapted, grad, Statistic::loss);
+    s.apply_update(grad, Statistic::grad_norm);
+    return {};
   }
 
  private:
   template <class Step>
   StepStats second_order_step(Step& s) {
     using T = typename Step::scalar_type;
-    StepStats stats;
     const T eta = static_cast<T>(options_.eta);
     auto adapted = s.scratch("adapted");
     auto grad = s.scratch("gradient");
@@ -99,14 +98,15 @@ class MetaRM {
       if (i > 0) {
         s.copy(adapted, point(i));  // theta_i, where the backward sweep takes H_J
       }
-      const double objective = static_cast<double>(s.meta_objective_and_gradient(adapted, grad));
       if (i == 0) {
-        stats.objective = objective;
-        stats.ascent_norm = s.norm(grad);
+        s.record_meta_objective_and_gradient(adapted, grad, Statistic::objective);
+        s.record_norm(as_const(grad), Statistic::ascent_norm);
+      } else {
+        s.meta_objective_gradient(adapted, grad);
       }
       s.axpy(eta, grad, adapted);  // theta_{i+1} = theta_i + eta grad J(theta_i)
     }
-    stats.loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));  // g = grad L(theta')
+    s.record_preference_loss_and_gradient(adapted, grad, Statistic::loss);  // g = grad L(theta')
     if (options_.eta != 0.0) {
       const HvpOptions hvp = hvp_options_for(options_.order, options_.finite_difference_step);
       for (int i = options_.inner_steps; i-- > 0;) {
@@ -116,10 +116,10 @@ class MetaRM {
     }
     // After the products: measured first, J(theta') would displace the pass the first product reuses.
     if (options_.measure_objective_after) {
-      stats.objective_after = static_cast<double>(s.meta_objective_value(adapted));
+      s.record_meta_objective(adapted, Statistic::objective_after);
     }
-    stats.grad_norm = s.apply_update(grad);
-    return stats;
+    s.apply_update(grad, Statistic::grad_norm);
+    return {};
   }
 
   Options options_;

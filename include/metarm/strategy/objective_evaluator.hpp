@@ -69,6 +69,32 @@ class ObjectiveEvaluator {
     return value;
   }
 
+  // The same with the value left in backend memory at `value` (one double) instead of returned. Objectives
+  // without a value_and_gradient_into member have their value read on the host and written there.
+  template <class Structure>
+  void record_value_and_gradient(typename Backend::context& ctx, const Model& model, VectorView<const T> at,
+                                 const Input& x, Structure structure, const BatchKey& batch, VectorView<T> grad,
+                                 double* value) {
+    reserve_rewards(x.cols);
+    VectorView<const T> rewards;
+    objective_and_gradient<Backend>(
+        ctx, model, at, x, ws_,
+        [&](VectorView<const T> r, VectorView<T> d_rewards) {
+          if constexpr (requires {
+                          objective_.template value_and_gradient_into<Backend, T>(ctx, r, structure, d_rewards, value);
+                        }) {
+            objective_.template value_and_gradient_into<Backend, T>(ctx, r, structure, d_rewards, value);
+          } else {
+            const double host_value =
+                static_cast<double>(objective_.template value_and_gradient<Backend, T>(ctx, r, structure, d_rewards));
+            Backend::copy_from_host(ctx, &host_value, VectorView<double>{value, 1});
+          }
+          return T(0);
+        },
+        d_rewards_.view(), grad, &rewards);
+    record_pass(ctx, at, batch, rewards, !grad.empty());
+  }
+
   // Overwrites out with H v, H the objective's Hessian at `at` on the batch, exactly or by central
   // differences as options.method says. `gradient(point, grad)` takes the objective's gradient at another
   // point for the latter, with fd_point and fd_grad as parameter-sized scratch.

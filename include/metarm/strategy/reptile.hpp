@@ -40,22 +40,22 @@ class Reptile {
   template <class Step>
   StepStats step(Step& s) {
     using T = typename Step::scalar_type;
-    StepStats stats;
     auto adapted = s.scratch("adapted");
     auto grad = s.scratch("gradient");
     s.copy(s.params(), adapted);
     for (int i = 0; i < options_.inner_steps; ++i) {
-      const double loss = static_cast<double>(s.preference_loss_and_gradient(adapted, grad));
       if (i == 0) {
-        stats.inner_loss = loss;
+        s.record_preference_loss_and_gradient(adapted, grad, Statistic::inner_loss);
+        s.record_copy(Statistic::inner_loss, Statistic::loss);  // the loss before adaptation
+      } else {
+        s.preference_gradient(adapted, grad);
       }
       s.axpy(static_cast<T>(-options_.inner_learning_rate), grad, adapted);  // phi_{i+1} = phi_i - alpha grad L
     }
-    stats.loss = stats.inner_loss;
     s.copy(s.params(), grad);  // theta - phi_K
     s.axpy(T(-1), adapted, grad);
-    stats.grad_norm = s.apply_update(grad);
-    return stats;
+    s.apply_update(grad, Statistic::grad_norm);
+    return {};  // every statistic is recorded (see StepContext::record_*)
   }
 
  private:

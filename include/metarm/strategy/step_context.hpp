@@ -28,7 +28,9 @@
 #include "metarm/loss/preference_loss.hpp"
 #include "metarm/metrics/step_stats.hpp"
 #include "metarm/model/reward_model.hpp"
+#include "metarm/optim/clip.hpp"
 #include "metarm/strategy/objective_evaluator.hpp"
+#include "metarm/strategy/recorded_statistics.hpp"
 #include "metarm/strategy/scratch_vectors.hpp"
 #include "metarm/strategy/training_state.hpp"
 
@@ -167,6 +169,71 @@ class StepContext {
     return meta_objective_and_gradient(at, grad);
   }
 
+  // ---- the same, with the values left in backend memory ---------------------------------------------------
+  // These compute what the members above compute, but leave the value in backend memory as the step's
+  // statistic `into` instead of returning it, so that on a GPU the host does not wait for the device in the
+  // middle of a step. The learner reads the recorded statistics into the StepStats fields of the same names
+  // (overriding what the strategy set there) when the step ends (MetaLearner::step) or every
+  // FitOptions::statistics_every steps (fit). On backends the host can read, a NaN is still reported at once.
+
+  void record_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
+                                           Statistic into = Statistic::loss) {
+    record_preference_loss_and_gradient(at, grad, preference_batch_, into);
+  }
+  void record_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
+                                           const PreferenceBatch<T, Input>& batch, Statistic into) {
+    check_point(at, grad, "record_preference_loss_and_gradient");
+    check_value_statistic(into, "record_preference_loss_and_gradient");
+    preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
+                                          statistics_.slot(into));
+    record_batch_stats(preference_.rewards());
+  }
+
+  void record_meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad,
+                                          Statistic into = Statistic::objective) {
+    check_point(at, grad, "record_meta_objective_and_gradient");
+    check_value_statistic(into, "record_meta_objective_and_gradient");
+    METARM_REQUIRE(has_meta_batch(), "StepContext::record_meta_objective_and_gradient",
+                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
+    meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
+                                    key_of(meta_batch_), grad, statistics_.slot(into));
+  }
+  void record_meta_objective(VectorView<const T> at, Statistic into = Statistic::objective_after) {
+    record_meta_objective_and_gradient(at, VectorView<T>{}, into);
+  }
+
+  // Gradients alone: the objective's value is computed by the same pass but nobody reads it.
+  void preference_gradient(VectorView<const T> at, VectorView<T> grad) {
+    preference_gradient(at, grad, preference_batch_);
+  }
+  void preference_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
+    check_point(at, grad, "preference_gradient");
+    preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
+                                          statistics_.discard_slot());
+    record_batch_stats(preference_.rewards());
+  }
+  void meta_objective_gradient(VectorView<const T> at, VectorView<T> grad) {
+    check_point(at, grad, "meta_objective_gradient");
+    METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_gradient",
+                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
+    meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
+                                    key_of(meta_batch_), grad, statistics_.discard_slot());
+  }
+
+  // Records the statistic `to` as the value already recorded for `from` in this step.
+  void record_copy(Statistic from, Statistic to) { statistics_.copy(ctx_, from, to); }
+
+  // The Euclidean norm of x (added in double, in a fixed order) as a norm statistic.
+  void record_norm(VectorView<const T> x, Statistic into) {
+    METARM_REQUIRE(is_norm(into), "StepContext::record_norm",
+                   "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '" +
+                       std::string(statistic_name(into)) + "'");
+    Backend::reduce_into(ctx_, x.size, detail::SquaredTerms<T>{x.data}, statistics_.slot(into));
+  }
+
+  // The statistics recorded so far (for the learner, and for tests).
+  RecordedStatistics<Backend>& recorded_statistics() { return statistics_; }
+
   // ---- Hessian-vector products at any point `at` --------------------------------------------------------
   // Each overwrites `out` with H v, H the Hessian of the objective at `at`: exactly (forward-over-reverse)
   // or by central differences of gradients, as options.method says. `out` may not alias `at` or `v`. An
@@ -272,6 +339,15 @@ class StepContext {
   // gradient norm before clipping.
   double apply_update(VectorView<T> grad) { return state_.apply_update(ctx_, grad); }
 
+  // The same with the gradient norm before clipping recorded as the statistic `into` (see record_norm):
+  // clipping is then decided in backend memory, and nothing waits for the device.
+  void apply_update(VectorView<T> grad, Statistic into) {
+    METARM_REQUIRE(is_norm(into), "StepContext::apply_update",
+                   "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '" +
+                       std::string(statistic_name(into)) + "'");
+    state_.apply_update(ctx_, grad, statistics_.slot(into));
+  }
+
   double last_learning_rate() const { return state_.last_learning_rate(); }
 
   // ---- for the learner and tests ------------------------------------------------------------------------------
@@ -282,6 +358,7 @@ class StepContext {
     meta_batch_ = meta;
     preference_.forget();
     meta_.forget();
+    statistics_.begin_step();
   }
   FlatParams<T, Backend>& parameters() { return state_.parameters(); }
   const FlatParams<T, Backend>& parameters() const { return state_.parameters(); }
@@ -347,6 +424,12 @@ class StepContext {
     }
   }
 
+  static void check_value_statistic(Statistic into, const char* what) {
+    METARM_REQUIRE(!is_norm(into), std::string("StepContext::") + what,
+                   "argument 'into' must be a loss or objective statistic, got the norm '" +
+                       std::string(statistic_name(into)) + "'");
+  }
+
   void copy_columns(MatrixView<const T> from, index_t first, index_t count, MatrixView<T> to, index_t to_first) {
     if (from.contiguous()) {
       Backend::copy(ctx_, VectorView<const T>{from.data + first * from.ld, from.rows * count},
@@ -397,6 +480,7 @@ class StepContext {
   PreferenceBatch<T, Input> preference_batch_{};
   MetaBatch<T, Input> meta_batch_{};
   PreferenceBatchStats batch_stats_{};
+  RecordedStatistics<Backend> statistics_;
 };
 
 }  // namespace metarm

@@ -62,21 +62,23 @@ class TrainingState {
   // Clips grad in place (when clipping is on), applies one optimiser update to the parameters and returns
   // the gradient norm before clipping.
   double apply_update(typename Backend::context& ctx, VectorView<T> grad) {
-    METARM_REQUIRE(grad.size == parameter_count(), "StepContext::apply_update",
-                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
-                       std::to_string(parameter_count()));
+    check_gradient(grad);
     const double norm = clip_by_global_norm<Backend>(ctx, grad, clip_norm_);
-    last_learning_rate_ = learning_rate();
-    ++updates_;
-    std::array<VectorView<T>, state_count> state_views;
-    auto view = state_views.begin();
-    for (auto& state : state_) {
-      *view++ = state.view();
-    }
-    optimizer_.template update<Backend, T>(ctx, params_.view(), as_const(grad),
-                                           std::span<const VectorView<T>>(state_views.data(), state_count),
-                                           last_learning_rate_, updates_);
+    update(ctx, grad);
     return norm;
+  }
+
+  // The same with the squared gradient norm before clipping left at `squared_norm`, one double of backend
+  // memory: on backends the host cannot read, clipping is decided there and nothing waits for the device.
+  void apply_update(typename Backend::context& ctx, VectorView<T> grad, double* squared_norm) {
+    check_gradient(grad);
+    if constexpr (Backend::host_accessible) {
+      const double norm = clip_by_global_norm<Backend>(ctx, grad, clip_norm_);
+      *squared_norm = norm * norm;
+    } else {
+      clip_by_global_norm_into<Backend>(ctx, grad, clip_norm_, squared_norm);
+    }
+    update(ctx, grad);
   }
 
   // Every parameter-sized vector a checkpoint keeps, with the prefix of its tensors' names: the parameters
@@ -91,6 +93,25 @@ class TrainingState {
   }
 
  private:
+  void check_gradient(VectorView<T> grad) const {
+    METARM_REQUIRE(grad.size == parameter_count(), "StepContext::apply_update",
+                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
+                       std::to_string(parameter_count()));
+  }
+
+  void update(typename Backend::context& ctx, VectorView<T> grad) {
+    last_learning_rate_ = learning_rate();
+    ++updates_;
+    std::array<VectorView<T>, state_count> state_views;
+    auto view = state_views.begin();
+    for (auto& state : state_) {
+      *view++ = state.view();
+    }
+    optimizer_.template update<Backend, T>(ctx, params_.view(), as_const(grad),
+                                           std::span<const VectorView<T>>(state_views.data(), state_count),
+                                           last_learning_rate_, updates_);
+  }
+
   Optimizer optimizer_;
   double clip_norm_;
   Schedule schedule_;

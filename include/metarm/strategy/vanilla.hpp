@@ -14,11 +14,10 @@ struct Vanilla {
 
   template <class Step>
   StepStats step(Step& s) {
-    StepStats stats;
     auto grad = s.scratch("gradient");
-    stats.loss = static_cast<double>(s.preference_loss_and_gradient(s.params(), grad));
-    stats.grad_norm = s.apply_update(grad);
-    return stats;
+    s.record_preference_loss_and_gradient(s.params(), grad, Statistic::loss);
+    s.apply_update(grad, Statistic::grad_norm);
+    return {};  // every statistic is recorded (see StepContext::record_*)
   }
 };
 
