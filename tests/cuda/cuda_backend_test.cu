@@ -138,3 +138,34 @@ TEST_CASE("cuda: TF32 mode is opt-in and switchable", "[cuda]") {
   fast.set_tf32(false);
   CHECK_FALSE(fast.tf32());
 }
+
+TEST_CASE("cuda: a fit waits for the device only where it reads the step statistics", "[cuda][statistics]") {
+  using metarm::cuda;
+  metarm::Rng rng(4);
+  const metarm::index_t d = 6;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto pairs = test::separable_pairs<double>(rng, d, 64, w);
+  const auto meta = test::random_meta<double>(rng, d, 16, {3});
+  const metarm::Mlp<metarm::Tanh, double> model(d, {8});
+  metarm::FitOptions<double> fit{.epochs = 1, .batch_size = 8, .meta_batch_size = 4};
+  using Learner = metarm::MetaLearner<metarm::Mlp<metarm::Tanh, double>, metarm::MetaRM, metarm::Adam, cuda>;
+  Learner learner(model, metarm::MetaRM(0.3), metarm::Adam{}, {.seed = 5, .step = {.clip_norm = 0.5}});
+  learner.fit(pairs, &meta, fit);  // sizes every buffer
+  const auto& ctx = learner.step_context().backend_context();
+
+  // Eight steps, the statistics read at the last one only: one wait.
+  fit.statistics_every = 100;
+  std::int64_t before = ctx.host_waits();
+  metarm::History history;
+  learner.fit(pairs, &meta, fit, history);
+  CHECK(ctx.host_waits() - before == 1);
+  REQUIRE(history.steps().size() == 1);
+  CHECK(std::isfinite(history.steps().back().loss));
+  CHECK(std::isfinite(history.steps().back().grad_norm));
+
+  // Read at every step: one wait per step, and none inside the step.
+  fit.statistics_every = 1;
+  before = ctx.host_waits();
+  learner.fit(pairs, &meta, fit);
+  CHECK(ctx.host_waits() - before == 8);
+}

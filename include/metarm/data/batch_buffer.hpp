@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "metarm/core/error.hpp"
@@ -17,36 +18,65 @@ namespace metarm {
 
 namespace detail {
 
-// Host-accessible backends are written in place; others get the host staging area copied over in one go.
+// Host staging for backends without page-locked staging of their own: pageable memory copied over with
+// copy_from_host.
+template <class Backend, class T>
+class PageableStaging {
+ public:
+  void reserve(index_t size) {
+    if (static_cast<index_t>(host_.size()) < size) {
+      host_.resize(static_cast<std::size_t>(size));
+    }
+  }
+  T* writable(const typename Backend::context&) { return host_.data(); }
+  void upload(typename Backend::context& ctx, index_t count, T* destination) {
+    Backend::copy_from_host(ctx, host_.data(), VectorView<T>{destination, count});
+  }
+
+ private:
+  std::vector<T> host_;
+};
+
+template <class Backend, class T>
+struct staging_of {
+  using type = PageableStaging<Backend, T>;
+};
+template <class Backend, class T>
+  requires requires { typename Backend::template staging<T>; }
+struct staging_of<Backend, T> {
+  using type = typename Backend::template staging<T>;
+};
+
+// Host-accessible backends are written in place; others get the host staging area copied over in one go,
+// which on a GPU does not wait for the device (see cuda::staging).
 template <class Backend, class T>
 class StagedBuffer {
  public:
   void resize(index_t size) {
     device_.resize(size);
     if constexpr (!Backend::host_accessible) {
-      if (static_cast<index_t>(host_.size()) < size) {
-        host_.resize(static_cast<std::size_t>(size));
-      }
+      staging_.reserve(size);
     }
   }
-  T* host() {
+  T* host(const typename Backend::context& ctx) {
     if constexpr (Backend::host_accessible) {
       return device_.data();
     } else {
-      return host_.data();
+      return staging_.writable(ctx);
     }
   }
   void upload(typename Backend::context& ctx, index_t count) {
     if constexpr (!Backend::host_accessible) {
-      Backend::copy_from_host(ctx, host_.data(), VectorView<T>{device_.data(), count});
+      staging_.upload(ctx, count, device_.data());
     }
   }
   const T* device() const { return device_.data(); }
   index_t capacity() const { return device_.size(); }
 
  private:
+  struct NoStaging {};
   typename Backend::template buffer<T> device_;
-  std::vector<T> host_;
+  std::conditional_t<Backend::host_accessible, NoStaging, typename staging_of<Backend, T>::type> staging_;
 };
 
 }  // namespace detail
@@ -61,14 +91,15 @@ class PreferenceBatchBuffer {
     const index_t d = set.dim();
     features_.resize(std::max(features_.capacity(), 2 * n * d));
     margins_.resize(std::max(margins_.capacity(), n));
-    T* out = features_.host();
+    T* out = features_.host(ctx);
+    T* margins = margins_.host(ctx);
     for (index_t j = 0; j < n; ++j) {
       const index_t i = pairs[static_cast<std::size_t>(j)];
       METARM_REQUIRE(i >= 0 && i < set.size(), "PreferenceBatchBuffer::gather",
                      "pair index " + std::to_string(i) + " is outside the set of " + std::to_string(set.size()));
       std::memcpy(out + j * d, set.chosen(i), static_cast<std::size_t>(d) * sizeof(T));
       std::memcpy(out + (n + j) * d, set.rejected(i), static_cast<std::size_t>(d) * sizeof(T));
-      margins_.host()[j] = set.margin(i);
+      margins[j] = set.margin(i);
     }
     features_.upload(ctx, 2 * n * d);
     PreferenceBatch<T> batch{{features_.device(), d, 2 * n, d}, {}};
@@ -100,8 +131,8 @@ class MetaBatchBuffer {
     }
     features_.resize(std::max(features_.capacity(), columns * d));
     offsets_.resize(std::max(offsets_.capacity(), m + 1));
-    T* out = features_.host();
-    index_t* offsets = offsets_.host();
+    T* out = features_.host(ctx);
+    index_t* offsets = offsets_.host(ctx);
     offsets[0] = 0;
     for (index_t j = 0; j < m; ++j) {
       const index_t p = prompts[static_cast<std::size_t>(j)];

@@ -9,7 +9,8 @@
 // The ops that return a value to the host (reduce, reduce_segments, dot, squared_norm, identical) and the
 // transfers wait for the stream; no other op does. reduce_into and reduce_segments_into leave their value in
 // device memory instead: the built-in strategies record their step statistics with them, so a training step
-// queues its work without waiting (docs/cuda.md, "What lives where").
+// queues its work without waiting (docs/cuda.md, "What lives where"). Batches are uploaded from page-locked
+// staging (`staging`), which does not wait either.
 #pragma once
 
 #include <cublas_v2.h>
@@ -27,6 +28,7 @@
 #include "metarm/backend/cuda/context.hpp"
 #include "metarm/backend/cuda/device_buffer.hpp"
 #include "metarm/backend/cuda/kernels.hpp"
+#include "metarm/backend/cuda/pinned_staging.hpp"
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
@@ -41,6 +43,10 @@ struct cuda {
 
   template <class T>
   using buffer = detail::device_buffer<T>;
+
+  // Page-locked host memory from which uploads do not wait (see the learner's batch buffers).
+  template <class T>
+  using staging = detail::pinned_staging<T>;
 
   // ---- transfers (synchronous: the host memory may be reused as soon as they return) ---------------------
 

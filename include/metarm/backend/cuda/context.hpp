@@ -5,6 +5,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <utility>
 
 #include "metarm/backend/cuda/check.hpp"
@@ -94,6 +95,7 @@ class cuda_context {
     std::swap(device_result_, other.device_result_);
     std::swap(partials_, other.partials_);
     std::swap(host_result_, other.host_result_);
+    std::swap(host_waits_, other.host_waits_);
   }
 
   void set_tf32(bool on) {
@@ -118,7 +120,14 @@ class cuda_context {
     }
   }
 
-  void synchronize() const { METARM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  // Waits for all the work queued on the stream. Every such wait of the backend goes through here and is
+  // counted: a training step that records its statistics makes none (a test checks it).
+  void synchronize() const {
+    ++host_waits_;
+    METARM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  // How many times the host has waited for all the work queued on the stream.
+  std::int64_t host_waits() const { return host_waits_; }
 
   // What a reduction kernel leaves for the host: its value, or, for a comparison, whether two elements
   // differed.
@@ -146,6 +155,7 @@ class cuda_context {
   Result* device_result_ = nullptr;
   double* partials_ = nullptr;
   Result* host_result_ = nullptr;
+  mutable std::int64_t host_waits_ = 0;
 };
 
 }  // namespace metarm::detail
