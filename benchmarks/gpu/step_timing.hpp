@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <numeric>
 #include <vector>
 
@@ -74,7 +75,53 @@ Timing time_workload(const Workload& w) {
   return {seconds_per_step<Backend>(w, metarm::Vanilla{}), seconds_per_step<Backend>(w, metarm::MetaRM(1e-3))};
 }
 
+// Seconds per MetaRM step of a fit over `steps` batches, with its batch uploads, whose statistics are read
+// every `every` steps: on a GPU each read waits for the device, and the steps between queue their work
+// without a wait.
+template <class Backend>
+double seconds_per_fit_step(const Workload& w, index_t steps, std::int64_t every) {
+  const index_t k = 4;
+  metarm::Rng rng(2);
+  std::vector<std::vector<float>> chosen, rejected;
+  for (index_t i = 0; i < w.batch; ++i) {
+    chosen.emplace_back(static_cast<std::size_t>(w.dim));
+    rejected.emplace_back(static_cast<std::size_t>(w.dim));
+    for (auto& x : chosen.back()) x = static_cast<float>(rng.normal());
+    for (auto& x : rejected.back()) x = static_cast<float>(rng.normal());
+  }
+  metarm::PreferenceSet<float> pairs(w.dim);
+  for (index_t s = 0; s < steps; ++s) {
+    for (index_t i = 0; i < w.batch; ++i) {
+      pairs.add(chosen[static_cast<std::size_t>(i)], rejected[static_cast<std::size_t>(i)]);
+    }
+  }
+  metarm::MetaSet<float> meta(w.dim);
+  std::vector<float> block(static_cast<std::size_t>(w.dim * k));
+  for (index_t p = 0; p < w.batch; ++p) {
+    for (auto& x : block) x = static_cast<float>(rng.normal());
+    meta.add_prompt(block);
+  }
+  using Model = metarm::Mlp<metarm::ReLU, float>;
+  metarm::MetaLearner<Model, metarm::MetaRM, metarm::Adam, Backend> learner(
+      Model(w.dim, {w.hidden, w.hidden}), metarm::MetaRM(1e-3), metarm::Adam{.learning_rate = 1e-5});
+  auto& ctx = learner.step_context().backend_context();
+  metarm::FitOptions<float> fit{.epochs = 1, .batch_size = w.batch, .meta_batch_size = w.batch};
+  fit.statistics_every = every;
+  learner.fit(pairs, &meta, fit);  // warm-up: buffers, workspaces, cuBLAS heuristics
+  ctx.synchronize();
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  learner.fit(pairs, &meta, fit);
+  ctx.synchronize();
+  return std::chrono::duration<double>(clock::now() - start).count() / static_cast<double>(steps);
+}
+
 Timing cpu_timing(const Workload&);
 Timing cuda_timing(const Workload&);
+// MetaRM fit steps on the GPU with the statistics read every step, and every `steps` steps.
+struct FitTiming {
+  double read_every_step = 0, read_once = 0;
+};
+FitTiming cuda_fit_timing(const Workload&, index_t steps);
 
 }  // namespace gpu_bench
