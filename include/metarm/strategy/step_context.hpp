@@ -223,12 +223,17 @@ class StepContext {
   // Records the statistic `to` as the value already recorded for `from` in this step.
   void record_copy(Statistic from, Statistic to) { statistics_.copy(ctx_, from, to); }
 
-  // The Euclidean norm of x (added in double, in a fixed order) as a norm statistic.
+  // The Euclidean norm of x as a norm statistic: the backend's squared_norm where the host can read memory
+  // (its fastest pass), else a reduction added in double, in a fixed order, left in backend memory.
   void record_norm(VectorView<const T> x, Statistic into) {
     METARM_REQUIRE(is_norm(into), "StepContext::record_norm",
                    "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '" +
                        std::string(statistic_name(into)) + "'");
-    Backend::reduce_into(ctx_, x.size, detail::SquaredTerms<T>{x.data}, statistics_.slot(into));
+    if constexpr (Backend::host_accessible) {
+      *statistics_.slot(into) = static_cast<double>(Backend::squared_norm(ctx_, x));
+    } else {
+      Backend::reduce_into(ctx_, x.size, detail::SquaredTerms<T>{x.data}, statistics_.slot(into));
+    }
   }
 
   // The statistics recorded so far (for the learner, and for tests).
