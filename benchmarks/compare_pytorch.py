@@ -138,9 +138,10 @@ def main():
     if blas_build:
         METARM_ENV = {k: v for k, v in env.items() if k != "GLIBC_TUNABLES"}
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {cpu_model()}")
-    print(f"metarm: {binary}, " + ("Eigen's products go to OpenBLAS (METARM_USE_BLAS), run with the peer's "
-                                   "OpenBLAS settings" if blas_build else "Eigen's own kernels"))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {cpu_model()}; "
+          f"flags: {cpu_flags()}")
+    print(f"metarm: {binary}, products by {product_kernels(binary)}" +
+          (", run with the peer's OpenBLAS settings" if blas_build else ""))
     print("peer environment: LD_LIBRARY_PATH=" + env.get("LD_LIBRARY_PATH", "") +
           " GLIBC_TUNABLES=" + env["GLIBC_TUNABLES"] + " (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset)")
 
@@ -231,6 +232,24 @@ def main():
     print("targets missed: " + ("none" if not missed else "\n  " + "\n  ".join(missed)))
     if args.markdown:
         Path(args.markdown).write_text(table + "\n\n" + adam_table + "\n")
+
+
+def cpu_flags():
+    """The vector instruction sets of the CPU, as /proc/cpuinfo names them."""
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_tile")
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return " ".join(flag for flag in wanted if flag in present)
+    except OSError:
+        pass
+    return "unknown flags"
+
+
+def product_kernels(binary):
+    out = run_json([str(binary), "--benchmark_filter=^$", "--benchmark_format=json"], env=METARM_ENV)
+    return json.loads(out).get("context", {}).get("product_kernels", "unknown")
 
 
 def cpu_model():

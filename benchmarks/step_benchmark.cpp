@@ -165,4 +165,12 @@ BENCHMARK(adam_update)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
-BENCHMARK_MAIN();
+// The context of every run names the kernels that ran the products (and, through them, the instruction set).
+int main(int argc, char** argv) {
+  benchmark::AddCustomContext("product_kernels", metarm::cpu::product_kernels());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev zlib1g-dev nlohmann-json3-dev)
 
 packages+=(gnuplot-nox)  # the figures of metarm-simulate
+# The CPU's matrix products (METARM_USE_BLAS=AUTO finds it): kernels chosen at run time for the CPU, OpenMP
+# threads as the rest of the library.
+packages+=(libopenblas-openmp-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -25,8 +25,8 @@ int main() try {
   }
   const Workload workloads[] = {{768, 256, 32},   {768, 256, 256},   {4096, 1024, 32},
                                 {4096, 1024, 256}, {4096, 4096, 32}, {4096, 4096, 256}};
-  std::printf("CPU: Eigen on %d thread(s); GPU: cuBLAS float32 (TF32 off). Milliseconds per step, Adam, k = 4.\n\n",
-              Eigen::nbThreads());
+  std::printf("CPU: %s, %d thread(s); GPU: cuBLAS float32 (TF32 off). Milliseconds per step, Adam, k = 4.\n\n",
+              metarm::cpu::product_kernels().c_str(), Eigen::nbThreads());
   std::printf("%6s %6s %6s | %12s %12s %8s | %12s %12s %8s\n", "d", "h", "n=m", "vanilla cpu", "vanilla gpu", "speedup",
               "metarm cpu", "metarm gpu", "speedup");
   for (const auto& w : workloads) {

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "version" || command == "--version") {
-      std::printf("metarm %s\n", std::string(metarm::version).c_str());
+      std::printf("metarm %s\nmatrix products: %s\n", std::string(metarm::version).c_str(),
+                  metarm::cpu::product_kernels().c_str());
       return 0;
     }
     if (command == "train") return cli::train_command(argc, argv);

@@ -17,6 +17,12 @@
 #include <omp.h>
 #endif
 
+#if defined(EIGEN_USE_BLAS) && defined(METARM_BLAS_OPENBLAS)
+// OpenBLAS's own description of itself, and the kernels its run-time dispatch chose for this CPU.
+extern "C" char* openblas_get_config(void);
+extern "C" char* openblas_get_corename(void);
+#endif
+
 #include "metarm/backend/host.hpp"
 #include "metarm/backend/sparse_view.hpp"
 #include "metarm/backend/transpose.hpp"
@@ -280,6 +286,20 @@ struct cpu {
     }
 #endif
     product(trans_a, trans_b, alpha, a, b, beta, c);
+  }
+
+  // Which kernels run the matrix products, and for which instruction set: the BLAS Eigen hands them to
+  // (EIGEN_USE_BLAS, the default when OpenBLAS is installed), or Eigen's own, compiled for the instruction sets
+  // this translation unit targets.
+  static std::string product_kernels() {
+#if defined(EIGEN_USE_BLAS) && defined(METARM_BLAS_OPENBLAS)
+    return std::string(openblas_get_config()) + ", running its " + openblas_get_corename() + " kernels";
+#elif defined(EIGEN_USE_BLAS)
+    return "an external BLAS (EIGEN_USE_BLAS)";
+#else
+    return "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+           std::to_string(EIGEN_MINOR_VERSION) + " kernels for " + Eigen::SimdInstructionSetsInUse();
+#endif
   }
 
   // Every column of C gets `bias` added.
