@@ -248,7 +248,9 @@ def cpu_flags():
 
 
 def product_kernels(binary):
-    out = run_json([str(binary), "--benchmark_filter=^$", "--benchmark_format=json"], env=METARM_ENV)
+    """What the binary's products run on, from the context of its shortest row."""
+    out = run_json([str(binary), "--benchmark_filter=^adam_update/params:1048576/threads:1/real_time$",
+                    "--benchmark_min_time=0.01", "--benchmark_format=json"], env=METARM_ENV)
     return json.loads(out).get("context", {}).get("product_kernels", "unknown")
 
 

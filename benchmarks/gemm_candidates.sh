@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The product libraries Debian offers, timed on a training step's own float32 products (gemm_candidates.cpp):
 # Eigen's kernels built without -march (what a program gets that sets none) and with -march=native, OpenBLAS
-# and BLIS (each with its run-time choice of kernels), on 1 and 2 threads. Prints one markdown table of
+# and BLIS (each with its run-time choice of kernels), on 1 and 2 threads (Eigen splits a product over OpenMP
+# threads itself here; the library splits them instead, see cpu::gemm). Prints one markdown table of
 # GFLOP/s, with the machine it ran on. Needs g++, libeigen3-dev, libopenblas-openmp-dev, libblis-openmp-dev.
 #   benchmarks/gemm_candidates.sh [OUTPUT_DIR]
 set -euo pipefail
@@ -12,8 +13,8 @@ source="$here/gemm_candidates.cpp"
 lib=/usr/lib/x86_64-linux-gnu
 flags=(-std=c++20 -O3 -DNDEBUG -I/usr/include/eigen3)
 
-g++ "${flags[@]}" "$source" -o "$out/eigen"
-g++ "${flags[@]}" -march=native "$source" -o "$out/eigen-native"
+g++ "${flags[@]}" -fopenmp "$source" -o "$out/eigen"
+g++ "${flags[@]}" -fopenmp -march=native "$source" -o "$out/eigen-native"
 candidates=(eigen eigen-native)
 for blas in openblas blis; do
   dir="$lib/$blas-openmp"
