@@ -27,23 +27,38 @@ struct Timing {
   double vanilla = 0, metarm = 0;  // seconds per step
 };
 
-template <class Backend, class Strategy>
-double seconds_per_step(const Workload& w, Strategy strategy) {
+// The workload's batch of w.batch random pairs, repeated `copies` times, and w.batch random prompts of k = 4.
+struct Sets {
+  metarm::PreferenceSet<float> pairs;
+  metarm::MetaSet<float> meta;
+};
+inline Sets random_sets(const Workload& w, index_t copies, std::uint64_t seed) {
   const index_t k = 4;
-  metarm::Rng rng(1);
-  metarm::PreferenceSet<float> pairs(w.dim);
-  std::vector<float> a(static_cast<std::size_t>(w.dim)), b(static_cast<std::size_t>(w.dim));
+  metarm::Rng rng(seed);
+  std::vector<std::vector<float>> chosen, rejected;
   for (index_t i = 0; i < w.batch; ++i) {
-    for (auto& x : a) x = static_cast<float>(rng.normal());
-    for (auto& x : b) x = static_cast<float>(rng.normal());
-    pairs.add(a, b);
+    chosen.emplace_back(static_cast<std::size_t>(w.dim));
+    rejected.emplace_back(static_cast<std::size_t>(w.dim));
+    for (auto& x : chosen.back()) x = static_cast<float>(rng.normal());
+    for (auto& x : rejected.back()) x = static_cast<float>(rng.normal());
   }
-  metarm::MetaSet<float> meta(w.dim);
+  Sets sets{metarm::PreferenceSet<float>(w.dim), metarm::MetaSet<float>(w.dim)};
+  for (index_t c = 0; c < copies; ++c) {
+    for (index_t i = 0; i < w.batch; ++i) {
+      sets.pairs.add(chosen[static_cast<std::size_t>(i)], rejected[static_cast<std::size_t>(i)]);
+    }
+  }
   std::vector<float> block(static_cast<std::size_t>(w.dim * k));
   for (index_t p = 0; p < w.batch; ++p) {
     for (auto& x : block) x = static_cast<float>(rng.normal());
-    meta.add_prompt(block);
+    sets.meta.add_prompt(block);
   }
+  return sets;
+}
+
+template <class Backend, class Strategy>
+double seconds_per_step(const Workload& w, Strategy strategy) {
+  const auto [pairs, meta] = random_sets(w, 1, 1);
   using Model = metarm::Mlp<metarm::ReLU, float>;
   metarm::MetaLearner<Model, Strategy, metarm::Adam, Backend> learner(Model(w.dim, {w.hidden, w.hidden}), strategy,
                                                                      metarm::Adam{.learning_rate = 1e-5});
@@ -80,27 +95,7 @@ Timing time_workload(const Workload& w) {
 // without a wait.
 template <class Backend>
 double seconds_per_fit_step(const Workload& w, index_t steps, std::int64_t every) {
-  const index_t k = 4;
-  metarm::Rng rng(2);
-  std::vector<std::vector<float>> chosen, rejected;
-  for (index_t i = 0; i < w.batch; ++i) {
-    chosen.emplace_back(static_cast<std::size_t>(w.dim));
-    rejected.emplace_back(static_cast<std::size_t>(w.dim));
-    for (auto& x : chosen.back()) x = static_cast<float>(rng.normal());
-    for (auto& x : rejected.back()) x = static_cast<float>(rng.normal());
-  }
-  metarm::PreferenceSet<float> pairs(w.dim);
-  for (index_t s = 0; s < steps; ++s) {
-    for (index_t i = 0; i < w.batch; ++i) {
-      pairs.add(chosen[static_cast<std::size_t>(i)], rejected[static_cast<std::size_t>(i)]);
-    }
-  }
-  metarm::MetaSet<float> meta(w.dim);
-  std::vector<float> block(static_cast<std::size_t>(w.dim * k));
-  for (index_t p = 0; p < w.batch; ++p) {
-    for (auto& x : block) x = static_cast<float>(rng.normal());
-    meta.add_prompt(block);
-  }
+  const auto [pairs, meta] = random_sets(w, steps, 2);
   using Model = metarm::Mlp<metarm::ReLU, float>;
   metarm::MetaLearner<Model, metarm::MetaRM, metarm::Adam, Backend> learner(
       Model(w.dim, {w.hidden, w.hidden}), metarm::MetaRM(1e-3), metarm::Adam{.learning_rate = 1e-5});

@@ -43,10 +43,9 @@ struct CopyStatistic {
 
 }  // namespace detail
 
-// What one read returns: the last recorded value of each statistic, and the sums and counts of the values
-// recorded since the read before.
+// What one read returns besides the last step's values (written into its StepStats): the sums and counts of
+// the values recorded since the read before.
 struct StatisticsReading {
-  std::array<double, statistic_count> value{};
   std::array<double, statistic_count> sum{};
   std::array<std::int64_t, statistic_count> count{};
   std::int64_t steps = 0;  // steps ended since the read before
@@ -72,9 +71,6 @@ class RecordedStatistics {
     recorded_this_step_ |= bit(to);
   }
   bool recorded(Statistic s) const { return (recorded_this_step_ & bit(s)) != 0; }
-  bool any_recorded() const { return recorded_this_step_ != 0; }
-  // Statistics ended but not read yet.
-  bool pending() const { return steps_ > 0 && pending_mask_ != 0; }
 
   // A step begins: nothing is recorded in it yet.
   void begin_step() { recorded_this_step_ = 0; }
@@ -106,7 +102,6 @@ class RecordedStatistics {
       Backend::copy_to_host(ctx, VectorView<const double>{slots_.data(), 2 * statistic_count}, host.data());
       for (int k = 0; k < statistic_count; ++k) {
         const auto i = static_cast<std::size_t>(k);
-        reading.value[i] = host[i];
         reading.sum[i] = host[statistic_count + i];
         reading.count[i] = counts_[i];
       }
@@ -114,7 +109,7 @@ class RecordedStatistics {
       for (int k = 0; k < statistic_count; ++k) {
         if ((last_recorded_ >> k) & 1u) {
           const auto s = static_cast<Statistic>(k);
-          const double v = reading.value[static_cast<std::size_t>(k)];
+          const double v = host[static_cast<std::size_t>(k)];
           field_of(stats, s) = is_norm(s) ? std::sqrt(v) : v;
         }
       }
