@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """metarm against PyTorch on the same training steps, interleaved, medians of several repetitions.
 
     /usr/bin/python3 benchmarks/compare_pytorch.py [--build build] [--repetitions 5] [--min-time 0.5]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Float32 matrix products of a training step's own shapes, timed on one product library: Eigen's kernels, or,
 // when built with METARM_GEMM_CANDIDATE_BLAS, whatever BLAS the program is linked with (OpenBLAS, BLIS, ...)
 // through the Fortran sgemm_ every BLAS exports. benchmarks/gemm_candidates.sh builds one program per library

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The product libraries Debian offers, timed on a training step's own float32 products (gemm_candidates.cpp):
 # Eigen's kernels built without -march (what a program gets that sets none) and with -march=native, OpenBLAS
 # and BLIS (each with its run-time choice of kernels), on 1 and 2 threads (Eigen splits a product over OpenMP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes what the PyTorch peer (benchmarks/peer/torch_step.py check) needs to replay metarm's training step:
 // for each strategy (vanilla, metarm first order) x optimiser (SGD, Adam) x size (d, h), one safetensors file
 // <dir>/<strategy>_<optimizer>_d<d>_h<h>.safetensors holding

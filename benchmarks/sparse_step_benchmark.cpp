@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One training step on 2^18-wide hashed-text-like features, through the sparse first layer and, as the peer,
 // through the dense one on the same batch densified (d x 2n floats). n = m = 16 pairs / prompts, k = 2,
 // about `nonzeros` stored values per response; linear model and one hidden layer of 16; Vanilla and MetaRM

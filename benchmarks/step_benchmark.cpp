@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Time of one training step for the MLP reward model Linear(d, h) - ReLU - Linear(h, h) - ReLU - Linear(h, 1),
 // n = m = 32, k = 4, with SGD and Adam: Vanilla, MetaRM first order (the paper's), and the second-order
 // strategies, MetaRM exact and by finite differences, the dot-product reading, MAML (16 support and 16 query

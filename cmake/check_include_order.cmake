@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Checks that every header under include/metarm/<folder>/ includes only its own folder and the folders above
 # it in the table under "## Layers" in docs/architecture.md.
 #

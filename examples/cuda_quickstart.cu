@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The quickstart on the GPU: the same program, compiled by nvcc with CUDA enabled, where the default backend
 // is metarm::cuda. Parameters, gradients and optimiser state live on the device. Without a GPU it says so
 // and exits 77 before main runs (metarm/backend/cuda/device_probe.hpp has the rule).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The user-written layer and loss of custom_layer.cpp and custom_loss.cpp on the GPU: the same headers,
 // compiled by nvcc, checked by the same harnesses and trained with exact MetaRM on metarm::cuda. Without a
 // GPU it says so and exits 77; with one it cannot use, it fails (metarm/backend/cuda/device_probe.hpp).

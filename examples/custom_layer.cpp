@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A user-written layer (examples/rms_norm.hpp) checked by the library's layer harness and trained with exact
 // MetaRM inside a Sequential model, on the synthetic shift problem of the quickstart. The layer is one
 // header; the library does not change.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A user-written preference loss (examples/ipo_loss.hpp) checked by the library's loss harness and trained
 // with exact MetaRM, next to Bradley-Terry, on the synthetic shift problem of the quickstart. The loss is one
 // header; the library does not change.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A user-written strategy (examples/gradient_norm_penalty.hpp) trained next to Vanilla and MetaRM on the
 // synthetic shift problem of the quickstart. The strategy is one header; the library does not change.
 #include <cstdio>

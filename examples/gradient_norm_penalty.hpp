@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A strategy written outside the library, in one header: preference training with a gradient-norm penalty,
 //   minimise  F(theta) = L(theta) + (lambda / 2) ||grad L(theta)||^2,
 // which favours flat minima of the preference loss (Drucker and LeCun's double backpropagation, taken with

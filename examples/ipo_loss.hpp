@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A preference loss written outside the library, in one header: the squared loss of IPO (identity
 // preference optimisation, Azar et al. 2023) applied to reward differences,
 //   l(delta) = (delta - 1 / (2 tau))^2,   delta = r_chosen - r_rejected - margin

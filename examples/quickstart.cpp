@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Train a reward model with plain Bradley-Terry (Vanilla) and with MetaRM on the same data and seed, then
 // compare them on the source distribution and on a shifted one.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A layer written outside the library, in one header: RMS normalisation (Zhang and Sennrich 2019), the
 // normalisation of most current language-model reward heads,
 //   r = 1 / sqrt(mean(x^2) + epsilon),   xhat = x r,   y = gain * xhat

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small synthetic distribution-shift problem shared by the examples: a hidden "gold" reward over response
 // features, labelled pairs from a broad source policy, and responses from a shifted policy that has moved
 // toward high gold reward and narrowed, so its responses differ less and are harder to tell apart.

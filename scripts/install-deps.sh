@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what metarm needs to build, test and run its examples on Debian 12. Does nothing when every
 # package is already present, so the other scripts can call it on each run.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds and runs the quickstart: Vanilla and MetaRM trained on the same built-in synthetic data and seed,
 # compared on the source distribution and on a shifted one.
 set -euo pipefail

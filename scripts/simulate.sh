@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job: installs dependencies, builds metarm-simulate and runs the simulated iterative RLHF loop with
 # its defaults (a vanilla reward model and MetaRM at two step sizes, each driving its own policy for 4 rounds,
 # over 10 seeds). Prints the per-round table; writes CSV files and figures to build/simulation/.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds metarm and runs every test registered with ctest.
 #   scripts/test.sh              Release build in build/; also builds the CUDA backend's tests when nvcc is
 #                                found (they run on a GPU and are reported as skipped without one)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // No allocation inside a training step after the first: this binary replaces the global operator new to
 // count allocations, and turns on Eigen's own malloc check, then runs 100 steps of each strategy.
 #include <atomic>

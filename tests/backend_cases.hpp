@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test cases that every backend must pass, written once against the backend policy and instantiated per
 // backend: by backend_cpu_test.cpp for metarm::cpu and by cuda/cuda_backend_test.cu for metarm::cuda.
 // Data start in host vectors, go to the backend's memory, and results come back for checking on the host.

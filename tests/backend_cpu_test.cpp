@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backend-generic cases (backend_cases.hpp) on the CPU backend.
 #define METARM_TEST_BACKEND ::metarm::cpu
 #include "backend_cases.hpp"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end tests of the metarm program. Usage: cli_test.sh CASE METARM_BINARY [HH_RLHF_DIR]
 # Each case prints what it checks and exits 0 (pass), 1 (fail) or 77 (skipped, with the reason).
 set -uo pipefail

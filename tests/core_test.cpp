@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // core/, backend/ and params/: errors, the generator, the CPU backend's ops and the flat parameter layout.
 #include "test_support.hpp"
 

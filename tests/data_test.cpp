@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // data/ readers and featuriser: text pairs and meta prompts from JSONL (plain and gzip) with every malformed
 // case, the hashed n-gram featuriser, splitting by prompt group, .npy and safetensors embeddings, and a 2^18-wide
 // sparse model trained on featurised text.

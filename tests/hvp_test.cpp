@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // grad/ (Hessian-vector products), with the loss/ pieces they are built from: every exact product (the
 // losses' reward Hessians, MLPs of every activation, the linear model) against central differences of the
 // matching gradient in double, their symmetry u.Hv = v.Hu, the finite-difference fallback, and a model

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // io/: safetensors reading and writing, validation of hostile files (every malformed header, offsets out of
 // range, overlaps, holes, a checkpoint truncated at every byte, every header byte flipped), checkpoints of
 // learners, and resuming a fit from a checkpoint file bit for bit.

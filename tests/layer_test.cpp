@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // layer/ and model/: every built-in layer through check_layer (gradients and exact Hessian-vector products
 // against central differences in double, symmetry, held gradients, no allocation once sized), the harness
 // failing on broken layers, Sequential and Mlp as compositions of the same layers, and the exact MetaRM

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // learner/, callback/, metrics/ and data/: training end to end, reproducibility, evaluation metrics,
 // callbacks and stop reasons, batching, and errors on bad input.
 #include "test_support.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // loss/ and grad/: the Bradley-Terry loss and the difference objective J, their values, their reward
 // derivatives (every reward of both sides of every pair, every response of every prompt) and their
 // parameter gradients through a model, all against finite differences in double.

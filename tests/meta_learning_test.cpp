@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strategy/: the second-order and MAML-family strategies against their definitions, in double. MetaRM's
 // exact meta-gradient against central differences of theta -> L(theta + eta grad J(theta)) and its O(eta)
 // distance from first order; MAML and first-order MAML against theta -> L_query(phi_K(theta)); Reptile's

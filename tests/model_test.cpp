@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // model/: the activations' derivatives, and the MLP end to end, checked against central finite differences
 // in double, plus shapes and errors. Every layer on its own goes through check_layer (layer_test.cpp).
 #include "test_support.hpp"

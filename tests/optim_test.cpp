@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optim/: each optimiser against updates computed by hand, schedules at their boundaries, clipping.
 #include "test_support.hpp"
 

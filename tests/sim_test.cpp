@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sim/: the simulated RLHF environment. Labels follow the stated noise model, the policy's KL and gradients
 // are exact, policy optimisation climbs the reward model, statistics match tables, and the loop is seeded,
 // paired and reproducible.

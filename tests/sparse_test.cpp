@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sparse inputs (backend kernels, the first Dense layer, sets, batches, the learner) and resuming a fit from
 // its saved state, both without any file I/O.
 #include "test_support.hpp"

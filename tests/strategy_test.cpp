@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strategy/: Vanilla and first-order MetaRM, their relation (eta = 0 is Vanilla, bit for bit), MetaRM
 // against the update written out by hand, and a user strategy plugged in without library changes.
 #include "test_support.hpp"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The GPU run: builds metarm's CUDA programs with this machine's CUDA toolkit and runs, in this order and each
 # whatever happened before it,
 #   cases-separate   every CUDA test case in its own process (ctest -R '^cuda/')

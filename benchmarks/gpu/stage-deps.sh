@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The GPU machines run an image with nvcc, CMake and ninja but without Eigen and Catch2, and they cannot
 # download anything. Run this where Debian's libeigen3-dev and catch2 (2.x, as in Debian 12) are installed
 # (scripts/install-deps.sh installs them): it copies their headers and CMake files into .gpu-deps/ at the

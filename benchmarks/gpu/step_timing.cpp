@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two tables. First, seconds per Vanilla and MetaRM step on the CPU backend (all cores) and the CUDA backend,
 // for (d, h) in {(768, 256), (4096, 1024), (4096, 4096)} and n = m in {32, 256} with k = 4, Adam, float32.
 // Then, on the GPU, a fit's MetaRM steps with the statistics read at every step and read once.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seconds per training step of Vanilla and MetaRM for the MLP reward model
 // Linear(d, h) - ReLU - Linear(h, h) - ReLU - Linear(h, 1), on any backend. Shared by the CPU translation
 // unit (step_timing.cpp) and the CUDA one (step_timing_cuda.cu), which are linked into one program.

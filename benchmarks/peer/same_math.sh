@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Shows that metarm and PyTorch compute the same training step: metarm_same_math records three steps of
 # {vanilla, metarm} x {sgd, adam} at two sizes, and torch_step.py check replays them in PyTorch and compares
 # every loss and final parameter (PASS/FAIL per configuration, with the worst differences). Builds nothing.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 r"""PyTorch peer of metarm's training step (benchmarks/step_benchmark.cpp), and the check that both compute
 the same math.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Command-line options of one subcommand: declared once (name, value, help), parsed with one-line errors.
 #pragma once
 

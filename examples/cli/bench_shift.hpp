@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // metarm bench-shift: Vanilla vs MetaRM under the real policy shift of the HH-RLHF helpful splits.
 //
 //   source   helpful-base: 80% of prompt groups train, 20% held out

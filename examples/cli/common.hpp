@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the subcommands share: model specifications, the learner types they instantiate, reading and
 // featurising text data, the length-only baseline, and formatting.
 #pragma once

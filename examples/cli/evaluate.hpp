@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // metarm eval (metrics of a checkpoint on labelled pairs) and metarm score (one reward per response).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // metarm: train, evaluate and apply reward models on text preference data from the command line, and run the
 // HH-RLHF policy-shift benchmark. Exit status: 0 success, 1 an error in data or files (named with its file
 // and line), 2 wrong usage (with a one-line reason).

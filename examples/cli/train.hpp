@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // metarm train: fit a reward model on text preference pairs (Vanilla or MetaRM) and save a checkpoint.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The command line of metarm-simulate: every knob of SimulationOptions plus the run's own settings. Wrong
 // usage raises UsageError, which the program reports on one line and exits with status 2.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What metarm-simulate writes: the per-round table on stdout, CSV files of every number, and a gnuplot
 // script for the figures. Files are written to a temporary name and renamed, so an interrupted run never
 // leaves a half-written file behind.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // metarm-simulate: the paper's iterative RLHF loop in miniature, measured over seeds (docs/simulation.md).
 // Runs a vanilla arm and one MetaRM arm per eta on the same seeds, prints a per-round table of means with 95%
 // confidence intervals (and MetaRM's paired difference to vanilla), and writes CSV files and figures.

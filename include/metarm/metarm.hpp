@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // metarm: reward models that stay sharp when the policy's output distribution shifts.
 // This umbrella header brings in the whole library on the default backend.
 #pragma once

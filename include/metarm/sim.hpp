@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The simulated iterative RLHF environment (docs/simulation.md): gold reward, prompts, Gaussian policy, label
 // sampling, reward-model arms, the policy trainer, the round loop and confidence intervals. It runs on the CPU
 // backend in double precision, so it is not part of metarm/metarm.hpp, which CUDA translation units include.

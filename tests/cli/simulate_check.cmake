@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Runs metarm-simulate on a tiny configuration and checks what it writes. Invoked by ctest as
 #   cmake -DPROGRAM=<metarm-simulate> -DWORK_DIR=<scratch dir> -DMODE=<mode> -P simulate_check.cmake
 # MODE: files       every output file exists, every CSV parses (same field count as its header, numbers where

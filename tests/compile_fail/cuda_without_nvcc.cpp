@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: metarm::cuda used in a translation unit that nvcc does not compile. The test checks the
 // static_assert's sentence.
 #include <metarm/metarm.hpp>

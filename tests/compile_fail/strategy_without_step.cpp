@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: the strategy has no step() member. The test checks the static_assert's sentence.
 #include <metarm/metarm.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test runner for the CUDA backend. Without a GPU every run exits 77, which ctest reports as skipped; a GPU
 // that the runtime finds but cannot use (a driver too old, say) fails the run with the runtime's message
 // (metarm/backend/cuda/device_probe.hpp has the rule). Listing the tests (how ctest discovers them) works on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CPU-versus-CUDA equivalence: the same problem run on each backend through the same templates. The
 // problem and the runs use no backend headers, so the CPU runs compile in a C++ translation unit and the
 // CUDA runs in a CUDA one (equivalence_cuda.cu), and the test compares their results.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include <metarm/backend/cuda.hpp>
 
 #include "equivalence_runs.hpp"

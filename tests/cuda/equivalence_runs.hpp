@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runs behind equivalence.hpp, written once for any backend. Included by the two translation units that
 // define cpu_* and cuda_*; the backend header comes from the including file.
 #pragma once

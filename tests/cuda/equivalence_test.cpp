@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CPU versus CUDA in float32 on the same problem, parameters and batches: forward, both gradients and one
 // MetaRM step agree to 1e-5 (relative, norm-wise), a 200-step MetaRM training run to 1e-3 on the final
 // parameters and half a point of held-out accuracy. The measured values are printed with each check.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CPU backend: host memory and Eigen kernels. Every model, loss, optimiser and strategy reaches the
 // hardware only through the static members of a backend policy like this one, so a second backend (CUDA)
 // supplies the same members and nothing above this layer changes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backend a template uses when the program does not name one: metarm::cuda in translation units
 // compiled by nvcc with CUDA enabled (METARM_ENABLE_CUDA, set by the metarm::cuda CMake target), metarm::cpu
 // everywhere else. Define METARM_DEFAULT_BACKEND before including metarm to choose another; code can always

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host loops: the generic loops of a backend (for_each, reduce, and their segmented forms) on one host
 // thread, with no other dependency. Losses and layers evaluated on host memory outside a training step
 // (metrics, checks) run through it, in CUDA translation units as well, where the Eigen backend is absent.

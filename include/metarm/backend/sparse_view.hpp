@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A non-owning view of a sparse matrix stored by columns (compressed sparse columns, CSC). Text features are
 // this shape: a 2^18-row column holds a few hundred non-zeros, and a batch of them must never be densified.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whether a GEMM operand is used as stored or transposed.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Non-owning views over flat, column-major memory. A view does not know which backend's memory it points
 // into; the backend op that receives it does. Element access is valid only for host-accessible memory.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calls the hooks a callback has and skips those it lacks. Hooks that return bool may stop the fit; the
 // learner asks the callback for `name()` and `stop_reason()` (both optional) to record why.
 //

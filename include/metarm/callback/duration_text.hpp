@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A duration as progress output prints it: "42s", "3m07s", "2h15m".
 #pragma once
 

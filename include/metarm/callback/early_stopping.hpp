@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stops a fit when an evaluation metric has not improved for `patience` evaluations in a row.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the learner tells callbacks, and why a fit stopped.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Records every step's statistics and every evaluation, for plotting or inspection after a fit.
 #pragma once
 

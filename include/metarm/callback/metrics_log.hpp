@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Metrics as JSON lines, one object per logging step and per evaluation, with TRL's names: "loss",
 // "accuracy", "margin", "rewards/chosen", "rewards/rejected", "grad_norm", "learning_rate", "epoch" (fractional)
 // and "step" for training (means over the steps since the previous line), "eval_"-prefixed names for

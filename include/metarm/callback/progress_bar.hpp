@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A progress bar for long fits: on a terminal one line rewritten in place (at most every `interval` seconds)
 //   [##########..........]  48%  step 1200/2500  epoch 2/5  loss 0.6421  acc 0.612  35.1 step/s  ETA 37s
 // and, when the output is not a terminal (a log file, CI), a plain line every `every` steps and at each epoch

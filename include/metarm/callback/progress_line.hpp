@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Progress of a fit on one line: epoch, step, loss, J, rate and time left. On a terminal the line is
 // rewritten in place at most every `interval` seconds; elsewhere (a log file, CI) a plain line is printed
 // every `every` steps and at each epoch end.

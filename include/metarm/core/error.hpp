@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one exception type the library throws, with the place the problem was found kept apart from the
 // description so programs can report either.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small, fully specified random number generator. The standard distributions differ between standard
 // libraries; these do not, so a seed means the same run everywhere.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Numerically stable scalar functions used by layers, losses and optimisers on every backend.
 #pragma once
 

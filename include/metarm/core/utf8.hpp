@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UTF-8 validation, so that text readers can name the byte where a file stops being valid text.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The library version. CMake reads the three numbers below, so this header is the single source of truth.
 #pragma once
 

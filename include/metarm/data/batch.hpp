@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The two kinds of batch a training step consumes, as views into backend memory. Features are columns.
 //  - PreferenceBatch: [X_chosen | X_rejected], d x 2n, so one forward pass scores both sides.
 //  - MetaBatch: unlabelled responses from the shifted distribution, d x sum_p k_p, with m + 1 offsets

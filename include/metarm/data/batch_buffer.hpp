@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backend-resident batches gathered from host sets by index. Buffers grow to the largest batch seen and are
 // then reused, so gathering a batch of a size already seen does not allocate.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deterministic splitting by group: rows that share a key (the same prompt, or the same opening request)
 // always land on the same side, so no test prompt was seen in training. The split depends only on the set of
 // keys, the fraction and the seed, never on the order of the rows.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which host sets and batch buffers go with an input representation. The learner is written once against
 // these names; `Input` is the type the first layer receives (MatrixView<const T> for dense features,
 // SparseMatrixView<const T> for sparse ones).

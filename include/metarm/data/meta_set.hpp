@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unlabelled responses from the shifted distribution in host memory, grouped by prompt: prompt p owns
 // columns offsets[p] .. offsets[p+1] of a dim x total feature matrix, k_p >= 2 of them.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Labelled preference pairs in host memory: for pair i, the chosen and rejected responses' feature columns
 // and an optional margin (how strongly chosen is preferred; 0 when the data has none).
 #pragma once

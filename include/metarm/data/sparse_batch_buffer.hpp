@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sparse batches gathered from sparse host sets by index, as SparseMatrixViews. Like the dense buffers they
 // grow to the largest batch they are sized for (`reserve_for` sizes them for the worst batch a set can yield)
 // and are then reused, so gathering allocates nothing once training is under way.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A growing sparse matrix in host memory, one column (one response's features) appended at a time, stored by
 // columns (CSC) so that any run of columns is a SparseMatrixView without copying.
 #pragma once

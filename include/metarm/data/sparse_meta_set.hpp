@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unlabelled responses from the shifted distribution with sparse features, grouped by prompt: the sparse
 // counterpart of MetaSet. Prompt p owns columns offsets[p] .. offsets[p+1], k_p >= 2 of them.
 #pragma once

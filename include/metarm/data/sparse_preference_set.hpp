@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Labelled preference pairs with sparse features (hashed text features, say): the sparse counterpart of
 // PreferenceSet, with the same members the learner reads.
 #pragma once

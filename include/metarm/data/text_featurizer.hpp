@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text features for a reward model: hashed word n-grams of the response plus a few named structure features.
 //
 //   rows 0 .. 2^bits - 1     signed hashed word 1..n-grams of the response, sub-linear counts (1 + log c),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Preference data as text, before featurisation: labelled pairs and unlabelled prompts with k responses,
 // each remembering the file line it came from. HH-RLHF transcripts are split here into prompt and responses.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Central finite differences to check an analytic gradient, in double. Used by the tests for every layer
 // and loss, and available to anyone writing a layer of their own.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hessian-vector products of an objective of a model's rewards with respect to the flat parameters, two
 // ways:
 //  - exact, by forward-over-reverse through a model that provides `hvp` (every built-in model does): one

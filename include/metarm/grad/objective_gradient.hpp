@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The value of an objective of a model's rewards, and its gradient with respect to the flat parameters:
 // one forward pass, the objective's reward derivative, one backward pass.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writing a file so that readers see either the old file or the complete new one, never a partial write:
 // the bytes go to a temporary file in the target's directory, are flushed to disk, and the temporary file is
 // renamed over the target (rename is atomic within a file system).

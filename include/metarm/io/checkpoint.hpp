@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checkpoints of a MetaLearner as one safetensors file:
 //   tensors   "<block>"                   parameters, one tensor per layout block ("hidden.0.weight", ...),
 //                                         row-major with the block's shape (a weight is [outputs, inputs], as

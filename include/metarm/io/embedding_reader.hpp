@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Preference pairs and meta sets whose features are precomputed embeddings:
 //  - pairs: two [n, d] arrays (chosen, rejected), row i being pair i, from two .npy files or from tensors
 //    "chosen" and "rejected" of one safetensors file (optionally with a [n] tensor "margin");

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One JSON object per line (JSONL): parsing with errors that name the file, the line and the field.
 #pragma once
 

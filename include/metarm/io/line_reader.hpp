@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lines of a text file that may be gzip-compressed (zlib reads plain files through the same calls), with the
 // line number of each, and a clear error for a missing, unreadable or truncated file.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NumPy's .npy format (version 1.0, 2.0 or 3.0): the magic "\x93NUMPY", a version, a header length, a Python
 // dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), } and the raw data. Reads float32 and
 // float64 arrays of either byte order and either memory order; everything else is refused with a clear error.

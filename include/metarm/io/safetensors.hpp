@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N,
 // N bytes of JSON header {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ..., "__metadata__":
 // {string: string}}, then the raw little-endian tensor bytes, offsets relative to the end of the header.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Readers of preference data as text, JSONL plain or gzip-compressed:
 //  - pairs: HH-RLHF transcripts {"chosen": T, "rejected": T}, or TRL style {"prompt", "chosen", "rejected"}
 //    with an optional numeric "margin";

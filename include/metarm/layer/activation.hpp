@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Elementwise activations. Each is a stateless policy with the value, the first derivative and the second
 // derivative (for exact Hessian-vector products), written once for host and device code, and a layer with
 // no parameters (through ElementwiseActivation): Sequential<Dense<float>, ReLU, ScalarHead<float>>.

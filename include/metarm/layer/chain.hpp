@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Chain<L...>: layers applied one after another, composed at compile time. One loop over the list runs each
 // of the four passes (forward, backward and the two tangent passes of exact Hessian-vector products); the
 // chain keeps the tensors between its layers (each layer's output, the gradient with respect to it, and

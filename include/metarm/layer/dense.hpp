@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fully connected layer: y = W x + b, W outputs x inputs (column-major, as PyTorch's nn.Linear stores
 // it transposed), b outputs. It reaches its input only through input_product and accumulate_weight_gradient
 // (and write_weight_gradient), overloaded on the input type, so sparse inputs (sparse_input.hpp) add

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Layer contract: what Chain, Residual, Repeat, the reward networks and check_layer need from a layer.
 //
 // A layer maps a features x batch matrix x (width w_in) to y (width w_out), column by column. It owns no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Layer normalisation over the features of each column (Ba et al. 2016), as PyTorch's nn.LayerNorm over the
 // last dimension:
 //   mu = mean(x),  r = 1 / sqrt(mean((x - mu)^2) + epsilon),  xhat = (x - mu) r,  y = gamma * xhat + beta

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Repeat<L>: a run of layers of one type whose number and widths are runtime values, applied one after
 // another, such as the hidden stages of an MLP built from a list of widths. The same loop as Chain's, over
 // a vector instead of a tuple. Blocks are named "<name>.<i>.<block>" after each layer's position.

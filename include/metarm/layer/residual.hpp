@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Residual<L...>: y = x + f(x), f the chain of L... . The chain's output width must equal its input width.
 // Its blocks are named "<name>.<i>.<block>" after each inner layer's position.
 #pragma once

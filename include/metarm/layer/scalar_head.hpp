@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reward head: a dense layer of one unit, r = w . h + b, whose blocks are "<name>.weight" (1 x inputs)
 // and "<name>.bias". The last layer of every reward network.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sparse inputs for the first Dense layer: the two products that touch the input (see dense.hpp) for a
 // SparseMatrixView. Both cost outputs x nnz, so a layer over 2^18 hashed text features never builds the
 // d x n dense batch. The layer, the MLP and the learner are unchanged; they reach these by overload.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where a fit stands between two steps: the data order of the current epoch, the generators that will
 // shuffle the next ones, and the position in both the pair order and the meta-set cycle. With the parameters
 // and optimiser state, this is everything a checkpoint needs for a resumed fit to take exactly the steps the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MetaLearner: owns a reward model's parameters, optimiser state and workspaces, and trains them with a
 // strategy. `step` performs one update on given batches; `fit` runs epochs of shuffled batches with
 // callbacks; `evaluate` reports metrics on held-out data.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Bradley-Terry preference loss of docs/math.md, with margins and reward centering:
 //   L = (1/n) sum_i softplus(-(r_w,i - r_l,i - m_i)) + c (1/n) sum_i (r_w,i + r_l,i)^2
 // Rewards come laid out [chosen (n) | rejected (n)], as one forward pass over [X_chosen | X_rejected] gives.

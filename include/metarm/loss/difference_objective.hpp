@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MetaRM's difference objective J of docs/math.md, to be maximised:
 //   J = (1/m) sum_p (2 / k_p^2) sum_{i<j} sigma(|r(s_i) - r(s_j)|)
 // over m prompts whose k_p >= 2 responses occupy rewards[offsets[p] .. offsets[p+1]).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bradley-Terry with label smoothing (as in conservative DPO): each label is taken to be flipped with
 // probability epsilon, so a pair's loss is the expected negative log-likelihood
 //   l(delta) = (1 - epsilon) softplus(-delta) + epsilon softplus(delta),   delta = r_w - r_l - m

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The margin-ranking (hinge) preference loss, as PyTorch's MarginRankingLoss with target +1:
 //   L = (1/n) sum_i max(0, gamma - (r_w,i - r_l,i - m_i)) + c (1/n) sum_i (r_w,i + r_l,i)^2
 // A pair stops contributing once the chosen reward leads by gamma (plus its margin m_i). Its second

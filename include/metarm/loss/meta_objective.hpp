@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the step context needs from a meta objective, checked with a message that says what is missing.
 //
 // A meta objective maps the rewards of unlabelled responses grouped by prompt (m prompts; prompt p's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A preference loss built from a scalar function of one pair's reward difference, written once for every
 // backend:
 //   L = (1/n) sum_i l(delta_i) + c (1/n) sum_i (r_w,i + r_l,i)^2,    delta_i = r_w,i - r_l,i - m_i

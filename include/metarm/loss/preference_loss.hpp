@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the step context needs from a preference loss, checked with a message that says what is missing.
 //
 // A preference loss maps the rewards of a batch of n pairs, laid out [chosen (n) | rejected (n)], and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A meta objective built from a function of one prompt's k responses, averaged over the prompts, written
 // once for every backend:
 //   J = (1/m) sum_p f(r_offsets[p], ..., r_offsets[p+1]-1)

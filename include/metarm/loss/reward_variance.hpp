@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The within-prompt reward variance as a meta objective, to be maximised:
 //   V = (1/m) sum_p (1/k_p) sum_i (r_i - rbar_p)^2,    rbar_p the mean reward of prompt p's responses
 // Like J it rewards a model that tells a prompt's responses apart, but it grows without bound with the

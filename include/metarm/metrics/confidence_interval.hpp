@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Means over repeated runs (seeds) with Student-t confidence intervals, for reports that compare strategies.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How well rewards separate responses to the same prompt: the difference objective J and the distribution
 // of |r_i - r_j| over pairs of responses to one prompt.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Named scalar metrics in insertion order, with TRL-style names ("accuracy", "rewards/chosen", an
 // "eval_" prefix for held-out sets).
 #pragma once

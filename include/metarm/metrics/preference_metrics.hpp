@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How well rewards order labelled pairs, and how the rewards are spread.
 #pragma once
 

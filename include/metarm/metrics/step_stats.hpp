@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What one training step reports. Quantities a strategy does not compute stay NaN.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The multilayer perceptron reward model with runtime widths:
 //   Mlp<ReLU>(d, {h1, h2}) = Dense(d, h1) -> ReLU -> Dense(h1, h2) -> ReLU -> Dense(h2, 1)
 // with any number of hidden layers (none gives a linear model). Its body is a Repeat of Dense -> Activation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the learner needs from a reward model type, checked with messages that say what is missing.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A reward model made of one layer (usually a Chain) whose output is one reward per column: the model
 // contract of reward_model.hpp on top of the layer contract of layer/layer.hpp. It owns the layout of the
 // flat parameter vector, checks shapes, keeps the rewards and their tangents, and decides when an exact

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sequential<L...>: a reward model made of layers applied one after another, composed at compile time,
 //   Sequential model(dim, Dense<double>(64), LayerNorm<double>(), GELU{},
 //                    Residual(Dense<double>(64), Tanh{}), ScalarHead<double>());

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Clipping by global norm: the whole flat gradient is rescaled when its Euclidean norm exceeds a bound.
 #pragma once
 

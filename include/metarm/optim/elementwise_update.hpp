@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One optimiser update as one pass over the parameters, the gradient and the optimiser's state vectors,
 // written once for every backend: a Rule is a struct of this step's hyperparameters with a METARM_HOST_DEVICE
 // call operator that updates one element in place,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SGD with (heavy-ball or Nesterov) momentum, as PyTorch's SGD with dampening 0:
 //   b = momentum * b + g',  g' = g + weight_decay * p
 //   p -= lr * b                       (heavy ball)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the learner needs from an optimiser type, checked with a message that says what is missing.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Learning-rate schedules as a multiplier of the optimiser's base rate, as a function of the number of
 // updates already applied (t = 0 for the first update).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plain stochastic gradient descent: p -= lr * (g + weight_decay * p).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One contiguous vector of parameters (or of gradients, or of one optimiser moment) with its layout; every
 // block is a view into the same buffer, so a whole-model update is one pass over one array.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The named layout of a flat parameter vector: which block (a layer's weight, its bias, ...) lives at which
 // offset with which shape. Gradients and optimiser state use the same layout, and checkpoints store params
 // block by block under these names.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How well a reward model's rewards on a labelled response set agree with the labels and with the gold
 // reward, and how far apart it puts responses to the same prompt.
 #pragma once

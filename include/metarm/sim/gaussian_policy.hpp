@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The policy: given a prompt's context c, a response's features are y ~ N(mu(c), diag(sigma^2)) with
 //   mu(c) = W c + b,   sigma = exp(log_std)   (one standard deviation per response feature, shared by all prompts)
 // Parameters live in one flat vector with a named layout ("mean.weight", "mean.bias", "log_std"), like a reward

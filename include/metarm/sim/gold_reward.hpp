@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The gold reward r*(c, y): a fixed, seeded two-layer tanh network of the joint features x = [c; y],
 //   r*(x) = scale * sum_h v_h tanh(w_h . x + b_h),
 // that the learner never sees; annotators label pairs with it. `normalize_on` sets `scale` so that the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every knob of the simulated RLHF loop (docs/simulation.md explains each one), with checks that name the
 // offending field.
 #pragma once

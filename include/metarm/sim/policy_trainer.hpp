@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Optimises the policy against a frozen reward model with a KL penalty toward the SFT policy:
 //   F(policy) = E_c [ E_{y ~ policy(.|c)} r_n(c, y)  -  kl_weight * KL(policy(.|c) || sft(.|c)) ],
 // where r_n is the reward model's normalised reward. The expectation over y is taken by reparameterisation,

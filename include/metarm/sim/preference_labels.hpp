@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Human-like labels. For two responses a, b to the same prompt an annotator prefers a with probability
 //   P(a > b) = sigmoid(beta * (r*(a) - r*(b))),
 // drawn independently per pair, so labels are noisy the way real annotators' are: near-ties are coin flips,

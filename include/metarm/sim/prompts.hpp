@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prompts of the simulated world: each prompt is a vector of context features drawn from a standard normal.
 // The policy's responses and the gold reward both depend on it, so "responses to the same prompt" share it.
 #pragma once

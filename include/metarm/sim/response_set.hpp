@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Responses sampled from a policy, k per prompt: the unit every part of the loop works on (preference data,
 // meta sets, evaluation sets). Response column q belongs to prompt q / k. The reward models see the joint
 // features [context; response] of each column.

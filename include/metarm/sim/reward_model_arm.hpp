@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One arm of the comparison: a named way of training the round's reward model. The strategy (Vanilla, MetaRM,
 // or any strategy the learner accepts) is erased behind a function, so arms of different strategy types run
 // side by side in one loop. Every arm trains the same model from the same initialisation, with the same

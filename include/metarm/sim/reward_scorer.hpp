@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A trained reward model, frozen: scores joint features [context; response] and gives the gradient of its
 // reward with respect to them, which is how the policy follows it (the model's backward pass with an input
 // gradient). It also carries the normalisation r_n = (r - offset) / scale that the policy optimises and the

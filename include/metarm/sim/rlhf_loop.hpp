@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The iterative RLHF loop in miniature (docs/simulation.md). For one seed and a list of reward-model arms:
 //
 //   world (gold reward r*, SFT policy), labelled preference pairs from the SFT policy

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Means with Student-t confidence intervals over independent runs (seeds), and the paired difference of two
 // arms that shared each seed. The t distribution is metrics/confidence_interval.hpp's.
 #pragma once

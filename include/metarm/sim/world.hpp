@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One simulated world, fixed by a seed: the gold reward and the SFT policy. The gold reward is normalised on
 // the SFT policy's responses (see GoldReward::normalize_on), so label_beta sets the same label noise in every
 // world.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The objectives of a training step on its batches: the preference loss on a batch of pairs (its structure
 // the pairs' margins) and the meta objective on a batch of prompts' responses (its structure their offsets),
 // each as a value with its gradient through a model (one forward, one backward pass) and as an exact

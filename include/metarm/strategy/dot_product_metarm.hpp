@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The "dot-product" reading of MetaRM. To first order in eta, MetaRM's meta-objective is
 //   L(theta + eta grad J(theta)) ~ F(theta) = L(theta) + eta grad L(theta) . grad J(theta),
 // and this strategy descends on F itself, with its exact gradient

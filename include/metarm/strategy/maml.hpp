@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MAML (Finn et al. 2017) and first-order MAML on the preference loss. Each step's preference batch is cut
 // into a support part (its first pairs) and a query part (the rest), by StepContext::split_preference_batch:
 //   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L_support(phi_i)      K inner descent steps

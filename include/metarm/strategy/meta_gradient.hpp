@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a meta-learning strategy (MetaRM, MAML) differentiates through its inner adaptation steps.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MetaRM (Dou et al. 2024, Algorithm 1), first order by default:
 //   theta' = theta + eta * grad J(theta; meta batch)     ascent on the difference objective
 //   g      = grad L(theta'; preference batch)             preference gradient at the adapted point

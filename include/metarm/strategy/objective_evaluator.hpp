@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One objective of a training step (the preference loss, or the meta objective) with its caches: the model
 // workspace its passes run in, its reward derivative, and what it last computed. Once an exact
 // Hessian-vector product of the objective has been asked for, every gradient pass keeps a copy of its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Step statistics a strategy leaves in backend memory (StepContext's record_* members) until the learner
 // reads them. On a GPU, reading a value on the host makes the host wait until the device has finished all the
 // work queued before it; recording the step's values instead lets a whole step, or many steps, run without a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reptile (Nichol et al. 2018): K descent steps on the step's preference batch, then a move of the original
 // parameters toward where they ended:
 //   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L(phi_i)      K inner steps

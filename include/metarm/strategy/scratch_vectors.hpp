@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parameter-sized vectors a strategy keeps across steps, found by name: s.scratch("adapted"), or a family
 // of them by name and index, s.scratch("inner point", i). Each is created zero-filled on first use and
 // reused afterwards, so after the first step asking for one allocates nothing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Everything a strategy may use to perform one update, in three parts:
 //  - the state being trained (TrainingState: parameters, optimiser and its state, the update) and the
 //    strategy's own parameter-sized scratch vectors (ScratchVectors), which persist across steps;

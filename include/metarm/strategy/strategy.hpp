@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the learner needs from a strategy: one member that performs one update through a StepContext and
 // returns its statistics. Checked with a message that says what is missing.
 #pragma once

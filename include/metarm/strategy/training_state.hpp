@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What training changes and a checkpoint must keep: the parameters, the optimiser with its state vectors
 // and the number of updates applied, and the one operation that changes them, apply_update (clip, schedule,
 // optimiser). Parameters and state share the model's layout, so an update is one pass over a few flat

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plain Bradley-Terry training: theta <- optimiser_step(theta, grad L(theta)).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counting heap allocations, for checks that a pass allocates nothing once its buffers exist. A program
 // that wants them counted includes count_allocations.hpp in exactly one translation unit; that header
 // replaces the global operator new and points allocation_counter at its count. Without it the count is not

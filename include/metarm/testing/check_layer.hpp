@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // check_layer: every check a layer must pass, from one line, in double on any backend.
 //
 //   const auto report = metarm::testing::check_layer<metarm::cpu>(MyLayer(16));

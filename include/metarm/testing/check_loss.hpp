@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // check_preference_loss and check_meta_objective: the checks a loss or a meta objective must pass, from one
 // line, in double on any backend: the reward gradient against central differences of the value, the reward
 // Hessian product against central differences of the gradient, and its symmetry, at random rewards (with

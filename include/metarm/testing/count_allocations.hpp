@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Replaces the global operator new and delete with versions that count allocations, and registers the
 // count in metarm::testing::allocation_counter. Include it in exactly one translation unit of a test
 // program (the replacement operators are definitions).

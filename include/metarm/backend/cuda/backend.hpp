@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA backend: device memory, cuBLAS for the dense algebra and small kernels for the rest, with the
 // same static members as metarm::cpu, so every model, loss, optimiser, strategy and the learner run on it
 // unchanged. Include through metarm/backend/cuda.hpp, in a translation unit compiled by nvcc.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every CUDA runtime and cuBLAS call goes through these checks; a failure throws metarm::Error with the
 // call, the status name and the file:line.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-run execution state of the CUDA backend: the device, one stream, one cuBLAS handle bound to it, and
 // the small device and pinned host slots through which reductions return their scalar results.
 #pragma once

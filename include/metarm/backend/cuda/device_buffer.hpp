@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Owning device memory with the same interface as cpu::buffer: zero-initialised, grows keeping its prefix,
 // never shrinks its storage, move-only. Its first allocation goes to the calling thread's current device
 // (the device of the context whose op ran last in this thread, or that was built or made current last);

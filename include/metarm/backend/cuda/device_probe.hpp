@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whether a program that needs a GPU should run, report itself skipped, or fail, decided from what
 // cudaGetDeviceCount returned. This header needs no CUDA runtime, so the decision is tested on machines
 // without one; probe_devices.hpp asks the runtime.

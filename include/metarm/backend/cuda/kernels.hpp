@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Device kernels of the CUDA backend: the generic loops that run the library's functors (grid-stride loops,
 // and reductions in two passes whose sums are added in a fixed order, so that every run gives the same
 // bits), and the few fixed kernels of the backend's own algebra.

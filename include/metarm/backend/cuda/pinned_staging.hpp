@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Host staging memory for uploads. It is page-locked, because a copy from pageable memory makes the stream
 // finish all the work queued before it: the learner's batch uploads would then wait for the previous step
 // at every step. It carries an event recorded after its last upload, so that it is not rewritten before that

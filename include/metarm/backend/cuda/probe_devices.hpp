@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Asks the CUDA runtime whether this machine has a usable GPU (the decision is in device_probe.hpp). Test
 // programs and examples start with it:
 //   const metarm::DeviceProbe probe = metarm::probe_cuda_devices();

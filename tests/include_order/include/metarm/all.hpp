@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Umbrella header: exempt from the order, it may include every folder.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // In model/blocks/, so it belongs to model/ and may include model/ and core/.
 #pragma once
 

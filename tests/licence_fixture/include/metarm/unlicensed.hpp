@@ -1,0 +1,2 @@
+// A header that forgot its licence line.
+#pragma once
