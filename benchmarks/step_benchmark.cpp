@@ -7,6 +7,8 @@
 // Counters: steps/s, and for Vanilla and first-order MetaRM the GEMM work a step needs as FLOP/s (forward
 // 2 * columns * weights, backward the same for the weight gradients plus the input gradients of every layer
 // but the first). gemm_peak measures the float GEMM limit (2048^3) that those figures are read against.
+// fma_peak and optimizer_traffic (machine_limits.hpp) measure what the machine can do at most: the FMA peak
+// that the GEMM work is also read against, and the memory bound of the Adam update.
 // benchmarks/compare_pytorch.py runs these rows beside the PyTorch peer.
 #include <benchmark/benchmark.h>
 
@@ -16,6 +18,8 @@
 #include <string_view>
 
 #include <metarm/metarm.hpp>
+
+#include "machine_limits.hpp"
 
 namespace {
 
@@ -123,6 +127,60 @@ void adam_update(benchmark::State& state) {
       benchmark::Counter(double(size) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// The FMA peak: every thread runs independent multiply-add chains with the widest instructions the CPU has
+// (chosen at run time), so the figure is what the cores can do whatever this build's -march.
+void fma_peak(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const metarm_bench::FmaKernel kernel = metarm_bench::widest_fma_kernel();
+#if !defined(_OPENMP)
+  if (threads > 1) {
+    state.SkipWithError("built without OpenMP: the probe runs on one thread only");
+    return;
+  }
+#endif
+  if (kernel.run == nullptr) {
+    state.SkipWithError("no FMA probe for this architecture");
+    return;
+  }
+  constexpr std::int64_t rounds = 1 << 22;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(metarm_bench::run_fma_kernel(kernel, rounds, threads));
+  }
+  state.SetLabel(kernel.name);
+  state.counters["FLOP/s"] = benchmark::Counter(kernel.flops_per_round * double(rounds) * threads *
+                                                    double(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
+// The memory bound of the Adam update: its traffic (28 bytes per parameter) with no arithmetic, over the
+// same sizes as adam_update. bytes/s is the bandwidth reached; 1e9 / (params/s) the bound in ns per parameter.
+void optimizer_traffic(benchmark::State& state) {
+  const index_t size = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+#if !defined(_OPENMP)
+  if (threads > 1) {
+    state.SkipWithError("built without OpenMP: the probe runs on one thread only");
+    return;
+  }
+#endif
+  cpu::buffer<float> p(size), g(size), m(size), v(size);
+  Rng rng(3);
+  for (index_t i = 0; i < size; ++i) {
+    p.data()[i] = float(rng.normal());
+    g.data()[i] = 0.0f;  // keeps every value finite however many times the pass runs
+    m.data()[i] = 0.0f;
+    v.data()[i] = 0.0f;
+  }
+  for (auto _ : state) {
+    metarm_bench::optimizer_traffic(p.data(), g.data(), m.data(), v.data(), size, threads);
+    benchmark::ClobberMemory();
+  }
+  const double params = double(size) * double(state.iterations());
+  state.counters["params/s"] = benchmark::Counter(params, benchmark::Counter::kIsRate);
+  state.counters["bytes/s"] =
+      benchmark::Counter(params * metarm_bench::optimizer_bytes_per_param, benchmark::Counter::kIsRate);
+}
+
 // The second-order variants as default-constructible types, so they fit the template above.
 struct MetaRMExact : MetaRM {
   MetaRMExact() : MetaRM({.eta = 1e-2, .order = MetaGradient::exact}) {}
@@ -158,6 +216,17 @@ BENCHMARK(step_benchmark<MetaRMExact, metarm::Adam>)->Apply(sizes);
 BENCHMARK(gemm_peak)->ArgNames({"n", "threads"})->Args({2048, 1})->Args({2048, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK(adam_update)
+    ->ArgNames({"params", "threads"})
+    ->Args({1 << 20, 1})
+    ->Args({1 << 20, 2})
+    ->Args({1 << 22, 1})
+    ->Args({1 << 22, 2})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+BENCHMARK(fma_peak)->ArgNames({"threads"})->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK(optimizer_traffic)
     ->ArgNames({"params", "threads"})
     ->Args({1 << 20, 1})
     ->Args({1 << 20, 2})
