@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <string>
 #include <string_view>
@@ -476,6 +477,12 @@ struct cpu {
   template <class T>
   static void product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
                       MatrixView<T> c) {
+#if defined(EIGEN_USE_BLAS)
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      blas_product(trans_a, trans_b, alpha, a, b, beta, c);
+      return;
+    }
+#endif
     auto C = map(c);
     if (beta == T(0)) {
       C.setZero();
@@ -504,6 +511,51 @@ struct cpu {
       accumulate(A.transpose(), B.transpose());
     }
   }
+
+#if defined(EIGEN_USE_BLAS)
+  // The BLAS's own gemm (or gemv, where C is one row or one column), called directly rather than through
+  // Eigen's product expressions, which would end in the same call: a program then compiles none of Eigen's
+  // product templates for float and double (benchmarks/README.md, "Compile time").
+  template <class T>
+  static void blas_product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b,
+                           T beta, MatrixView<T> c) {
+    const index_t m = c.rows, n = c.cols, k = trans_a == Trans::yes ? a.rows : a.cols;
+    if (m == 0 || n == 0) return;
+    constexpr index_t largest = std::numeric_limits<int>::max();
+    METARM_REQUIRE(m <= largest && n <= largest && k <= largest && a.ld <= largest && b.ld <= largest &&
+                       c.ld <= largest,
+                   "cpu::gemm", "a dimension exceeds the BLAS's 32-bit integers: C is " + std::to_string(m) + " x " +
+                                    std::to_string(n) + ", k = " + std::to_string(k));
+    auto leading = [](const auto& v) { return static_cast<int>(std::max<index_t>({v.ld, v.rows, 1})); };
+    const int lda = leading(a), ldb = leading(b), ldc = leading(c);
+    const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k), one = 1;
+    const char ta = trans_a == Trans::yes ? 'T' : 'N', tb = trans_b == Trans::yes ? 'T' : 'N';
+    const int a_rows = static_cast<int>(a.rows), a_cols = static_cast<int>(a.cols);
+    const int b_rows = static_cast<int>(b.rows), b_cols = static_cast<int>(b.cols);
+    if (n == 1) {
+      // c = alpha op(A) x + beta c, x being op(B)'s one column: B's column, or B's row read across ldb.
+      const int incx = trans_b == Trans::yes ? ldb : 1;
+      if constexpr (std::is_same_v<T, float>) {
+        sgemv_(&ta, &a_rows, &a_cols, &alpha, a.data, &lda, b.data, &incx, &beta, c.data, &one);
+      } else {
+        dgemv_(&ta, &a_rows, &a_cols, &alpha, a.data, &lda, b.data, &incx, &beta, c.data, &one);
+      }
+    } else if (m == 1) {
+      // c^T = alpha op(B)^T x + beta c^T, x being op(A)'s one row, and c's row read across ldc.
+      const char tbt = trans_b == Trans::yes ? 'N' : 'T';
+      const int incx = trans_a == Trans::yes ? 1 : lda;
+      if constexpr (std::is_same_v<T, float>) {
+        sgemv_(&tbt, &b_rows, &b_cols, &alpha, b.data, &ldb, a.data, &incx, &beta, c.data, &ldc);
+      } else {
+        dgemv_(&tbt, &b_rows, &b_cols, &alpha, b.data, &ldb, a.data, &incx, &beta, c.data, &ldc);
+      }
+    } else if constexpr (std::is_same_v<T, float>) {
+      sgemm_(&ta, &tb, &mi, &ni, &ki, &alpha, a.data, &lda, b.data, &ldb, &beta, c.data, &ldc);
+    } else {
+      dgemm_(&ta, &tb, &mi, &ni, &ki, &alpha, a.data, &lda, b.data, &ldb, &beta, c.data, &ldc);
+    }
+  }
+#endif
 
   template <class T>
   using matrix_type = Eigen::Matrix<std::remove_const_t<T>, Eigen::Dynamic, Eigen::Dynamic>;
