@@ -52,34 +52,50 @@ constexpr double tolerance() {
 
 #define METARM_BACKEND_NAME(text) "backend: " text
 
-TEMPLATE_TEST_CASE(METARM_BACKEND_NAME("gemm matches a naive product for every transpose and beta"), "[backend]", float,
-                   double) {
+// Every transpose pair and beta, on shapes where C is one row or one column (the BLAS path runs gemv there),
+// with every operand a block of rows of a taller matrix, so that each leading dimension exceeds its rows.
+TEMPLATE_TEST_CASE(METARM_BACKEND_NAME("gemm matches a naive product for every transpose, beta and thin shape"),
+                   "[backend]", float, double) {
   using namespace backend_cases;
   using T = TestType;
   typename Backend::context ctx;
   metarm::Rng rng(11);
-  const index_t m = 7, k = 5, n = 4;
-  for (metarm::Trans ta : {metarm::Trans::no, metarm::Trans::yes}) {
-    for (metarm::Trans tb : {metarm::Trans::no, metarm::Trans::yes}) {
-      for (T beta : {T(0), T(1), T(2)}) {
-        const auto a = test::random_vector<T>(rng, m * k), b = test::random_vector<T>(rng, k * n);
-        const auto c0 = test::random_vector<T>(rng, m * n);
-        Device<T> da(ctx, a), db(ctx, b), dc(ctx, c0);
-        const index_t a_rows = ta == metarm::Trans::yes ? k : m, a_cols = ta == metarm::Trans::yes ? m : k;
-        const index_t b_rows = tb == metarm::Trans::yes ? n : k, b_cols = tb == metarm::Trans::yes ? k : n;
-        const T alpha = T(0.5);
-        Backend::gemm(ctx, ta, tb, alpha, da.cmatrix(a_rows, a_cols), db.cmatrix(b_rows, b_cols), beta, dc.matrix(m, n));
-        const auto c = download<T>(ctx, dc.cview());
-        for (index_t i = 0; i < m; ++i) {
+  constexpr index_t pad = 3;  // rows above and below each operand's block
+  struct Shape {
+    index_t m, k, n;
+  };
+  for (const Shape shape : {Shape{7, 5, 4}, Shape{1, 5, 4}, Shape{7, 5, 1}, Shape{1, 5, 1}, Shape{7, 1, 4}}) {
+    const index_t m = shape.m, k = shape.k, n = shape.n;
+    for (metarm::Trans ta : {metarm::Trans::no, metarm::Trans::yes}) {
+      for (metarm::Trans tb : {metarm::Trans::no, metarm::Trans::yes}) {
+        for (T beta : {T(0), T(1), T(2)}) {
+          const index_t a_rows = ta == metarm::Trans::yes ? k : m, a_cols = ta == metarm::Trans::yes ? m : k;
+          const index_t b_rows = tb == metarm::Trans::yes ? n : k, b_cols = tb == metarm::Trans::yes ? k : n;
+          const index_t a_ld = a_rows + 2 * pad, b_ld = b_rows + 2 * pad, c_ld = m + 2 * pad;
+          const auto a = test::random_vector<T>(rng, a_ld * a_cols), b = test::random_vector<T>(rng, b_ld * b_cols);
+          const auto c0 = test::random_vector<T>(rng, c_ld * n);
+          Device<T> da(ctx, a), db(ctx, b), dc(ctx, c0);
+          const T alpha = T(0.5);
+          Backend::gemm(ctx, ta, tb, alpha, da.cmatrix(a_ld, a_cols).row_block(pad, a_rows),
+                        db.cmatrix(b_ld, b_cols).row_block(pad, b_rows), beta, dc.matrix(c_ld, n).row_block(pad, m));
+          const auto c = download<T>(ctx, dc.cview());
           for (index_t j = 0; j < n; ++j) {
-            double expected = 0;
-            for (index_t p = 0; p < k; ++p) {
-              const double av = ta == metarm::Trans::yes ? a[p + i * a_rows] : a[i + p * a_rows];
-              const double bv = tb == metarm::Trans::yes ? b[j + p * b_rows] : b[p + j * b_rows];
-              expected += av * bv;
+            for (index_t r = 0; r < c_ld; ++r) {
+              const index_t i = r - pad;
+              if (i < 0 || i >= m) {
+                CHECK(c[r + j * c_ld] == c0[r + j * c_ld]);  // outside C's block: untouched
+                continue;
+              }
+              double expected = 0;
+              for (index_t p = 0; p < k; ++p) {
+                const double av = ta == metarm::Trans::yes ? a[pad + p + i * a_ld] : a[pad + i + p * a_ld];
+                const double bv = tb == metarm::Trans::yes ? b[pad + j + p * b_ld] : b[pad + p + j * b_ld];
+                expected += av * bv;
+              }
+              expected = alpha * expected + beta * c0[r + j * c_ld];
+              INFO("m " << m << " k " << k << " n " << n << " ta " << int(ta) << " tb " << int(tb) << " beta " << beta);
+              CHECK(c[r + j * c_ld] == Approx(expected).epsilon(1e-5).margin(1e-6));
             }
-            expected = alpha * expected + beta * c0[i + j * m];
-            CHECK(c[i + j * m] == Approx(expected).epsilon(1e-5).margin(1e-6));
           }
         }
       }
