@@ -57,6 +57,43 @@ TEST_CASE("cpu: long elementwise passes give the same bits on one and two thread
   }
 }
 
+// A long reduction sums each block on its own and the block sums in order, so the thread count that ran the
+// blocks cannot change a bit of the result; and its terms may write their own element as they go.
+TEST_CASE("cpu: a long reduction gives the same bits on one and two threads, and may write as it sums",
+          "[backend][cpu]") {
+  using metarm::cpu;
+  using metarm::index_t;
+  const index_t size = 300001;
+  metarm::Rng rng(43);
+  std::vector<float> x(size);
+  long double exact = 0.0L;  // the reference, with 11 more bits than the sum it checks
+  for (auto& v : x) {
+    v = float(rng.normal());
+    exact += static_cast<long double>(double(v) * double(v));
+  }
+  struct SquareAndNegate {
+    float* x;
+    double operator()(index_t i) const {
+      const double v = x[i];
+      x[i] = -x[i];
+      return v * v;
+    }
+  };
+  const int threads_before = Eigen::nbThreads();
+  std::vector<float> once = x, twice = x;
+  cpu::context one(1);
+  const double by_one = cpu::reduce(one, size, SquareAndNegate{once.data()});
+  cpu::context two(2);
+  const double by_two = cpu::reduce(two, size, SquareAndNegate{twice.data()});
+  Eigen::setNbThreads(threads_before);
+  CHECK(std::memcmp(&by_one, &by_two, sizeof(double)) == 0);
+  CHECK(by_one == Approx(static_cast<double>(exact)).epsilon(1e-13));
+  CHECK(once == twice);
+  bool negated = true;
+  for (index_t i = 0; i < size; ++i) negated = negated && once[i] == -x[i];
+  CHECK(negated);
+}
+
 // Large products on two threads are split by rows or by columns of C; every transpose, alpha and beta must
 // give what one thread gives.
 TEST_CASE("cpu: products split over two threads equal the one-thread products", "[backend][cpu]") {

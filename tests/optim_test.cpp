@@ -127,4 +127,36 @@ TEST_CASE("clip by global norm rescales only above the bound and reports the nor
   CHECK(std::hypot(g[0], g[1]) < 1.0);
 }
 
+// The learner records the gradient norm from inside the optimiser's own pass when nothing clips: the update
+// must be the one made without the slot, bit for bit, and the slot must hold the gradient's squared norm.
+TEMPLATE_TEST_CASE("an update given a GradientNormSlot moves the parameters as without it and measures the gradient",
+                   "[optim]", Sgd, Momentum, Adam, AdamW) {
+  using Optimizer = TestType;
+  Optimizer optimizer{};
+  if constexpr (requires { optimizer.weight_decay; }) optimizer.weight_decay = 1e-2;
+  if constexpr (requires { optimizer.nesterov; }) optimizer.nesterov = true;
+  for (const index_t n : {index_t{1}, index_t{37}, index_t{50001}}) {  // one partial block to many blocks
+    Rng rng(7);
+    const auto p0 = test::random_vector<double>(rng, n), g = test::random_vector<double>(rng, n);
+    Harness plain(optimizer, p0), measured(optimizer, p0);
+    plain.update(g, 0.1);
+    plain.update(g, 0.1);
+    measured.update(g, 0.1);
+    std::array<VectorView<double>, Optimizer::state_names.size()> views;
+    for (std::size_t i = 0; i < views.size(); ++i) views[i] = test::view(measured.state[i]);
+    double squared_norm = -1.0;
+    measured.optimizer.template update<cpu, double>(
+        measured.ctx, test::view(measured.params), test::view(g),
+        std::span<const VectorView<double>>(views.data(), views.size()), 0.1, ++measured.step,
+        GradientNormSlot{&squared_norm});
+    double expected = 0.0;
+    for (const double x : g) expected += x * x;
+    INFO("n = " << n);
+    CHECK(squared_norm == Approx(expected).epsilon(1e-13));
+    CHECK(measured.params == plain.params);
+    CHECK(measured.state == plain.state);
+  }
+  static_assert(OptimizerMeasuresGradient<Optimizer, cpu, double>);
+}
+
 }  // namespace optim_test

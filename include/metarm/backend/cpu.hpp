@@ -14,6 +14,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -63,8 +64,18 @@ struct cpu {
     // Host work is complete when an op returns.
     void synchronize() const {}
 
+    // One double per block of a long reduction (cpu::reduce), kept between calls so that a step that
+    // reduces a parameter-sized vector allocates only the first time.
+    double* reduction_partials(index_t blocks) {
+      if (static_cast<index_t>(reduction_partials_.size()) < blocks) {
+        reduction_partials_.resize(static_cast<std::size_t>(blocks));
+      }
+      return reduction_partials_.data();
+    }
+
    private:
     int threads_ = 0;
+    std::vector<double> reduction_partials_;
   };
 
   // Owning, 64-byte aligned, zero-initialised host storage. Growing keeps the existing prefix; shrinking
@@ -396,12 +407,27 @@ struct cpu {
     });
   }
 
-  // The sum of f(i) over i in [0, n), added in double in index order. f may also write outputs of its own
-  // index. A NaN term makes the sum NaN, which is how callers learn of non-finite inputs.
+  // The sum of f(i) over i in [0, n), added in double. f may also write outputs of its own index, which lets
+  // a pass that updates a vector measure it at the same time. A NaN term makes the sum NaN, which is how
+  // callers learn of non-finite inputs. The terms are added in a fixed order that depends on n only: each
+  // block of for_each's split is summed on its own (in `reduction_lanes` interleaved partial sums, so that
+  // the additions vectorise and do not wait on each other), then the block sums in block order. So the
+  // result is the same for every thread count.
   template <class F>
-  static double reduce(context&, index_t n, const F& f) {
-    host::context serial;
-    return host::reduce(serial, n, f);
+  static double reduce(context& ctx, index_t n, const F& f) {
+    if (n <= loop_block) {
+      return block_sum(f, 0, n);
+    }
+    const index_t blocks = (n + loop_block - 1) / loop_block;
+    double* const partial = ctx.reduction_partials(blocks);
+    for_blocks(ctx, n, [&f, partial](index_t begin, index_t count) {
+      partial[begin / loop_block] = block_sum(f, begin, begin + count);
+    });
+    double total = 0.0;
+    for (index_t b = 0; b < blocks; ++b) {
+      total += partial[b];
+    }
+    return total;
   }
 
   // f(p, begin, end) for every segment p of `offsets` (m + 1 ascending positions, segment p being
@@ -448,9 +474,35 @@ struct cpu {
   // the several Eigen statements of one body find it in cache, which fuses them into one trip through
   // memory. Long passes spread their blocks over the context's threads; every element is computed the
   // same way whatever the split, so results do not depend on the thread count.
+  // The block of for_each's split (elements) and the interleaved partial sums of a reduction over a block.
+  static constexpr index_t loop_block = 4096;
+  static constexpr int reduction_lanes = 16;
+
+  template <class F>
+  static double block_sum(const F& f, index_t begin, index_t end) {
+    double lane[reduction_lanes] = {};
+    index_t i = begin;
+    for (; i + reduction_lanes <= end; i += reduction_lanes) {
+#if defined(_OPENMP) || defined(METARM_OPENMP_SIMD)
+#pragma omp simd
+#endif
+      for (int j = 0; j < reduction_lanes; ++j) {
+        lane[j] += static_cast<double>(f(i + j));
+      }
+    }
+    for (int j = 0; i < end; ++i, ++j) {
+      lane[j] += static_cast<double>(f(i));
+    }
+    double total = 0.0;
+    for (const double x : lane) {
+      total += x;
+    }
+    return total;
+  }
+
   template <class Body>
   static void for_blocks([[maybe_unused]] const context& ctx, index_t size, Body&& body) {
-    constexpr index_t block = 4096;
+    constexpr index_t block = loop_block;
     const index_t blocks = (size + block - 1) / block;
 #if defined(_OPENMP)
     constexpr index_t min_blocks_per_thread = 32;  // waking a thread costs about as much as 128k elements

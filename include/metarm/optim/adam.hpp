@@ -102,12 +102,12 @@ struct AdamFamily {
 
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
-              std::span<const VectorView<T>> state, double lr, std::int64_t step) const {
+              std::span<const VectorView<T>> state, double lr, std::int64_t step, GradientNormSlot slot = {}) const {
     constexpr AdamDecay decay = Decoupled ? AdamDecay::decoupled : AdamDecay::l2;
     if (weight_decay == 0.0) {
-      apply_elementwise<Backend>(ctx, rule<T, AdamDecay::none>(lr, step), params, grad, state[0], state[1]);
+      apply_elementwise<Backend>(ctx, slot, rule<T, AdamDecay::none>(lr, step), params, grad, state[0], state[1]);
     } else {
-      apply_elementwise<Backend>(ctx, rule<T, decay>(lr, step), params, grad, state[0], state[1]);
+      apply_elementwise<Backend>(ctx, slot, rule<T, decay>(lr, step), params, grad, state[0], state[1]);
     }
   }
 };

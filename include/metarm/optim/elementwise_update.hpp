@@ -4,7 +4,9 @@
 // call operator that updates one element in place,
 //   void operator()(T& param, T grad, T& state_0, ..., T& state_{S-1}) const;
 // and apply_elementwise runs it over every element through the backend's for_each. The rule is copied into
-// device kernels, so it holds plain values only.
+// device kernels, so it holds plain values only. Given a GradientNormSlot, the same pass also sums the
+// squared gradient (Backend::reduce_into), which spares the learner a separate trip through the gradient to
+// record its norm.
 #pragma once
 
 #include <cstddef>
@@ -28,18 +30,40 @@ struct ElementwiseUpdate {
 
   METARM_HOST_DEVICE void operator()(index_t i) const { apply(i, std::make_index_sequence<States>{}); }
 
- private:
+ protected:
   template <std::size_t... S>
   METARM_HOST_DEVICE void apply(index_t i, std::index_sequence<S...>) const {
     rule(params[i], grad[i], state[S][i]...);
   }
 };
 
+// The same update, returning the element's squared gradient for a reduction to sum.
+template <class Rule, class T, std::size_t States>
+struct ElementwiseUpdateSquaringGradient : ElementwiseUpdate<Rule, T, States> {
+  METARM_HOST_DEVICE double operator()(index_t i) const {
+    const double g = static_cast<double>(this->grad[i]);
+    this->apply(i, std::make_index_sequence<States>{});
+    return g * g;
+  }
+};
+
 }  // namespace detail
+
+// Where an update leaves the squared norm of the gradient it applied: one double of backend memory, or
+// nowhere (null). Optimisers take one as an optional last argument of update() and pass it on here.
+struct GradientNormSlot {
+  double* squared_norm = nullptr;
+};
 
 template <class Backend, class T, class Rule, class... State>
 void apply_elementwise(typename Backend::context& ctx, const Rule& rule, VectorView<T> params, VectorView<const T> grad,
                        State... state) {
+  apply_elementwise<Backend>(ctx, GradientNormSlot{}, rule, params, grad, state...);
+}
+
+template <class Backend, class T, class Rule, class... State>
+void apply_elementwise(typename Backend::context& ctx, GradientNormSlot slot, const Rule& rule, VectorView<T> params,
+                       VectorView<const T> grad, State... state) {
   auto same_size = [&](index_t size, const char* what) {
     METARM_REQUIRE(size == params.size, "apply_elementwise",
                    std::string("argument '") + what + "' has " + std::to_string(size) + " values, 'params' has " +
@@ -47,9 +71,15 @@ void apply_elementwise(typename Backend::context& ctx, const Rule& rule, VectorV
   };
   same_size(grad.size, "grad");
   (same_size(VectorView<T>(state).size, "state"), ...);
-  Backend::for_each(ctx, params.size,
-                    detail::ElementwiseUpdate<Rule, T, sizeof...(State)>{rule, params.data, grad.data,
-                                                                         {VectorView<T>(state).data...}});
+  const detail::ElementwiseUpdate<Rule, T, sizeof...(State)> update{rule, params.data, grad.data,
+                                                                    {VectorView<T>(state).data...}};
+  if (slot.squared_norm == nullptr) {
+    Backend::for_each(ctx, params.size, update);
+  } else {
+    Backend::reduce_into(ctx, params.size,
+                         detail::ElementwiseUpdateSquaringGradient<Rule, T, sizeof...(State)>{update},
+                         slot.squared_norm);
+  }
 }
 
 }  // namespace metarm

@@ -59,11 +59,11 @@ struct Momentum {
 
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
-              std::span<const VectorView<T>> state, double lr, std::int64_t) const {
+              std::span<const VectorView<T>> state, double lr, std::int64_t, GradientNormSlot slot = {}) const {
     auto run = [&]<bool WeightDecay, bool Nesterov>() {
       const MomentumRule<T, WeightDecay, Nesterov> rule{static_cast<T>(lr), static_cast<T>(momentum),
                                                         static_cast<T>(weight_decay)};
-      apply_elementwise<Backend>(ctx, rule, params, grad, state[0]);
+      apply_elementwise<Backend>(ctx, slot, rule, params, grad, state[0]);
     };
     if (weight_decay == 0.0) {
       nesterov ? run.template operator()<false, true>() : run.template operator()<false, false>();

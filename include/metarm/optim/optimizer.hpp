@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "metarm/backend/views.hpp"
+#include "metarm/optim/elementwise_update.hpp"
 
 namespace metarm {
 
@@ -18,6 +19,15 @@ concept OptimizerFor = requires(const O& o, typename Backend::context& ctx, Vect
   { O::state_names.size() } -> std::convertible_to<std::size_t>;
   o.validate();
   o.template update<Backend, T>(ctx, params, grad, state, 1.0, std::int64_t{1});
+};
+
+// An optimiser whose update can also leave the gradient's squared norm in a GradientNormSlot, in the same
+// pass (the built-in ones do). The learner then records the norm without reading the gradient again; an
+// optimiser without it works the same, with one more pass.
+template <class O, class Backend, class T>
+concept OptimizerMeasuresGradient = requires(const O& o, typename Backend::context& ctx, VectorView<T> params,
+                                             VectorView<const T> grad, std::span<const VectorView<T>> state) {
+  o.template update<Backend, T>(ctx, params, grad, state, 1.0, std::int64_t{1}, GradientNormSlot{});
 };
 
 template <class O, class Backend, class T>

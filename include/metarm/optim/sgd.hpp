@@ -46,15 +46,16 @@ struct Sgd {
                    "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
   }
 
-  // `lr` is the scheduled rate for this update; `step` counts updates from 1.
+  // `lr` is the scheduled rate for this update; `step` counts updates from 1. Given a slot, the same pass
+  // leaves the gradient's squared norm there.
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
-              std::span<const VectorView<T>>, double lr, std::int64_t) const {
+              std::span<const VectorView<T>>, double lr, std::int64_t, GradientNormSlot slot = {}) const {
     if (weight_decay == 0.0) {
-      apply_elementwise<Backend>(ctx, SgdRule<T, false>{static_cast<T>(lr), T(0)}, params, grad);
+      apply_elementwise<Backend>(ctx, slot, SgdRule<T, false>{static_cast<T>(lr), T(0)}, params, grad);
     } else {
-      apply_elementwise<Backend>(ctx, SgdRule<T, true>{static_cast<T>(lr), static_cast<T>(weight_decay)}, params,
-                                 grad);
+      apply_elementwise<Backend>(ctx, slot, SgdRule<T, true>{static_cast<T>(lr), static_cast<T>(weight_decay)},
+                                 params, grad);
     }
   }
 };

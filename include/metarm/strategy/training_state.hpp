@@ -15,6 +15,7 @@
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/optim/clip.hpp"
+#include "metarm/optim/optimizer.hpp"
 #include "metarm/optim/schedule.hpp"
 #include "metarm/params/flat_params.hpp"
 #include "metarm/params/layout.hpp"
@@ -64,6 +65,13 @@ class TrainingState {
   // the gradient norm before clipping.
   double apply_update(typename Backend::context& ctx, VectorView<T> grad) {
     check_gradient(grad);
+    if constexpr (Backend::host_accessible && measures_gradient) {
+      if (clip_norm_ == 0.0) {
+        double squared_norm = 0.0;
+        update(ctx, grad, GradientNormSlot{&squared_norm});
+        return std::sqrt(squared_norm);
+      }
+    }
     const double norm = clip_by_global_norm<Backend>(ctx, grad, clip_norm_);
     update(ctx, grad);
     return norm;
@@ -73,6 +81,12 @@ class TrainingState {
   // memory: on backends the host cannot read, clipping is decided there and nothing waits for the device.
   void apply_update(typename Backend::context& ctx, VectorView<T> grad, double* squared_norm) {
     check_gradient(grad);
+    if constexpr (measures_gradient) {
+      if (clip_norm_ == 0.0) {  // without clipping the norm is wanted only for the record: one pass does both
+        update(ctx, grad, GradientNormSlot{squared_norm});
+        return;
+      }
+    }
     if constexpr (Backend::host_accessible) {
       const double norm = clip_by_global_norm<Backend>(ctx, grad, clip_norm_);
       *squared_norm = norm * norm;
@@ -100,7 +114,9 @@ class TrainingState {
                        std::to_string(parameter_count()));
   }
 
-  void update(typename Backend::context& ctx, VectorView<T> grad) {
+  static constexpr bool measures_gradient = OptimizerMeasuresGradient<Optimizer, Backend, T>;
+
+  void update(typename Backend::context& ctx, VectorView<T> grad, GradientNormSlot slot = {}) {
     last_learning_rate_ = learning_rate();
     ++updates_;
     std::array<VectorView<T>, state_count> state_views;
@@ -108,9 +124,14 @@ class TrainingState {
     for (auto& state : state_) {
       *view++ = state.view();
     }
-    optimizer_.template update<Backend, T>(ctx, params_.view(), as_const(grad),
-                                           std::span<const VectorView<T>>(state_views.data(), state_count),
-                                           last_learning_rate_, updates_);
+    const std::span<const VectorView<T>> states(state_views.data(), state_count);
+    if constexpr (measures_gradient) {
+      optimizer_.template update<Backend, T>(ctx, params_.view(), as_const(grad), states, last_learning_rate_,
+                                             updates_, slot);
+    } else {
+      optimizer_.template update<Backend, T>(ctx, params_.view(), as_const(grad), states, last_learning_rate_,
+                                             updates_);
+    }
   }
 
   Optimizer optimizer_;
