@@ -17,7 +17,7 @@ while IFS= read -r -d '' f; do
   fi
 done < <(find include examples tests benchmarks scripts cmake .ci -type f \
            \( -name '*.hpp' -o -name '*.cpp' -o -name '*.cu' -o -name '*.sh' -o -name '*.py' \
-              -o -name '*.cmake' -o -name '*.in' -o -name 'CMakeLists.txt' -o -path '.ci/run' \) -not -path '*/licence_fixture/*' -print0 2>/dev/null;
+              -o -name '*.cmake' -o -name '*.in' -o -name 'CMakeLists.txt' -o -name Makefile -o -path '.ci/run' \) -not -path '*/licence_fixture/*' -print0 2>/dev/null;
          find . -maxdepth 1 -name CMakeLists.txt -print0)
 if [ "$checked" -eq 0 ]; then
   echo "check-licence: found no source files under $root" >&2

@@ -10,6 +10,9 @@ packages+=(gnuplot-nox)  # the figures of metarm-simulate
 # The CPU's matrix products (METARM_USE_BLAS=AUTO finds it): kernels chosen at run time for the CPU, OpenMP
 # threads as the rest of the library.
 packages+=(libopenblas-openmp-dev)
+# The Debian package (scripts/package.sh): dpkg-shlibdeps names the programs' shared libraries, and the
+# package's tests build a consumer through pkg-config.
+packages+=(dpkg-dev pkgconf)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The library version. CMake reads the three numbers below, so this header is the single source of truth.
+// The library version: the numbers of project() in CMakeLists.txt, which a ctest case checks these against
+// (cmake/check_version.cmake). Changing the version means changing both, and CHANGELOG.md.
 #pragma once
 
 #include <string_view>
