@@ -1,24 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
-// The library version. CMake reads the three numbers below, so this header is the single source of truth.
+/// \file
+/// The library version. CMake reads the three numbers below, so this header is the single source of truth.
 #pragma once
 
 #include <string_view>
 
+/// The major version: a change means code written against the previous one may need changes.
 #define METARM_VERSION_MAJOR 0
+/// The minor version: a change adds features without breaking code written against the same major.
 #define METARM_VERSION_MINOR 2
+/// The patch version: fixes only.
 #define METARM_VERSION_PATCH 0
 
 #define METARM_DETAIL_STRINGIFY_(x) #x
 #define METARM_DETAIL_STRINGIFY(x) METARM_DETAIL_STRINGIFY_(x)
+/// The version as a string literal, "major.minor.patch", for messages and preprocessor-time checks.
 #define METARM_VERSION_STRING                                                                \
   METARM_DETAIL_STRINGIFY(METARM_VERSION_MAJOR)                                              \
   "." METARM_DETAIL_STRINGIFY(METARM_VERSION_MINOR) "." METARM_DETAIL_STRINGIFY(METARM_VERSION_PATCH)
 
 namespace metarm {
 
+/// METARM_VERSION_MAJOR, for C++ code.
 inline constexpr int version_major = METARM_VERSION_MAJOR;
+/// METARM_VERSION_MINOR, for C++ code.
 inline constexpr int version_minor = METARM_VERSION_MINOR;
+/// METARM_VERSION_PATCH, for C++ code.
 inline constexpr int version_patch = METARM_VERSION_PATCH;
+/// The version as "major.minor.patch", for messages and file metadata.
 inline constexpr std::string_view version = METARM_VERSION_STRING;
 
 }  // namespace metarm
