@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file
-/// Layer normalisation over the features of each column (Ba et al. 2016), as PyTorch's nn.LayerNorm over the
+/// Layer normalisation over the features of each column (Ba et al.\ 2016), as PyTorch's nn.LayerNorm over the
 /// last dimension:
+/// \verbatim
 ///   mu = mean(x),  r = 1 / sqrt(mean((x - mu)^2) + epsilon),  xhat = (x - mu) r,  y = gamma * xhat + beta
+/// \endverbatim
 /// with gamma ("<name>.weight", initialised to 1) and beta ("<name>.bias", 0) of the layer's width.
 ///
 /// The Jacobian of xhat in x is r (I - 1 1^T / h - xhat xhat^T / h), which is symmetric, so the input
 /// gradient of g = dy * gamma is P(g) = r (g - mean(g) - xhat mean(xhat g)) and the tangent of xhat along x_t
 /// is the same map applied to x_t. The exact Hessian-vector product differentiates P once more:
+/// \verbatim
 ///   r_t = -r^2 a,  a = mean(xhat x_t),  xhat_t = r (x_t - mean(x_t) - xhat a)
 ///   dx_t = -r a dx + r (g_t - mean(g_t) - xhat_t mean(xhat g) - xhat (mean(xhat_t g) + mean(xhat g_t)))
+/// \endverbatim
 /// with g_t = dy_t * gamma + dy * gamma_t. The workspace keeps mu and r per column, and a and mean(x_t) from
 /// the forward tangent for the backward tangent.
 #pragma once

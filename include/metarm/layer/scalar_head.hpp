@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file
-/// The reward head: a dense layer of one unit, r = w . h + b, whose blocks are "<name>.weight" (1 x inputs)
+/// The reward head: a dense layer of one unit, r = w \. h + b, whose blocks are "<name>.weight" (1 x inputs)
 /// and "<name>.bias". The last layer of every reward network.
 #pragma once
 
