@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// One optimiser update as one pass over the parameters, the gradient and the optimiser's state vectors,
-// written once for every backend: a Rule is a struct of this step's hyperparameters with a METARM_HOST_DEVICE
-// call operator that updates one element in place,
-//   void operator()(T& param, T grad, T& state_0, ..., T& state_{S-1}) const;
-// and apply_elementwise runs it over every element through the backend's for_each. The rule is copied into
-// device kernels, so it holds plain values only.
+/// \file
+/// One optimiser update as one pass over the parameters, the gradient and the optimiser's state vectors,
+/// written once for every backend: a Rule is a struct of this step's hyperparameters with a METARM_HOST_DEVICE
+/// call operator that updates one element in place,
+///   void operator()(T& param, T grad, T& state_0, ..., T& state_{S-1}) const;
+/// and apply_elementwise runs it over every element through the backend's for_each. The rule is copied into
+/// device kernels, so it holds plain values only.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +38,7 @@ struct ElementwiseUpdate {
 
 }  // namespace detail
 
+/// Runs `rule` on every element of params with the same element of grad and of each state vector; sizes must match.
 template <class Backend, class T, class Rule, class... State>
 void apply_elementwise(typename Backend::context& ctx, const Rule& rule, VectorView<T> params, VectorView<const T> grad,
                        State... state) {

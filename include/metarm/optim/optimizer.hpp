@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the learner needs from an optimiser type, checked with a message that says what is missing.
+/// \file
+/// What the learner needs from an optimiser type, checked with a message that says what is missing.
 #pragma once
 
 #include <concepts>
@@ -11,6 +12,7 @@
 
 namespace metarm {
 
+/// What an optimiser type provides on Backend: learning_rate, the names of its state vectors, validate() and update().
 template <class O, class Backend, class T>
 concept OptimizerFor = requires(const O& o, typename Backend::context& ctx, VectorView<T> params,
                                 VectorView<const T> grad, std::span<const VectorView<T>> state) {
@@ -20,6 +22,7 @@ concept OptimizerFor = requires(const O& o, typename Backend::context& ctx, Vect
   o.template update<Backend, T>(ctx, params, grad, state, 1.0, std::int64_t{1});
 };
 
+/// Fails to compile, with a message naming what an optimiser needs, unless O satisfies OptimizerFor; true otherwise.
 template <class O, class Backend, class T>
 constexpr bool check_optimizer() {
   static_assert(OptimizerFor<O, Backend, T>,
