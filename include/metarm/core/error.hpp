@@ -16,14 +16,14 @@ class Error : public std::runtime_error {
  public:
   /// Builds the error; what() reads "context: message", or the message alone when the context is empty.
   ///
-  /// `context` names where the problem was found ("BradleyTerryLoss", "MetaLearner::step", a file:line);
+  /// `context` names where the problem was found ("BradleyTerryLoss", "MetaLearner::step", a "file:line");
   /// `message` says what is wrong, naming the offending argument or field.
   Error(std::string context, std::string message)
       : std::runtime_error(context.empty() ? message : context + ": " + message),
         context_(std::move(context)),
         message_(std::move(message)) {}
 
-  /// Where the problem was found: a class, a member function or a file:line.
+  /// Where the problem was found: a class, a member function or a "file:line".
   const std::string& context() const noexcept { return context_; }
   /// What is wrong, naming the offending argument or field.
   const std::string& message() const noexcept { return message_; }

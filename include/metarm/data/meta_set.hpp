@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file
 /// Unlabelled responses from the shifted distribution in host memory, grouped by prompt: prompt p owns
-/// columns offsets[p] .. offsets[p+1] of a dim x total feature matrix, k_p >= 2 of them.
+/// columns offsets[p] .\. offsets[p+1] of a dim x total feature matrix, k_p >= 2 of them.
 #pragma once
 
 #include <algorithm>
@@ -77,7 +77,7 @@ class MetaSet {
 
   /// All responses' features, a column-major dim x responses() matrix.
   const std::vector<T>& features() const { return features_; }
-  /// prompts() + 1 offsets: prompt p owns columns offsets[p] .. offsets[p+1].
+  /// prompts() + 1 offsets: prompt p owns the columns from offsets[p] up to offsets[p+1].
   const std::vector<index_t>& offsets() const { return offsets_; }
 
  private:

@@ -74,7 +74,7 @@ class SparseMetaSet {
 
   /// All responses' features, one column per response.
   const SparseColumns<T>& features() const { return features_; }
-  /// prompts() + 1 offsets: prompt p owns columns offsets[p] .. offsets[p+1].
+  /// prompts() + 1 offsets: prompt p owns the columns from offsets[p] up to offsets[p+1].
   const std::vector<index_t>& offsets() const { return offsets_; }
 
  private:

@@ -44,7 +44,7 @@ inline constexpr std::array<std::string_view, 7> structure_feature_names{
 /// How text becomes features: the hash buckets, the n-gram lengths, the structure features and the hash seed.
 struct FeaturizerSettings {
   int bits = 18;            ///< 2^bits hash buckets
-  int ngrams = 2;           ///< word n-grams of lengths 1 .. ngrams (1 to 3)
+  int ngrams = 2;           ///< word n-grams of lengths 1 .\. ngrams (1 to 3)
   bool structure = true;    ///< append the named structure features
   std::uint64_t seed = 0;   ///< hash seed; another seed gives another, equally good, hashing
 

@@ -183,12 +183,12 @@ struct Identity : ElementwiseActivation<Identity> {
   static constexpr std::string_view name = "identity";
   /// True: Mlp leaves this activation out of its hidden stages.
   static constexpr bool is_identity = true;
-  /// z.
+  /// z, unchanged.
   template <class T>
   METARM_HOST_DEVICE static T value(T z) {
     return z;
   }
-  /// 1.
+  /// 1 everywhere.
   template <class T>
   METARM_HOST_DEVICE static T derivative(T, T) {
     return T(1);

@@ -31,7 +31,8 @@ class Reptile {
 
   /// Reptile's settings.
   struct Options {
-    int inner_steps = 5;               ///< K
+    /// K, the descent steps on the preference batch before each move.
+    int inner_steps = 5;               // K
     double inner_learning_rate = 0.1;  ///< alpha of the inner descent
   };
 

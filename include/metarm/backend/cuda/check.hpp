@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file
 /// Every CUDA runtime and cuBLAS call goes through these checks; a failure throws metarm::Error with the
-/// call, the status name and the file:line.
+/// call, the status name and the "file:line".
 #pragma once
 
 #include <cublas_v2.h>
@@ -37,9 +37,9 @@ inline void check_cublas(cublasStatus_t status, const char* call, const char* fi
 
 }  // namespace metarm::detail
 
-/// Calls a CUDA runtime function and throws metarm::Error, naming the call and its file:line, when it fails.
+/// Calls a CUDA runtime function and throws metarm::Error, naming the call and its "file:line", when it fails.
 #define METARM_CUDA_CHECK(call) ::metarm::detail::check_cuda((call), #call, __FILE__, __LINE__)
-/// Calls a cuBLAS function and throws metarm::Error, naming the call and its file:line, when it fails.
+/// Calls a cuBLAS function and throws metarm::Error, naming the call and its "file:line", when it fails.
 #define METARM_CUBLAS_CHECK(call) ::metarm::detail::check_cublas((call), #call, __FILE__, __LINE__)
 /// Checks a kernel launch: throws metarm::Error naming `what` when the launch expression fails to start.
 ///
