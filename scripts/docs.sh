@@ -3,13 +3,14 @@
 # Builds the API reference (HTML) from the headers' comments with doxygen (docs/Doxyfile), and fails on any
 # warning: an undocumented public name, a markup error, a reference that does not resolve.
 #   scripts/docs.sh [output folder]      (default build/docs/html; open index.html in it)
-# Installs Debian's doxygen first when it is missing.
+# Installs Debian's doxygen first when it is missing; DOXYGEN names another doxygen to run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/build/docs/html}
 case "$out" in /*) ;; *) out="$(pwd)/$out" ;; esac
 
-if ! command -v doxygen >/dev/null; then
+doxygen=${DOXYGEN:-doxygen}
+if ! command -v "$doxygen" >/dev/null; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || { echo "docs: need root (or sudo) to install doxygen" >&2; exit 1; }
@@ -46,12 +47,12 @@ status=0
   echo "PROJECT_NUMBER = $version"
   echo "OUTPUT_DIRECTORY = $(dirname "$out")"
   echo "HTML_OUTPUT = $(basename "$out")"
-} | doxygen - >/dev/null 2>"$log" || status=$?
+} | "$doxygen" - >/dev/null 2>"$log" || status=$?
 seconds=$(( $(date +%s) - start ))
 warnings=$(grep -c 'warning:\|error:' "$log" || true)
 if [ "$status" -ne 0 ] || [ -s "$log" ]; then
   cat "$log" >&2
-  echo "docs: FAILED: doxygen $(doxygen --version) exited with status $status, $warnings warning(s), in ${seconds}s" >&2
+  echo "docs: FAILED: doxygen $("$doxygen" --version) exited with status $status, $warnings warning(s), in ${seconds}s" >&2
   exit 1
 fi
 echo "docs: metarm $version API reference in $out/index.html: 0 warnings, ${seconds}s"
