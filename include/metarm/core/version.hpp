@@ -5,16 +5,16 @@
 
 #include <string_view>
 
-/// The major version: a change means code written against the previous one may need changes.
+/// The major version; CMake reads it, with the two below, as the project's version.
 #define METARM_VERSION_MAJOR 0
-/// The minor version: a change adds features without breaking code written against the same major.
+/// The minor version; CMake reads it as the project's.
 #define METARM_VERSION_MINOR 2
-/// The patch version: fixes only.
+/// The patch version; CMake reads it as the project's.
 #define METARM_VERSION_PATCH 0
 
 #define METARM_DETAIL_STRINGIFY_(x) #x
 #define METARM_DETAIL_STRINGIFY(x) METARM_DETAIL_STRINGIFY_(x)
-/// The version as a string literal, "major.minor.patch", for messages and preprocessor-time checks.
+/// The version as a string literal, "major.minor.patch", for messages.
 #define METARM_VERSION_STRING                                                                \
   METARM_DETAIL_STRINGIFY(METARM_VERSION_MAJOR)                                              \
   "." METARM_DETAIL_STRINGIFY(METARM_VERSION_MINOR) "." METARM_DETAIL_STRINGIFY(METARM_VERSION_PATCH)

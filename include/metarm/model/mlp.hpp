@@ -58,7 +58,7 @@ class MlpBody {
     buffer grad_tangent;
   };
 
-  /// No hidden stages and an unbuilt head, to be assigned a body made from widths.
+  /// No hidden stages: the head reads the input itself, as in a linear model.
   MlpBody() = default;
   /// One hidden stage of each width, in order; throws when a width is not positive.
   explicit MlpBody(const std::vector<index_t>& widths) {
