@@ -77,7 +77,7 @@ inline std::size_t dtype_size(Dtype dtype) {
   return 0;
 }
 
-/// The Dtype of element type T (double, float and the fixed-width integers); other types do not compile.
+/// The Dtype of element type T: double, float, 64- and 32-bit integers, or std::uint8_t; others do not compile.
 template <class T>
 constexpr Dtype dtype_of() {
   if constexpr (std::is_same_v<T, double>) return Dtype::F64;

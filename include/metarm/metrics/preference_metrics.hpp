@@ -31,7 +31,7 @@ struct PreferenceSummary {
   /// The number of pairs.
   double pairs = 0.0;
 
-  /// The summary under TRL's names: accuracy, margin, and rewards/ chosen, rejected, mean, std, min and max.
+  /// The summary under TRL's names: accuracy, margin, and rewards/chosen, /rejected, /mean, /std, /min, /max.
   Metrics to_metrics() const {
     Metrics m;
     m.set("accuracy", accuracy);
