@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// metarm's data and file layer: text preference data (JSONL, plain or gzip), the text featuriser, splitting
-// by prompt group, embeddings (.npy, safetensors) and safetensors checkpoints. It needs zlib and nlohmann-json
-// (CMake target metarm::io); the core library (metarm/metarm.hpp, metarm::metarm) needs neither.
+/// \file
+/// metarm's data and file layer: text preference data (JSONL, plain or gzip), the text featuriser, splitting
+/// by prompt group, embeddings (.npy, safetensors) and safetensors checkpoints. It needs zlib and nlohmann-json
+/// (CMake target metarm::io); the core library (metarm/metarm.hpp, metarm::metarm) needs neither.
 #pragma once
 
 #include "metarm/metarm.hpp"

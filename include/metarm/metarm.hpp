@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// metarm: reward models that stay sharp when the policy's output distribution shifts.
-// This umbrella header brings in the whole library on the default backend.
+/// \file
+/// metarm: reward models that stay sharp when the policy's output distribution shifts.
+/// This umbrella header brings in the whole library on the default backend.
 #pragma once
+
+/// \namespace metarm
+/// Reward models that stay sharp when the policy's output distribution shifts: the backends, layers, models,
+/// losses, optimisers, strategies and callbacks, and the learner that trains a reward model with them.
 
 #include "metarm/core/config.hpp"
 #include "metarm/core/error.hpp"

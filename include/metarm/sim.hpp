@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The simulated iterative RLHF environment (docs/simulation.md): gold reward, prompts, Gaussian policy, label
-// sampling, reward-model arms, the policy trainer, the round loop and confidence intervals. It runs on the CPU
-// backend in double precision, so it is not part of metarm/metarm.hpp, which CUDA translation units include.
+/// \file
+/// The simulated iterative RLHF environment (docs/simulation.md): gold reward, prompts, Gaussian policy, label
+/// sampling, reward-model arms, the policy trainer, the round loop and confidence intervals. It runs on the CPU
+/// backend in double precision, so it is not part of metarm/metarm.hpp, which CUDA translation units include.
 #pragma once
+
+/// \namespace metarm::sim
+/// The simulated iterative RLHF environment: a hidden gold reward labels pairs from a policy, reward models are
+/// trained on the labels, and each drives its own policy for several rounds (docs/simulation.md).
 
 #include "metarm/metarm.hpp"
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The CPU backend: host memory and Eigen kernels. Every model, loss, optimiser and strategy reaches the
-// hardware only through the static members of a backend policy like this one, so a second backend (CUDA)
-// supplies the same members and nothing above this layer changes.
+/// \file
+/// The CPU backend: host memory and Eigen kernels. Every model, loss, optimiser and strategy reaches the
+/// hardware only through the static members of a backend policy like this one, so a second backend (CUDA)
+/// supplies the same members and nothing above this layer changes.
 #pragma once
 
 #include <Eigen/Core>
@@ -34,21 +35,27 @@ extern "C" char* openblas_get_corename(void);
 
 namespace metarm {
 
+/// The CPU backend policy: host memory, Eigen's kernels (or the BLAS Eigen hands its products to), OpenMP threads.
 struct cpu {
+  /// The backend's name, as programs print it.
   static constexpr std::string_view name = "cpu";
-  // Views handed out by this backend can be read and written by host code directly.
+  /// Views handed out by this backend can be read and written by host code directly.
   static constexpr bool host_accessible = true;
 
-  // Per-run execution settings. Eigen's thread count is process-wide, so setting it here sets it for every
-  // context in the process.
+  /// Per-run execution settings. Eigen's thread count is process-wide, so setting it here sets it for every
+  /// context in the process.
   class context {
    public:
+    /// Eigen's default thread count (see set_threads).
     context() = default;
+    /// A context that runs on `threads` threads (0: Eigen's default).
     explicit context(int threads) { set_threads(threads); }
 
-    // 0 keeps Eigen's default (all cores when built with OpenMP, else 1). With OpenMP the calling thread's
-    // OpenMP default follows too, so that a BLAS that Eigen hands its products to (EIGEN_USE_BLAS with an
-    // OpenMP build of OpenBLAS) uses the same count.
+    /// Sets the thread count of Eigen's products and of the backend's own loops.
+    ///
+    /// 0 keeps Eigen's default (all cores when built with OpenMP, else 1). With OpenMP the calling thread's
+    /// OpenMP default follows too, so that a BLAS that Eigen hands its products to (EIGEN_USE_BLAS with an
+    /// OpenMP build of OpenBLAS) uses the same count.
     void set_threads(int threads) {
       METARM_REQUIRE(threads >= 0, "cpu::context", "argument 'threads' must be >= 0, got " + std::to_string(threads));
       threads_ = threads;
@@ -59,13 +66,14 @@ struct cpu {
 #endif
       }
     }
+    /// The thread count in effect: the one set, else Eigen's.
     int threads() const { return threads_ > 0 ? threads_ : Eigen::nbThreads(); }
 
-    // Host work is complete when an op returns.
+    /// Host work is complete when an op returns.
     void synchronize() const {}
 
-    // One double per block of a long reduction (cpu::reduce), kept between calls so that a step that
-    // reduces a parameter-sized vector allocates only the first time.
+    /// One double per block of a long reduction (cpu::reduce), kept between calls so that a step that
+    /// reduces a parameter-sized vector allocates only the first time.
     double* reduction_partials(index_t blocks) {
       if (static_cast<index_t>(reduction_partials_.size()) < blocks) {
         reduction_partials_.resize(static_cast<std::size_t>(blocks));
@@ -78,28 +86,36 @@ struct cpu {
     std::vector<double> reduction_partials_;
   };
 
-  // Owning, 64-byte aligned, zero-initialised host storage. Growing keeps the existing prefix; shrinking
-  // only changes size(), so a buffer sized once for the largest batch never allocates again.
+  /// Owning, 64-byte aligned, zero-initialised host storage. Growing keeps the existing prefix; shrinking
+  /// only changes size(), so a buffer sized once for the largest batch never allocates again.
   template <class T>
   class buffer {
    public:
+    /// An empty buffer; allocates nothing.
     buffer() = default;
+    /// A buffer of `size` zeros.
     explicit buffer(index_t size) { resize(size); }
     buffer(const buffer&) = delete;
     buffer& operator=(const buffer&) = delete;
+    /// Takes other's storage, leaving it empty.
     buffer(buffer&& other) noexcept { swap(other); }
+    /// Takes other's storage, leaving it empty; the storage held before is freed.
     buffer& operator=(buffer&& other) noexcept {
       buffer(std::move(other)).swap(*this);
       return *this;
     }
+    /// Frees the storage.
     ~buffer() { release(); }
 
+    /// Exchanges storage with other, without copying or allocating.
     void swap(buffer& other) noexcept {
       std::swap(data_, other.data_);
       std::swap(size_, other.size_);
       std::swap(capacity_, other.capacity_);
     }
 
+    /// Sets size() to `size`: allocates only when it exceeds capacity(), keeping the first elements and
+    /// zeroing the new ones.
     void resize(index_t size) {
       METARM_REQUIRE(size >= 0, "cpu::buffer", "argument 'size' must be >= 0, got " + std::to_string(size));
       if (size > capacity_) {
@@ -115,13 +131,20 @@ struct cpu {
       size_ = size;
     }
 
+    /// The first element.
     T* data() { return data_; }
+    /// The first element, read-only.
     const T* data() const { return data_; }
+    /// The number of elements in use.
     index_t size() const { return size_; }
+    /// The number of elements the storage holds before resize() must allocate.
     index_t capacity() const { return capacity_; }
 
+    /// All size() elements as a vector view.
     VectorView<T> view() { return {data_, size_}; }
+    /// All size() elements as a read-only vector view.
     VectorView<const T> view() const { return {data_, size_}; }
+    /// The first rows * cols elements as a contiguous matrix view; throws when they exceed size().
     MatrixView<T> matrix(index_t rows, index_t cols) {
       METARM_REQUIRE(rows * cols <= size_, "cpu::buffer", "a " + std::to_string(rows) + " x " + std::to_string(cols) +
                                                               " view does not fit in " + std::to_string(size_) + " elements");
@@ -146,6 +169,7 @@ struct cpu {
 
   // ---- transfers ----------------------------------------------------------------------------------------
 
+  /// Copies source.size elements from backend memory to `destination` on the host.
   template <class T>
   static void copy_to_host(context&, VectorView<const T> source, T* destination) {
     if (source.size > 0) {
@@ -153,6 +177,7 @@ struct cpu {
     }
   }
 
+  /// Copies destination.size elements from `source` on the host into backend memory.
   template <class T>
   static void copy_from_host(context&, const T* source, VectorView<T> destination) {
     if (destination.size > 0) {
@@ -162,11 +187,13 @@ struct cpu {
 
   // ---- vector algebra -----------------------------------------------------------------------------------
 
+  /// Sets every element of x to `value`.
   template <class T>
   static void fill(context& ctx, VectorView<T> x, T value) {
     for_blocks(ctx, x.size, [&](index_t begin, index_t count) { map(x.segment(begin, count)).setConstant(value); });
   }
 
+  /// Copies source into destination, of the same size; the ranges may overlap.
   template <class T>
   static void copy(context& ctx, VectorView<const T> source, VectorView<T> destination) {
     check_same_size(source.size, destination.size, "cpu::copy");
@@ -183,7 +210,7 @@ struct cpu {
     });
   }
 
-  // y += alpha * x
+  /// y += alpha * x
   template <class T>
   static void axpy(context& ctx, T alpha, VectorView<const T> x, VectorView<T> y) {
     check_same_size(x.size, y.size, "cpu::axpy");
@@ -192,7 +219,7 @@ struct cpu {
     });
   }
 
-  // z = y + alpha * x in one pass (z may alias y or x): an adapted point from the original and a gradient.
+  /// z = y + alpha * x in one pass (z may alias y or x): an adapted point from the original and a gradient.
   template <class T>
   static void add_scaled(context& ctx, VectorView<const T> y, T alpha, VectorView<const T> x, VectorView<T> z) {
     check_same_size(x.size, y.size, "cpu::add_scaled");
@@ -202,24 +229,27 @@ struct cpu {
     });
   }
 
+  /// Multiplies every element of x by alpha.
   template <class T>
   static void scale(context& ctx, T alpha, VectorView<T> x) {
     for_blocks(ctx, x.size, [&](index_t begin, index_t count) { map(x.segment(begin, count)) *= alpha; });
   }
 
+  /// The dot product of x and y, of the same size.
   template <class T>
   static T dot(context&, VectorView<const T> x, VectorView<const T> y) {
     check_same_size(x.size, y.size, "cpu::dot");
     return map(x).dot(map(y));
   }
 
+  /// The sum of the squares of the elements of x.
   template <class T>
   static T squared_norm(context&, VectorView<const T> x) {
     return map(x).squaredNorm();
   }
 
-  // Whether x and y have the same size and the same bits, so that a pass computed from one holds for the
-  // other (a -0 and a +0 differ; a NaN equals a NaN of the same bits).
+  /// Whether x and y have the same size and the same bits, so that a pass computed from one holds for the
+  /// other (a -0 and a +0 differ; a NaN equals a NaN of the same bits).
   template <class T>
   static bool identical(context&, VectorView<const T> x, VectorView<const T> y) {
     return x.size == y.size &&
@@ -228,7 +258,7 @@ struct cpu {
 
   // ---- matrix algebra -----------------------------------------------------------------------------------
 
-  // C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
+  /// C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
   template <class T>
   static void gemm(context&, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
                    MatrixView<T> c) {
@@ -301,9 +331,11 @@ struct cpu {
     product(trans_a, trans_b, alpha, a, b, beta, c);
   }
 
-  // Which kernels run the matrix products, and for which instruction set: the BLAS Eigen hands them to
-  // (EIGEN_USE_BLAS, the default when OpenBLAS is installed), or Eigen's own, compiled for the instruction sets
-  // this translation unit targets.
+  /// Names the kernels that run the matrix products, for `metarm version` and benchmark logs.
+  ///
+  /// Which kernels run the matrix products, and for which instruction set: the BLAS Eigen hands them to
+  /// (EIGEN_USE_BLAS, the default when OpenBLAS is installed), or Eigen's own, compiled for the instruction sets
+  /// this translation unit targets.
   static std::string product_kernels() {
 #if defined(EIGEN_USE_BLAS) && defined(METARM_BLAS_OPENBLAS)
     return std::string(openblas_get_config()) + ", running its " + openblas_get_corename() + " kernels";
@@ -315,22 +347,22 @@ struct cpu {
 #endif
   }
 
-  // Every column of C gets `bias` added.
+  /// Every column of C gets `bias` added.
   template <class T>
   static void add_to_columns(context&, VectorView<const T> bias, MatrixView<T> c) {
     check_same_size(bias.size, c.rows, "cpu::add_to_columns");
     map(c).colwise() += map(bias);
   }
 
-  // out += sum of the columns of M (a row-wise reduction).
+  /// out += sum of the columns of M (a row-wise reduction).
   template <class T>
   static void accumulate_column_sum(context&, MatrixView<const T> m, VectorView<T> out) {
     check_same_size(m.rows, out.size, "cpu::accumulate_column_sum");
     map(out) += map(m).rowwise().sum();
   }
 
-  // C = A S for dense A (m x k) and sparse S (k x n): column j of C is the sum of A's columns named by S's
-  // column j, weighted by its values. Costs m x nnz(S); S is never densified.
+  /// C = A S for dense A (m x k) and sparse S (k x n): column j of C is the sum of A's columns named by S's
+  /// column j, weighted by its values. Costs m x nnz(S); S is never densified.
   template <class T>
   static void sparse_product(context&, MatrixView<const T> a, SparseMatrixView<const T> s, MatrixView<T> c) {
     METARM_REQUIRE(a.cols == s.rows && a.rows == c.rows && s.cols == c.cols, "cpu::sparse_product",
@@ -361,8 +393,8 @@ struct cpu {
     }
   }
 
-  // D += B S^T for dense B (m x n) and sparse S (k x n), D m x k: only the columns of D that S names are
-  // touched, each by B's column j times the stored value.
+  /// D += B S^T for dense B (m x n) and sparse S (k x n), D m x k: only the columns of D that S names are
+  /// touched, each by B's column j times the stored value.
   template <class T>
   static void accumulate_sparse_outer(context&, MatrixView<const T> b, SparseMatrixView<const T> s, MatrixView<T> d) {
     METARM_REQUIRE(b.cols == s.cols && b.rows == d.rows && s.rows == d.cols, "cpu::accumulate_sparse_outer",
@@ -392,8 +424,8 @@ struct cpu {
   // Each functor is a plain struct whose call operator is METARM_HOST_DEVICE, so the same object runs here
   // and in the CUDA backend's kernels. Iterations must not depend on each other.
 
-  // f(i) for every i in [0, n). Long passes are split over the context's threads in fixed blocks; each
-  // element is computed the same way whatever the split, so results do not depend on the thread count.
+  /// f(i) for every i in [0, n). Long passes are split over the context's threads in fixed blocks; each
+  /// element is computed the same way whatever the split, so results do not depend on the thread count.
   template <class F>
   static void for_each(context& ctx, index_t n, const F& f) {
     for_blocks(ctx, n, [&f](index_t begin, index_t count) {
@@ -407,12 +439,12 @@ struct cpu {
     });
   }
 
-  // The sum of f(i) over i in [0, n), added in double. f may also write outputs of its own index, which lets
-  // a pass that updates a vector measure it at the same time. A NaN term makes the sum NaN, which is how
-  // callers learn of non-finite inputs. The terms are added in a fixed order that depends on n only: each
-  // block of for_each's split is summed on its own (in `reduction_lanes` interleaved partial sums, so that
-  // the additions vectorise and do not wait on each other), then the block sums in block order. So the
-  // result is the same for every thread count.
+  /// The sum of f(i) over i in [0, n), added in double. f may also write outputs of its own index, which lets
+  /// a pass that updates a vector measure it at the same time. A NaN term makes the sum NaN, which is how
+  /// callers learn of non-finite inputs. The terms are added in a fixed order that depends on n only: each
+  /// block of for_each's split is summed on its own (in `reduction_lanes` interleaved partial sums, so that
+  /// the additions vectorise and do not wait on each other), then the block sums in block order. So the
+  /// result is the same for every thread count.
   template <class F>
   static double reduce(context& ctx, index_t n, const F& f) {
     if (n <= loop_block) {
@@ -430,28 +462,29 @@ struct cpu {
     return total;
   }
 
-  // f(p, begin, end) for every segment p of `offsets` (m + 1 ascending positions, segment p being
-  // [offsets[p], offsets[p+1])): the prompts of a meta batch.
+  /// f(p, begin, end) for every segment p of `offsets` (m + 1 ascending positions, segment p being
+  /// [offsets[p], offsets[p+1])): the prompts of a meta batch.
   template <class F>
   static void for_each_segment(context&, VectorView<const index_t> offsets, const F& f) {
     host::context serial;
     host::for_each_segment(serial, offsets, f);
   }
 
-  // The sum of f(p, begin, end) over the segments, in double, in segment order.
+  /// The sum of f(p, begin, end) over the segments, in double, in segment order.
   template <class F>
   static double reduce_segments(context&, VectorView<const index_t> offsets, const F& f) {
     host::context serial;
     return host::reduce_segments(serial, offsets, f);
   }
 
-  // The reductions with their result left in backend memory, divided by `divisor`: `out` points to one
-  // double of it. Strategies record step statistics this way, so that backends whose memory the host cannot
-  // read need not wait for the value (see cuda::reduce_into); here it is simply written.
+  /// The reductions with their result left in backend memory, divided by `divisor`: `out` points to one
+  /// double of it. Strategies record step statistics this way, so that backends whose memory the host cannot
+  /// read need not wait for the value (see cuda::reduce_into); here it is simply written.
   template <class F>
   static void reduce_into(context& ctx, index_t n, const F& f, double* out, double divisor = 1.0) {
     *out = reduce(ctx, n, f) / divisor;
   }
+  /// reduce_segments() divided by `divisor`, written to `out` in backend memory; see reduce_into.
   template <class F>
   static void reduce_segments_into(context& ctx, VectorView<const index_t> offsets, const F& f, double* out,
                                    double divisor = 1.0) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// metarm::cuda, the CUDA backend. It exists in translation units compiled by nvcc; anywhere else the name
-// is declared so that using it fails with a static_assert that says how to enable it.
+/// \file
+/// metarm::cuda, the CUDA backend. It exists in translation units compiled by nvcc; anywhere else the name
+/// is declared so that using it fails with a static_assert that says how to enable it.
 #pragma once
 
 #if defined(__CUDACC__)

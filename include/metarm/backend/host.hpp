@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The host loops: the generic loops of a backend (for_each, reduce, and their segmented forms) on one host
-// thread, with no other dependency. Losses and layers evaluated on host memory outside a training step
-// (metrics, checks) run through it, in CUDA translation units as well, where the Eigen backend is absent.
+/// \file
+/// The host loops: the generic loops of a backend (for_each, reduce, and their segmented forms) on one host
+/// thread, with no other dependency. Losses and layers evaluated on host memory outside a training step
+/// (metrics, checks) run through it, in CUDA translation units as well, where the Eigen backend is absent.
 #pragma once
 
 #include <string_view>
@@ -11,14 +12,20 @@
 
 namespace metarm {
 
+/// A backend of the four generic loops only, on one host thread: for host memory outside a training step.
 struct host {
+  /// The backend's name, as programs print it.
   static constexpr std::string_view name = "host";
+  /// Host code may read and write what its loops touch.
   static constexpr bool host_accessible = true;
 
+  /// Nothing to configure: the loops run on the calling thread.
   struct context {
+    /// Nothing to wait for: the work is done when a loop returns.
     void synchronize() const {}
   };
 
+  /// f(i) for every i in [0, n), in index order.
   template <class F>
   static void for_each(context&, index_t n, const F& f) {
     for (index_t i = 0; i < n; ++i) {
@@ -26,7 +33,8 @@ struct host {
     }
   }
 
-  // Terms added in double, in index order.
+  /// The sum of f(i) over i in [0, n).
+  /// Terms added in double, in index order.
   template <class F>
   static double reduce(context&, index_t n, const F& f) {
     double total = 0.0;
@@ -36,6 +44,7 @@ struct host {
     return total;
   }
 
+  /// f(p, begin, end) for every segment p of `offsets` (m + 1 ascending positions), in segment order.
   template <class F>
   static void for_each_segment(context&, VectorView<const index_t> offsets, const F& f) {
     for (index_t p = 0; p + 1 < offsets.size; ++p) {
@@ -43,6 +52,7 @@ struct host {
     }
   }
 
+  /// The sum of f(p, begin, end) over the segments of `offsets`, in double, in segment order.
   template <class F>
   static double reduce_segments(context&, VectorView<const index_t> offsets, const F& f) {
     double total = 0.0;
@@ -52,11 +62,14 @@ struct host {
     return total;
   }
 
-  // See cpu::reduce_into.
+  /// reduce() divided by `divisor`, written to `out`.
+  ///
+  /// See cpu::reduce_into.
   template <class F>
   static void reduce_into(context& ctx, index_t n, const F& f, double* out, double divisor = 1.0) {
     *out = reduce(ctx, n, f) / divisor;
   }
+  /// reduce_segments() divided by `divisor`, written to `out`; see cpu::reduce_into.
   template <class F>
   static void reduce_segments_into(context& ctx, VectorView<const index_t> offsets, const F& f, double* out,
                                    double divisor = 1.0) {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Calls the hooks a callback has and skips those it lacks. Hooks that return bool may stop the fit; the
-// learner asks the callback for `name()` and `stop_reason()` (both optional) to record why.
-//
-// Hooks: on_fit_begin(const FitBeginEvent&), on_step(const StepEvent&), on_eval(const EvalEvent&),
-//        on_epoch_end(const EpochEvent&), on_fit_end(const StopReason&).
+/// \file
+/// Calls the hooks a callback has and skips those it lacks. Hooks that return bool may stop the fit; the
+/// learner asks the callback for `name()` and `stop_reason()` (both optional) to record why.
+///
+/// Hooks: on_fit_begin(const FitBeginEvent&), on_step(const StepEvent&), on_eval(const EvalEvent&),
+///        on_epoch_end(const EpochEvent&), on_fit_end(const StopReason&).
 #pragma once
 
 #include <string>

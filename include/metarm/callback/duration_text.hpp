@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A duration as progress output prints it: "42s", "3m07s", "2h15m".
+/// \file
+/// A duration as progress output prints it: "42s", "3m07s", "2h15m".
 #pragma once
 
 #include <algorithm>
@@ -8,10 +9,13 @@
 
 namespace metarm {
 
+/// A formatted duration in a fixed buffer, so that printing it allocates nothing.
 struct DurationText {
+  /// The text, NUL-terminated.
   char text[32];
 };
 
+/// `seconds` rounded to whole seconds and written as "42s", "3m07s" or "2h15m".
 inline DurationText format_duration(double seconds) {
   DurationText d{};
   const auto total = static_cast<long long>(std::llround(std::max(0.0, seconds)));

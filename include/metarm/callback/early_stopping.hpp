@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Stops a fit when an evaluation metric has not improved for `patience` evaluations in a row.
+/// \file
+/// Stops a fit when an evaluation metric has not improved for `patience` evaluations in a row.
 #pragma once
 
 #include <cmath>
@@ -14,10 +15,13 @@
 
 namespace metarm {
 
+/// A callback that stops a fit when an evaluation metric has not improved for `patience` evaluations in a row.
 class EarlyStopping {
  public:
+  /// Whether larger or smaller values of the metric are better.
   enum class Mode { maximize, minimize };
 
+  /// Watches `metric`, eval_ prefix included; an improvement must exceed `min_delta`.
   explicit EarlyStopping(std::string metric = "eval_accuracy", int patience = 3, Mode mode = Mode::maximize,
                          double min_delta = 0.0)
       : metric_(std::move(metric)), patience_(patience), mode_(mode), min_delta_(min_delta) {
@@ -26,8 +30,10 @@ class EarlyStopping {
                    "argument 'min_delta' must be >= 0, got " + std::to_string(min_delta));
   }
 
+  /// The name that a stop reason cites.
   std::string_view name() const { return "EarlyStopping"; }
 
+  /// Records the evaluation; true (stop) after `patience` evaluations without improvement.
   bool on_eval(const EvalEvent& e) {
     const auto value = e.metrics.find(metric_);
     METARM_REQUIRE(value.has_value(), "EarlyStopping",
@@ -44,12 +50,15 @@ class EarlyStopping {
     return stale_ >= patience_;
   }
 
+  /// Why it stopped the fit: the metric, the evaluations without improvement, the best value and its step.
   std::string stop_reason() const {
     return metric_ + " did not improve for " + std::to_string(stale_) + " evaluation(s); best " + std::to_string(best_) +
            " at step " + std::to_string(best_step_);
   }
 
+  /// The best value seen (NaN before the first evaluation).
   double best() const { return best_; }
+  /// The step of the best value.
   std::int64_t best_step() const { return best_step_; }
 
  private:

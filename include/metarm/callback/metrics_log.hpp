@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Metrics as JSON lines, one object per logging step and per evaluation, with TRL's names: "loss",
-// "accuracy", "margin", "rewards/chosen", "rewards/rejected", "grad_norm", "learning_rate", "epoch" (fractional)
-// and "step" for training (means over the steps since the previous line), "eval_"-prefixed names for
-// evaluations, and a last line with "train_runtime" and the stop reason. Strategies that measure them add
-// "difference_objective" (J before the step) and "ascent_norm" (|grad J|, for choosing eta); null otherwise.
-// Written with fprintf only.
+/// \file
+/// Metrics as JSON lines, one object per logging step and per evaluation, with TRL's names: "loss",
+/// "accuracy", "margin", "rewards/chosen", "rewards/rejected", "grad_norm", "learning_rate", "epoch" (fractional)
+/// and "step" for training (means over the steps since the previous line), "eval_"-prefixed names for
+/// evaluations, and a last line with "train_runtime" and the stop reason. Strategies that measure them add
+/// "difference_objective" (J before the step) and "ascent_norm" (|grad J|, for choosing eta); null otherwise.
+/// Written with fprintf only.
 #pragma once
 
 #include <chrono>
@@ -18,19 +19,23 @@
 
 namespace metarm {
 
+/// A callback that writes a fit's metrics as JSON lines with TRL's names; see the file's description.
 class MetricsLog {
  public:
-  // Writes to `out` (not closed here) every `every` steps.
+  /// Writes to `out` (not closed here) every `every` steps.
   explicit MetricsLog(std::FILE* out, std::int64_t every = 10) : out_(out), every_(every > 0 ? every : 1) {}
 
+  /// The name that a stop reason cites.
   std::string_view name() const { return "MetricsLog"; }
 
+  /// Starts the clock.
   void on_fit_begin(const FitBeginEvent& e) {
     start_ = clock::now();
     batches_ = e.batches_per_epoch;
     start_step_ = e.start_step;
   }
 
+  /// Adds the step to the current window; writes the window's means every `every` steps and at the last step.
   void on_step(const StepEvent& e) {
     window_.add(e.stats);
     if (e.step % every_ != 0 && e.step != e.total_steps) return;
@@ -48,12 +53,14 @@ class MetricsLog {
     window_ = {};
   }
 
+  /// Writes the evaluation's metrics as one line.
   void on_eval(const EvalEvent& e) {
     begin_line(e.step, e.epoch, -1);
     for (const auto& [metric, value] : e.metrics.items()) field(metric, value);
     end_line();
   }
 
+  /// Writes the last line: the run time and the stop reason.
   void on_fit_end(const StopReason& reason) {
     const double runtime = std::chrono::duration<double>(clock::now() - start_).count();
     std::fprintf(out_, "{\"train_runtime\": %.3f, \"stop\": ", runtime);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// A progress bar for long fits: on a terminal one line rewritten in place (at most every `interval` seconds)
-//   [##########..........]  48%  step 1200/2500  epoch 2/5  loss 0.6421  acc 0.612  35.1 step/s  ETA 37s
-// and, when the output is not a terminal (a log file, CI), a plain line every `every` steps and at each epoch
-// end, so logs stay readable. Written with fprintf only.
+/// \file
+/// A progress bar for long fits: on a terminal one line rewritten in place (at most every `interval` seconds)
+/// \verbatim
+///   [##########..........]  48%  step 1200/2500  epoch 2/5  loss 0.6421  acc 0.612  35.1 step/s  ETA 37s
+/// \endverbatim
+/// and, when the output is not a terminal (a log file, CI), a plain line every `every` steps and at each epoch
+/// end, so logs stay readable. Written with fprintf only.
 #pragma once
 
 #include <algorithm>
@@ -19,19 +22,25 @@
 
 namespace metarm {
 
+/// A callback that draws a progress bar on a terminal and prints plain lines elsewhere; see the file's description.
 class ProgressBar {
  public:
+  /// Writes to `out`: on a terminal at most every `interval` seconds, elsewhere every `every` steps.
   explicit ProgressBar(std::FILE* out = stderr, std::int64_t every = 100, double interval = 0.2, int width = 24)
       : out_(out), every_(every > 0 ? every : 1), interval_(interval), width_(width), terminal_(isatty(fileno(out)) != 0) {}
 
-  // For tests and for programs that know better than isatty.
+  /// Draws as on a terminal, or as into a log, whatever isatty says.
+  ///
+  /// For tests and for programs that know better than isatty.
   ProgressBar& force_terminal(bool terminal) {
     terminal_ = terminal;
     return *this;
   }
 
+  /// The name that a stop reason cites.
   std::string_view name() const { return "ProgressBar"; }
 
+  /// Starts the clock.
   void on_fit_begin(const FitBeginEvent& e) {
     start_ = clock::now();
     start_step_ = e.start_step;
@@ -40,6 +49,7 @@ class ProgressBar {
     seen_ = 0;
   }
 
+  /// Updates the shown averages, and redraws or prints when due.
   void on_step(const StepEvent& e) {
     // Exponential moving averages keep the shown loss readable on noisy batches.
     const double a = seen_ == 0 ? 1.0 : 0.05;
@@ -76,6 +86,7 @@ class ProgressBar {
     std::fflush(out_);
   }
 
+  /// Prints the epoch's mean loss (and J), and its evaluation's accuracy and loss.
   void on_epoch_end(const EpochEvent& e) {
     end_line();
     std::fprintf(out_, "epoch %d/%d  mean loss %.4f", e.epoch, e.epochs, e.mean_loss);
@@ -89,6 +100,7 @@ class ProgressBar {
     std::fflush(out_);
   }
 
+  /// Prints why the fit stopped and how long it took.
   void on_fit_end(const StopReason& reason) {
     end_line();
     std::fprintf(out_, "training: %s in %.1fs\n", reason.describe().c_str(), seconds(start_, clock::now()));

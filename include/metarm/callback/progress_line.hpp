@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Progress of a fit on one line: epoch, step, loss, J, rate and time left. On a terminal the line is
-// rewritten in place at most every `interval` seconds; elsewhere (a log file, CI) a plain line is printed
-// every `every` steps and at each epoch end.
+/// \file
+/// Progress of a fit on one line: epoch, step, loss, J, rate and time left. On a terminal the line is
+/// rewritten in place at most every `interval` seconds; elsewhere (a log file, CI) a plain line is printed
+/// every `every` steps and at each epoch end.
 #pragma once
 
 #include <chrono>
@@ -16,13 +17,17 @@
 
 namespace metarm {
 
+/// A callback that prints a fit's progress on one line; see the file's description.
 class ProgressLine {
  public:
+  /// Writes to `out`: on a terminal at most every `interval` seconds, elsewhere every `every` steps.
   explicit ProgressLine(std::FILE* out = stderr, std::int64_t every = 50, double interval = 0.1)
       : out_(out), every_(every > 0 ? every : 1), interval_(interval), terminal_(isatty(fileno(out)) != 0) {}
 
+  /// The name that a stop reason cites.
   std::string_view name() const { return "ProgressLine"; }
 
+  /// Prints the fit's plan: strategy, pairs, meta prompts, epochs and batches.
   void on_fit_begin(const FitBeginEvent& e) {
     start_ = clock::now();
     start_step_ = e.start_step;
@@ -32,6 +37,7 @@ class ProgressLine {
                  static_cast<long long>(e.meta_prompts), e.epochs, static_cast<long long>(e.batches_per_epoch));
   }
 
+  /// Rewrites or prints the line when due.
   void on_step(const StepEvent& e) {
     const auto now = clock::now();
     const bool due = terminal_ ? seconds(last_print_, now) >= interval_ || e.step == e.total_steps
@@ -55,6 +61,7 @@ class ProgressLine {
     pending_newline_ = terminal_;
   }
 
+  /// Prints the epoch's mean loss (and J), and its evaluation's accuracy, loss and J.
   void on_epoch_end(const EpochEvent& e) {
     end_line();
     std::fprintf(out_, "epoch %d/%d done  mean loss %.4f", e.epoch, e.epochs, e.mean_loss);
@@ -72,6 +79,7 @@ class ProgressLine {
     std::fflush(out_);
   }
 
+  /// Prints why the fit stopped and how long it took.
   void on_fit_end(const StopReason& reason) {
     end_line();
     std::fprintf(out_, "fit: %s after %.1fs\n", reason.describe().c_str(), seconds(start_, clock::now()));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one exception type the library throws, with the place the problem was found kept apart from the
-// description so programs can report either.
+/// \file
+/// The one exception type the library throws, with the place the problem was found kept apart from the
+/// description so programs can report either.
 #pragma once
 
 #include <stdexcept>
@@ -9,16 +10,22 @@
 
 namespace metarm {
 
+/// The exception every failed check of the library throws: where the problem was found and what is wrong,
+/// kept as two strings.
 class Error : public std::runtime_error {
  public:
-  // `context` names where the problem was found ("BradleyTerryLoss", "MetaLearner::step", a file:line);
-  // `message` says what is wrong, naming the offending argument or field.
+  /// Builds the error; what() reads "context: message", or the message alone when the context is empty.
+  ///
+  /// `context` names where the problem was found ("BradleyTerryLoss", "MetaLearner::step", a "file:line");
+  /// `message` says what is wrong, naming the offending argument or field.
   Error(std::string context, std::string message)
       : std::runtime_error(context.empty() ? message : context + ": " + message),
         context_(std::move(context)),
         message_(std::move(message)) {}
 
+  /// Where the problem was found: a class, a member function or a "file:line".
   const std::string& context() const noexcept { return context_; }
+  /// What is wrong, naming the offending argument or field.
   const std::string& message() const noexcept { return message_; }
 
  private:
@@ -28,8 +35,10 @@ class Error : public std::runtime_error {
 
 }  // namespace metarm
 
-// The message expression is evaluated only when the check fails, so passing checks cost no allocation and
-// may sit inside training steps.
+/// Throws metarm::Error(context, message) when `condition` is false.
+///
+/// The message expression is evaluated only when the check fails, so passing checks cost no allocation and
+/// may sit inside training steps.
 #define METARM_REQUIRE(condition, context, message)                 \
   do {                                                              \
     if (!(condition)) [[unlikely]] {                                \

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small, fully specified random number generator. The standard distributions differ between standard
-// libraries; these do not, so a seed means the same run everywhere.
+/// \file
+/// A small, fully specified random number generator. The standard distributions differ between standard
+/// libraries; these do not, so a seed means the same run everywhere.
 #pragma once
 
 #include <array>
@@ -14,23 +15,32 @@
 
 namespace metarm {
 
-// Everything that determines a generator's future output, so that a run saved mid-way (a checkpoint) can
-// continue with exactly the numbers it would have drawn.
+/// Everything that determines a generator's future output, so that a run saved mid-way (a checkpoint) can
+/// continue with exactly the numbers it would have drawn.
 struct RngState {
+  /// The four xoshiro256** state words.
   std::array<std::uint64_t, 4> words{};
+  /// The second normal of the last polar-method pair, returned by the next normal() call.
   double spare_normal = 0.0;
+  /// Whether spare_normal is waiting to be returned.
   bool has_spare_normal = false;
 
+  /// States are equal when every field is.
   friend bool operator==(const RngState&, const RngState&) = default;
 };
 
-// xoshiro256** (Blackman and Vigna), seeded through splitmix64.
+/// The library's random number generator: the same seed gives the same numbers on every platform and standard library.
+///
+/// xoshiro256** (Blackman and Vigna), seeded through splitmix64.
 class Rng {
  public:
+  /// The type of one raw draw (UniformRandomBitGenerator).
   using result_type = std::uint64_t;
 
+  /// A generator seeded with `seed`; every seed, 0 included, is valid.
   explicit Rng(std::uint64_t seed = 0) { reseed(seed); }
 
+  /// Restarts the generator as if it had just been constructed with `seed`.
   void reseed(std::uint64_t seed) {
     std::uint64_t x = seed;
     for (auto& word : state_) {
@@ -39,16 +49,18 @@ class Rng {
     has_spare_normal_ = false;
   }
 
-  // An independent generator for a named purpose (data order, initialisation, ...), so that consuming
-  // numbers for one purpose never shifts another's sequence.
+  /// An independent generator for a named purpose (data order, initialisation, ...), so that consuming
+  /// numbers for one purpose never shifts another's sequence.
   Rng stream(std::uint64_t purpose) const {
     std::uint64_t x = state_[0] ^ (purpose * 0xD1B54A32D192ED03ULL);
     return Rng(splitmix64(x) ^ state_[3]);
   }
 
+  /// Everything needed to continue the sequence later with set_state().
   RngState state() const { return {{state_[0], state_[1], state_[2], state_[3]}, spare_normal_, has_spare_normal_}; }
 
-  // An all-zero word state is xoshiro's one fixed point (it would only ever produce zeros), so it is refused.
+  /// Continues the sequence saved by state().
+  /// An all-zero word state is xoshiro's one fixed point (it would only ever produce zeros), so it is refused.
   void set_state(const RngState& s) {
     METARM_REQUIRE(s.words[0] != 0 || s.words[1] != 0 || s.words[2] != 0 || s.words[3] != 0, "Rng::set_state",
                    "argument 'state' is all zero, which no seeded generator reaches");
@@ -59,11 +71,15 @@ class Rng {
     has_spare_normal_ = s.has_spare_normal;
   }
 
+  /// The smallest raw draw (UniformRandomBitGenerator).
   static constexpr result_type min() { return 0; }
+  /// The largest raw draw (UniformRandomBitGenerator).
   static constexpr result_type max() { return std::numeric_limits<result_type>::max(); }
 
+  /// One raw 64-bit draw, so that Rng can drive standard algorithms.
   result_type operator()() { return next(); }
 
+  /// The next raw 64-bit number of the sequence.
   std::uint64_t next() {
     const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
     const std::uint64_t t = state_[1] << 17;
@@ -76,12 +92,13 @@ class Rng {
     return result;
   }
 
-  // Uniform on [0, 1) with 53 random bits.
+  /// Uniform on [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
+  /// Uniform on [low, high).
   double uniform(double low, double high) { return low + (high - low) * uniform(); }
 
-  // Standard normal by the Marsaglia polar method.
+  /// Standard normal by the Marsaglia polar method.
   double normal() {
     if (has_spare_normal_) {
       has_spare_normal_ = false;
@@ -99,9 +116,10 @@ class Rng {
     return u * factor;
   }
 
+  /// Normal with the given mean and standard deviation.
   double normal(double mean, double stddev) { return mean + stddev * normal(); }
 
-  // Uniform integer in [0, bound) without modulo bias (Lemire's multiply-and-reject).
+  /// Uniform integer in [0, bound) without modulo bias (Lemire's multiply-and-reject).
   std::uint64_t below(std::uint64_t bound) {
     if (bound == 0) {
       return 0;
@@ -118,7 +136,7 @@ class Rng {
     return static_cast<std::uint64_t>(product >> 64);
   }
 
-  // Fisher-Yates; unlike std::shuffle the permutation for a seed is the same on every standard library.
+  /// Fisher-Yates; unlike std::shuffle the permutation for a seed is the same on every standard library.
   template <class RandomIt>
   void shuffle(RandomIt first, RandomIt last) {
     const auto n = static_cast<std::uint64_t>(std::distance(first, last));

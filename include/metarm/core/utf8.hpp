@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// UTF-8 validation, so that text readers can name the byte where a file stops being valid text.
+/// \file
+/// UTF-8 validation, so that text readers can name the byte where a file stops being valid text.
 #pragma once
 
 #include <cstddef>
@@ -7,8 +8,8 @@
 
 namespace metarm {
 
-// Offset of the first byte that does not belong to a well-formed UTF-8 sequence (overlong forms, surrogates
-// and code points above U+10FFFF included), or npos when the whole text is valid.
+/// Offset of the first byte that does not belong to a well-formed UTF-8 sequence (overlong forms, surrogates
+/// and code points above U+10FFFF included), or npos when the whole text is valid.
 inline std::size_t invalid_utf8_offset(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();

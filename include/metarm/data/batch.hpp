@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The two kinds of batch a training step consumes, as views into backend memory. Features are columns.
-//  - PreferenceBatch: [X_chosen | X_rejected], d x 2n, so one forward pass scores both sides.
-//  - MetaBatch: unlabelled responses from the shifted distribution, d x sum_p k_p, with m + 1 offsets
-//    that delimit each prompt's k_p >= 2 responses.
+/// \file
+/// The two kinds of batch a training step consumes, as views into backend memory. Features are columns.
+///  - PreferenceBatch: [X_chosen | X_rejected], d x 2n, so one forward pass scores both sides.
+///  - MetaBatch: unlabelled responses from the shifted distribution, d x sum_p k_p, with m + 1 offsets
+///    that delimit each prompt's k_p >= 2 responses.
 #pragma once
 
 #include <string>
@@ -12,23 +13,29 @@
 
 namespace metarm {
 
+/// Labelled pairs in backend memory: the chosen and rejected columns side by side, and optional margins.
 template <class T, class Input = MatrixView<const T>>
 struct PreferenceBatch {
-  Input features;                 // d x 2n, chosen columns first
-  VectorView<const T> margins{};  // empty, or one margin per pair
+  Input features;                 ///< d x 2n, chosen columns first
+  VectorView<const T> margins{};  ///< empty, or one margin per pair
 
+  /// The number of pairs n, half the columns.
   index_t pairs() const { return features.cols / 2; }
 };
 
+/// Unlabelled responses in backend memory, grouped by prompt through offsets.
 template <class T, class Input = MatrixView<const T>>
 struct MetaBatch {
-  Input features;                     // d x sum_p k_p
-  VectorView<const index_t> offsets;  // m + 1 values in backend memory, offsets[0] = 0
+  Input features;                     ///< d x sum_p k_p
+  VectorView<const index_t> offsets;  ///< m + 1 values in backend memory, offsets[0] = 0
 
+  /// The number of prompts m.
   index_t prompts() const { return offsets.size > 0 ? offsets.size - 1 : 0; }
+  /// Whether the batch holds no prompt.
   bool empty() const { return offsets.size < 2; }
 };
 
+/// Throws, naming `where`, unless the batch has 2n >= 2 columns of input_dim features and 0 or n margins.
 template <class T, class Input>
 void validate_batch(const PreferenceBatch<T, Input>& batch, index_t input_dim, const char* where) {
   METARM_REQUIRE(batch.features.cols >= 2, where, "preference batch is empty (argument 'pairs' has no columns)");
@@ -43,7 +50,9 @@ void validate_batch(const PreferenceBatch<T, Input>& batch, index_t input_dim, c
                      "), got " + std::to_string(batch.margins.size));
 }
 
-// Offsets are checked here when host-readable; other backends check them on the host when the batch is built.
+/// Throws, naming `where`, unless the batch has prompts of input_dim features, each of k >= 2 responses.
+///
+/// Offsets are checked here when host-readable; other backends check them on the host when the batch is built.
 template <class Backend, class T, class Input>
 void validate_batch(const MetaBatch<T, Input>& batch, index_t input_dim, const char* where) {
   METARM_REQUIRE(!batch.empty(), where, "meta batch is empty (argument 'meta' has no prompts)");

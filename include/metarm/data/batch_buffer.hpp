@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Backend-resident batches gathered from host sets by index. Buffers grow to the largest batch seen and are
-// then reused, so gathering a batch of a size already seen does not allocate.
+/// \file
+/// Backend-resident batches gathered from host sets by index. Buffers grow to the largest batch seen and are
+/// then reused, so gathering a batch of a size already seen does not allocate.
 #pragma once
 
 #include <algorithm>
@@ -82,10 +83,11 @@ class StagedBuffer {
 
 }  // namespace detail
 
+/// Gathers preference batches of a PreferenceSet into Backend's memory, reusing its storage from batch to batch.
 template <class T, class Backend>
 class PreferenceBatchBuffer {
  public:
-  // Gathers the listed pairs: chosen columns first, then rejected, then margins when the set has any.
+  /// Gathers the listed pairs: chosen columns first, then rejected, then margins when the set has any.
   PreferenceBatch<T> gather(typename Backend::context& ctx, const PreferenceSet<T>& set, std::span<const index_t> pairs) {
     METARM_REQUIRE(!pairs.empty(), "PreferenceBatchBuffer::gather", "argument 'pairs' is empty");
     const index_t n = static_cast<index_t>(pairs.size());
@@ -116,10 +118,11 @@ class PreferenceBatchBuffer {
   detail::StagedBuffer<Backend, T> margins_;
 };
 
+/// Gathers meta batches of a MetaSet into Backend's memory, reusing its storage from batch to batch.
 template <class T, class Backend>
 class MetaBatchBuffer {
  public:
-  // Gathers the listed prompts with all their responses.
+  /// Gathers the listed prompts with all their responses.
   MetaBatch<T> gather(typename Backend::context& ctx, const MetaSet<T>& set, std::span<const index_t> prompts) {
     METARM_REQUIRE(!prompts.empty(), "MetaBatchBuffer::gather", "argument 'prompts' is empty");
     const index_t m = static_cast<index_t>(prompts.size());
@@ -146,7 +149,7 @@ class MetaBatchBuffer {
     return {{features_.device(), d, columns, d}, {offsets_.device(), m + 1}};
   }
 
-  // Sizes the buffers for any `prompts` prompts of `set`, so later gathers never allocate.
+  /// Sizes the buffers for any `prompts` prompts of `set`, so later gathers never allocate.
   void reserve_for(const MetaSet<T>& set, index_t prompts) {
     std::vector<index_t> sizes(static_cast<std::size_t>(set.prompts()));
     for (index_t p = 0; p < set.prompts(); ++p) {

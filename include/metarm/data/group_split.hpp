@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Deterministic splitting by group: rows that share a key (the same prompt, or the same opening request)
-// always land on the same side, so no test prompt was seen in training. The split depends only on the set of
-// keys, the fraction and the seed, never on the order of the rows.
+/// \file
+/// Deterministic splitting by group: rows that share a key (the same prompt, or the same opening request)
+/// always land on the same side, so no test prompt was seen in training. The split depends only on the set of
+/// keys, the fraction and the seed, never on the order of the rows.
 #pragma once
 
 #include <algorithm>
@@ -19,15 +20,18 @@
 
 namespace metarm {
 
+/// The two parts of a split by group: their rows, in row order, and how many groups each part received.
 struct GroupSplit {
-  std::vector<index_t> first;   // rows of the groups drawn into the first part, in row order
-  std::vector<index_t> second;  // rows of the other groups, in row order
+  std::vector<index_t> first;   ///< rows of the groups drawn into the first part, in row order
+  std::vector<index_t> second;  ///< rows of the other groups, in row order
+  /// The number of distinct keys in the first part.
   index_t first_groups = 0;
+  /// The number of distinct keys in the second part.
   index_t second_groups = 0;
 };
 
-// Puts round(fraction x groups) of the distinct keys, chosen by a seeded shuffle of the sorted keys, into
-// the first part. fraction must be in [0, 1].
+/// Puts round(fraction x groups) of the distinct keys, chosen by a seeded shuffle of the sorted keys, into
+/// the first part. fraction must be in [0, 1].
 inline GroupSplit split_by_group(std::span<const std::string> keys, double fraction, std::uint64_t seed) {
   METARM_REQUIRE(std::isfinite(fraction) && fraction >= 0.0 && fraction <= 1.0, "split_by_group",
                  "argument 'fraction' must be in [0, 1], got " + std::to_string(fraction));

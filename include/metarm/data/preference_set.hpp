@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Labelled preference pairs in host memory: for pair i, the chosen and rejected responses' feature columns
-// and an optional margin (how strongly chosen is preferred; 0 when the data has none).
+/// \file
+/// Labelled preference pairs in host memory: for pair i, the chosen and rejected responses' feature columns
+/// and an optional margin (how strongly chosen is preferred; 0 when the data has none).
 #pragma once
 
 #include <cmath>
@@ -13,23 +14,28 @@
 
 namespace metarm {
 
+/// Labelled preference pairs of dense features in host memory, each with an optional margin.
 template <class T>
 class PreferenceSet {
  public:
+  /// The feature type.
   using scalar_type = T;
 
+  /// A set without a feature dimension, to be assigned one that has it.
   PreferenceSet() = default;
+  /// An empty set of pairs of `dim` features each.
   explicit PreferenceSet(index_t dim) : dim_(dim) {
     METARM_REQUIRE(dim > 0, "PreferenceSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
   }
 
+  /// Reserves memory for `pairs` pairs.
   void reserve(index_t pairs) {
     chosen_.reserve(static_cast<std::size_t>(pairs * dim_));
     rejected_.reserve(static_cast<std::size_t>(pairs * dim_));
     margins_.reserve(static_cast<std::size_t>(pairs));
   }
 
-  // Adds one pair; both feature spans hold dim() values, all finite.
+  /// Adds one pair; both feature spans hold dim() values, all finite.
   void add(std::span<const T> chosen, std::span<const T> rejected, T margin = T(0)) {
     const std::string pair = "pair " + std::to_string(size());
     check_column(chosen, "chosen", pair);
@@ -41,18 +47,29 @@ class PreferenceSet {
     has_margins_ = has_margins_ || margin != T(0);
   }
 
+  /// The number of features of each response.
   index_t dim() const { return dim_; }
+  /// The number of pairs.
   index_t size() const { return static_cast<index_t>(margins_.size()); }
+  /// Whether the set holds no pair.
   bool empty() const { return margins_.empty(); }
+  /// Whether any pair has a margin other than 0.
   bool has_margins() const { return has_margins_; }
 
+  /// Pair i's chosen features, dim() values.
   const T* chosen(index_t i) const { return chosen_.data() + i * dim_; }
+  /// Pair i's rejected features, dim() values.
   const T* rejected(index_t i) const { return rejected_.data() + i * dim_; }
+  /// Pair i's margin.
   T margin(index_t i) const { return margins_[static_cast<std::size_t>(i)]; }
 
-  // Column-major dim x size() matrices.
+  /// The chosen responses' features.
+  ///
+  /// Column-major dim x size() matrices.
   const std::vector<T>& chosen_features() const { return chosen_; }
+  /// The rejected responses' features, a column-major dim x size() matrix.
   const std::vector<T>& rejected_features() const { return rejected_; }
+  /// The pairs' margins, one per pair.
   const std::vector<T>& margins() const { return margins_; }
 
  private:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Sparse batches gathered from sparse host sets by index, as SparseMatrixViews. Like the dense buffers they
-// grow to the largest batch they are sized for (`reserve_for` sizes them for the worst batch a set can yield)
-// and are then reused, so gathering allocates nothing once training is under way.
+/// \file
+/// Sparse batches gathered from sparse host sets by index, as SparseMatrixViews. Like the dense buffers they
+/// grow to the largest batch they are sized for (`reserve_for` sizes them for the worst batch a set can yield)
+/// and are then reused, so gathering allocates nothing once training is under way.
 #pragma once
 
 #include <algorithm>
@@ -78,12 +79,14 @@ class SparseStaging {
 
 }  // namespace detail
 
+/// Gathers preference batches of a SparsePreferenceSet into host-accessible backend memory, reusing its storage.
 template <class T, class Backend>
 class SparsePreferenceBatchBuffer {
  public:
+  /// A preference batch of sparse columns.
   using batch_type = PreferenceBatch<T, SparseMatrixView<const T>>;
 
-  // Gathers the listed pairs: chosen columns first, then rejected, then margins when the set has any.
+  /// Gathers the listed pairs: chosen columns first, then rejected, then margins when the set has any.
   batch_type gather(typename Backend::context&, const SparsePreferenceSet<T>& set, std::span<const index_t> pairs) {
     METARM_REQUIRE(!pairs.empty(), "SparsePreferenceBatchBuffer::gather", "argument 'pairs' is empty");
     const index_t n = static_cast<index_t>(pairs.size());
@@ -110,7 +113,7 @@ class SparsePreferenceBatchBuffer {
     return batch;
   }
 
-  // Sizes the buffers for any batch of `pairs` pairs of `set`, so later gathers never allocate.
+  /// Sizes the buffers for any batch of `pairs` pairs of `set`, so later gathers never allocate.
   void reserve_for(const SparsePreferenceSet<T>& set, index_t pairs) {
     std::vector<index_t> sizes(static_cast<std::size_t>(set.size()));
     for (index_t i = 0; i < set.size(); ++i) {
@@ -125,12 +128,14 @@ class SparsePreferenceBatchBuffer {
   typename Backend::template buffer<T> margins_;
 };
 
+/// Gathers meta batches of a SparseMetaSet into host-accessible backend memory, reusing its storage.
 template <class T, class Backend>
 class SparseMetaBatchBuffer {
  public:
+  /// A meta batch of sparse columns.
   using batch_type = MetaBatch<T, SparseMatrixView<const T>>;
 
-  // Gathers the listed prompts with all their responses.
+  /// Gathers the listed prompts with all their responses.
   batch_type gather(typename Backend::context&, const SparseMetaSet<T>& set, std::span<const index_t> prompts) {
     METARM_REQUIRE(!prompts.empty(), "SparseMetaBatchBuffer::gather", "argument 'prompts' is empty");
     const index_t m = static_cast<index_t>(prompts.size());
@@ -155,7 +160,7 @@ class SparseMetaBatchBuffer {
     return {features_.view(set.dim()), {offsets, m + 1}};
   }
 
-  // Sizes the buffers for any `prompts` prompts of `set`, so later gathers never allocate.
+  /// Sizes the buffers for any `prompts` prompts of `set`, so later gathers never allocate.
   void reserve_for(const SparseMetaSet<T>& set, index_t prompts) {
     std::vector<index_t> columns(static_cast<std::size_t>(set.prompts())), nonzeros(columns.size());
     for (index_t p = 0; p < set.prompts(); ++p) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Unlabelled responses from the shifted distribution with sparse features, grouped by prompt: the sparse
-// counterpart of MetaSet. Prompt p owns columns offsets[p] .. offsets[p+1], k_p >= 2 of them.
+/// \file
+/// Unlabelled responses from the shifted distribution with sparse features, grouped by prompt: the sparse
+/// counterpart of MetaSet. Prompt p owns columns offsets[p] .. offsets[p+1], k_p >= 2 of them.
 #pragma once
 
 #include <span>
@@ -14,15 +15,19 @@
 
 namespace metarm {
 
+/// Unlabelled responses of sparse features in host memory, grouped by prompt.
 template <class T>
 class SparseMetaSet {
  public:
+  /// The value type.
   using scalar_type = T;
 
+  /// A set without a feature dimension, to be assigned one that has it.
   SparseMetaSet() = default;
+  /// An empty set of responses of `dim` features each.
   explicit SparseMetaSet(index_t dim) : features_(checked(dim)) {}
 
-  // A preference set with its labels dropped: each pair becomes a prompt with k = 2 responses.
+  /// A preference set with its labels dropped: each pair becomes a prompt with k = 2 responses.
   static SparseMetaSet from_pairs(const SparsePreferenceSet<T>& pairs) {
     SparseMetaSet set(pairs.dim());
     SparseColumns<T> both(pairs.dim());
@@ -35,7 +40,7 @@ class SparseMetaSet {
     return set;
   }
 
-  // Adds one prompt's k >= 2 responses, one column each.
+  /// Adds one prompt's k >= 2 responses, one column each.
   void add_prompt(const SparseColumns<T>& responses) {
     METARM_REQUIRE(dim() > 0, "SparseMetaSet::add_prompt", "the set was created without a feature dimension");
     METARM_REQUIRE(responses.rows() == dim(), "SparseMetaSet::add_prompt",
@@ -48,12 +53,17 @@ class SparseMetaSet {
     offsets_.push_back(offsets_.back() + responses.cols());
   }
 
+  /// The number of features of each response.
   index_t dim() const { return features_.rows(); }
+  /// The number of prompts.
   index_t prompts() const { return static_cast<index_t>(offsets_.size()) - 1; }
+  /// Whether the set holds no prompt.
   bool empty() const { return prompts() == 0; }
+  /// The number of responses, all prompts together.
   index_t responses() const { return offsets_.back(); }
+  /// The number of responses k_p of prompt p.
   index_t responses_of(index_t p) const { return offsets_[p + 1] - offsets_[p]; }
-  // Stored values of prompt p's responses together.
+  /// Stored values of prompt p's responses together.
   index_t nonzeros_of(index_t p) const {
     index_t total = 0;
     for (index_t j = offsets_[p]; j < offsets_[p + 1]; ++j) {
@@ -62,7 +72,9 @@ class SparseMetaSet {
     return total;
   }
 
+  /// All responses' features, one column per response.
   const SparseColumns<T>& features() const { return features_; }
+  /// prompts() + 1 offsets: prompt p owns the columns from offsets[p] up to offsets[p+1].
   const std::vector<index_t>& offsets() const { return offsets_; }
 
  private:
@@ -75,7 +87,7 @@ class SparseMetaSet {
   std::vector<index_t> offsets_{0};
 };
 
-// The listed prompts of `set`, in the order given.
+/// The listed prompts of `set`, in the order given.
 template <class T>
 SparseMetaSet<T> select_prompts(const SparseMetaSet<T>& set, std::span<const index_t> prompts) {
   SparseMetaSet<T> out(set.dim());

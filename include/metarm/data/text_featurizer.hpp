@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Text features for a reward model: hashed word n-grams of the response plus a few named structure features.
-//
-//   rows 0 .. 2^bits - 1     signed hashed word 1..n-grams of the response, sub-linear counts (1 + log c),
-//                            the block L2-normalised
-//   rows 2^bits ..           named structure features (structure_feature_names()), each on a scale near 1
-//
-// Length stays a separate, named feature on purpose: it is the shortcut whose sign flips under the HH-RLHF
-// policy shift ("the longer response wins" on 60% of base pairs, 43% of online ones). The output is a sparse
-// column; a whole set goes into SparsePreferenceSet / SparseMetaSet.
+/// \file
+/// Text features for a reward model: hashed word n-grams of the response plus a few named structure features.
+///
+/// \verbatim
+///   rows 0 .. 2^bits - 1     signed hashed word 1..n-grams of the response, sub-linear counts (1 + log c),
+///                            the block L2-normalised
+///   rows 2^bits ..           named structure features (structure_feature_names()), each on a scale near 1
+/// \endverbatim
+///
+/// Length stays a separate, named feature on purpose: it is the shortcut whose sign flips under the HH-RLHF
+/// policy shift ("the longer response wins" on 60% of base pairs, 43% of online ones). The output is a sparse
+/// column; a whole set goes into SparsePreferenceSet / SparseMetaSet.
 #pragma once
 
 #include <algorithm>
@@ -27,6 +30,7 @@
 
 namespace metarm {
 
+/// The names of the structure features, in the order of their rows after the hash buckets.
 inline constexpr std::array<std::string_view, 7> structure_feature_names{
     "log_length",      // log(1 + characters) / 8
     "newlines",        // log(1 + newline characters) / 4
@@ -37,12 +41,14 @@ inline constexpr std::array<std::string_view, 7> structure_feature_names{
     "prompt_overlap",  // share of the response's distinct words that occur in the last human turn
 };
 
+/// How text becomes features: the hash buckets, the n-gram lengths, the structure features and the hash seed.
 struct FeaturizerSettings {
-  int bits = 18;            // 2^bits hash buckets
-  int ngrams = 2;           // word n-grams of lengths 1 .. ngrams (1 to 3)
-  bool structure = true;    // append the named structure features
-  std::uint64_t seed = 0;   // hash seed; another seed gives another, equally good, hashing
+  int bits = 18;            ///< 2^bits hash buckets
+  int ngrams = 2;           ///< word n-grams of lengths 1 .\. ngrams (1 to 3)
+  bool structure = true;    ///< append the named structure features
+  std::uint64_t seed = 0;   ///< hash seed; another seed gives another, equally good, hashing
 
+  /// Throws unless bits is in [1, 26] and ngrams in [1, 3].
   void validate() const {
     METARM_REQUIRE(bits >= 1 && bits <= 26, "FeaturizerSettings",
                    "argument 'bits' must be in [1, 26], got " + std::to_string(bits));
@@ -50,16 +56,18 @@ struct FeaturizerSettings {
                    "argument 'ngrams' must be 1, 2 or 3, got " + std::to_string(ngrams));
   }
 
+  /// 2^bits, the number of hash rows.
   index_t buckets() const { return index_t{1} << bits; }
+  /// The number of feature rows: the buckets, and the structure features when they are on.
   index_t dim() const { return buckets() + (structure ? static_cast<index_t>(structure_feature_names.size()) : 0); }
 
-  // The canonical one-line form, e.g. "hash:18,ngrams:2,structure:1,seed:0"; parse() reads it back.
+  /// The canonical one-line form, e.g.\ "hash:18,ngrams:2,structure:1,seed:0"; parse() reads it back.
   std::string describe() const {
     return "hash:" + std::to_string(bits) + ",ngrams:" + std::to_string(ngrams) +
            ",structure:" + (structure ? "1" : "0") + ",seed:" + std::to_string(seed);
   }
 
-  // Reads "hash:BITS" optionally followed by ",ngrams:N", ",structure:0|1", ",seed:S" in any order.
+  /// Reads "hash:BITS" optionally followed by ",ngrams:N", ",structure:0|1", ",seed:S" in any order.
   static FeaturizerSettings parse(std::string_view text) {
     FeaturizerSettings s;
     bool saw_hash = false;
@@ -113,31 +121,39 @@ struct FeaturizerSettings {
     return s;
   }
 
+  /// Settings are equal when every field is.
   friend bool operator==(const FeaturizerSettings&, const FeaturizerSettings&) = default;
 };
 
+/// Turns a response and its prompt into one sparse feature column; see the file's description.
 class TextFeaturizer {
  public:
-  // One response's features: strictly increasing rows and their values.
+  /// One response's features: strictly increasing rows and their values.
   struct Column {
+    /// The rows that hold a value, strictly increasing.
     std::vector<index_t> rows;
+    /// The value of each of those rows.
     std::vector<float> values;
   };
 
+  /// A featuriser with the default settings: 2^18 buckets, words and word pairs, structure features.
   TextFeaturizer() : TextFeaturizer(FeaturizerSettings{}) {}
+  /// A featuriser with `settings`, which it validates.
   explicit TextFeaturizer(FeaturizerSettings settings) : settings_(settings) { settings_.validate(); }
 
+  /// The settings.
   const FeaturizerSettings& settings() const { return settings_; }
+  /// The number of feature rows (FeaturizerSettings::dim).
   index_t dim() const { return settings_.dim(); }
 
-  // Name of feature row `row`: "hash[<bucket>]" or a structure feature's name.
+  /// Name of feature row `row`: "hash[<bucket>]" or a structure feature's name.
   std::string feature_name(index_t row) const {
     METARM_REQUIRE(row >= 0 && row < dim(), "TextFeaturizer::feature_name", "row " + std::to_string(row) + " is outside the features");
     if (row < settings_.buckets()) return "hash[" + std::to_string(row) + "]";
     return std::string(structure_feature_names[static_cast<std::size_t>(row - settings_.buckets())]);
   }
 
-  // Features of `response` written to `prompt` (the prompt only feeds the overlap feature).
+  /// Features of `response` written to `out` (the prompt only feeds the overlap feature).
   void featurize(std::string_view prompt, std::string_view response, Column& out) const {
     words_.clear();
     tokenize(response, words_);
@@ -192,13 +208,14 @@ class TextFeaturizer {
     }
   }
 
+  /// The features of `response` as a new column.
   Column featurize(std::string_view prompt, std::string_view response) const {
     Column out;
     featurize(prompt, response, out);
     return out;
   }
 
-  // The named structure features of a response, in structure_feature_names order.
+  /// The named structure features of a response, in structure_feature_names order.
   std::array<double, structure_feature_names.size()> structure_features(std::string_view prompt,
                                                                        std::string_view response) const {
     std::array<double, structure_feature_names.size()> f{};
@@ -226,8 +243,8 @@ class TextFeaturizer {
     return f;
   }
 
-  // Word hashes of a text: runs of letters, digits and apostrophes (bytes >= 0x80 count as letters, so UTF-8
-  // words stay whole), ASCII lower-cased, the typographic apostrophe read as '.
+  /// Word hashes of a text: runs of letters, digits and apostrophes (bytes >= 0x80 count as letters, so UTF-8
+  /// words stay whole), ASCII lower-cased, the typographic apostrophe read as '.
   static void tokenize(std::string_view text, std::vector<std::uint64_t>& words) {
     std::uint64_t h = fnv_offset;
     bool in_word = false;
@@ -316,7 +333,7 @@ class TextFeaturizer {
   mutable std::vector<std::pair<index_t, double>> entries_;
 };
 
-// Featurised sets from text records.
+/// Featurised sets from text records.
 inline SparsePreferenceSet<float> featurize_pairs(const TextFeaturizer& featurizer, const std::vector<TextPair>& pairs) {
   SparsePreferenceSet<float> set(featurizer.dim());
   TextFeaturizer::Column chosen, rejected;
@@ -328,6 +345,7 @@ inline SparsePreferenceSet<float> featurize_pairs(const TextFeaturizer& featuriz
   return set;
 }
 
+/// The prompts' responses as a sparse meta set, one column per response.
 inline SparseMetaSet<float> featurize_prompts(const TextFeaturizer& featurizer, const std::vector<TextPrompt>& prompts) {
   SparseMetaSet<float> set(featurizer.dim());
   TextFeaturizer::Column column;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Central finite differences to check an analytic gradient, in double. Used by the tests for every layer
-// and loss, and available to anyone writing a layer of their own.
+/// \file
+/// Central finite differences to check an analytic gradient, in double. Used by the tests for every layer
+/// and loss, and available to anyone writing a layer of their own.
 #pragma once
 
 #include <algorithm>
@@ -12,21 +13,26 @@
 
 namespace metarm {
 
+/// The outcome of check_gradient: the largest error over the coordinates, and where it occurred.
 struct GradientCheckResult {
-  // Per coordinate, |analytic - numeric| / max(1, |analytic|, |numeric|): relative for large entries,
-  // absolute for small ones. The worst coordinate is reported.
+  /// Per coordinate, |analytic - numeric| / max(1, |analytic|, |numeric|): relative for large entries,
+  /// absolute for small ones. The worst coordinate is reported.
   double max_error = 0.0;
+  /// The coordinate with the largest error (-1 before any is compared).
   index_t worst_index = -1;
+  /// The analytic gradient at that coordinate.
   double analytic_at_worst = 0.0;
+  /// The numeric gradient at that coordinate.
   double numeric_at_worst = 0.0;
 };
 
+/// |analytic - numeric| / max(1, |analytic|, |numeric|), the error that check_gradient reports.
 inline double gradient_error(double analytic, double numeric) {
   return std::fabs(analytic - numeric) / std::max({1.0, std::fabs(analytic), std::fabs(numeric)});
 }
 
-// Numeric gradient of f at x by central differences with step h: (f(x + h e_i) - f(x - h e_i)) / 2h.
-// x is restored afterwards.
+/// Numeric gradient of f at x by central differences with step h: (f(x + h e_i) - f(x - h e_i)) / 2h.
+/// x is restored afterwards.
 template <class F>
 std::vector<double> numeric_gradient(F&& f, std::span<double> x, double h = 1e-5) {
   std::vector<double> g(x.size());
@@ -42,6 +48,7 @@ std::vector<double> numeric_gradient(F&& f, std::span<double> x, double h = 1e-5
   return g;
 }
 
+/// Compares `analytic` with the central-difference gradient of f at x, coordinate by coordinate.
 template <class F>
 GradientCheckResult check_gradient(F&& f, std::span<double> x, std::span<const double> analytic, double h = 1e-5) {
   const std::vector<double> numeric = numeric_gradient(f, x, h);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Hessian-vector products of an objective of a model's rewards with respect to the flat parameters, two
-// ways:
-//  - exact, by forward-over-reverse through a model that provides `hvp` (every built-in model does): one
-//    forward pass, the objective's reward derivative, then one tangent pass forward and one backward. No
-//    graph is stored, and the cost is about that of two more gradient passes.
-//  - by central differences of gradients, for any model: (grad(at + h v) - grad(at - h v)) / 2h, two
-//    gradient evaluations.
+/// \file
+/// Hessian-vector products of an objective of a model's rewards with respect to the flat parameters, two
+/// ways:
+///  - exact, by forward-over-reverse through a model that provides `hvp` (every built-in model does): one
+///    forward pass, the objective's reward derivative, then one tangent pass forward and one backward. No
+///    graph is stored, and the cost is about that of two more gradient passes.
+///  - by central differences of gradients, for any model: (grad(at + h v) - grad(at - h v)) / 2h, two
+///    gradient evaluations.
 #pragma once
 
 #include <cmath>
@@ -19,12 +20,14 @@
 
 namespace metarm {
 
+/// How a Hessian-vector product is computed.
 enum class HvpMethod {
-  automatic,         // exact when the model provides hvp, finite differences otherwise
-  exact,             // forward-over-reverse; an error for a model without hvp
-  finite_difference  // central differences of gradients
+  automatic,         ///< exact when the model provides hvp, finite differences otherwise
+  exact,             ///< forward-over-reverse; an error for a model without hvp
+  finite_difference  ///< central differences of gradients
 };
 
+/// The method's name, as options and messages spell it.
 constexpr std::string_view to_string(HvpMethod method) {
   switch (method) {
     case HvpMethod::automatic:
@@ -37,14 +40,17 @@ constexpr std::string_view to_string(HvpMethod method) {
   return "unknown";
 }
 
+/// The method of a Hessian-vector product, and the step of its finite differences.
 struct HvpOptions {
+  /// Exact, finite differences, or exact whenever the model allows (the default).
   HvpMethod method = HvpMethod::automatic;
-  // Finite differences step by h = finite_difference_step * (1 + ||at||) / ||v|| along v. 0 picks the
-  // cube root of the scalar type's machine epsilon (6e-6 in double, 5e-3 in float), which balances the
-  // truncation and rounding errors of a central difference.
+  /// Finite differences step by h = finite_difference_step * (1 + ||at||) / ||v|| along v. 0 picks the
+  /// cube root of the scalar type's machine epsilon (6e-6 in double, 5e-3 in float), which balances the
+  /// truncation and rounding errors of a central difference.
   double finite_difference_step = 0.0;
 };
 
+/// Throws, naming `where`, when the finite-difference step is negative or not finite.
 inline void validate_hvp_options(const HvpOptions& options, const char* where) {
   METARM_REQUIRE(std::isfinite(options.finite_difference_step) && options.finite_difference_step >= 0.0, where,
                  "argument 'finite_difference_step' must be finite and >= 0 (0 picks it automatically), got " +
@@ -53,9 +59,9 @@ inline void validate_hvp_options(const HvpOptions& options, const char* where) {
 
 // ---- exact ----------------------------------------------------------------------------------------------
 
-// Overwrites hv with H v, H the Hessian of params -> f(rewards(params)), for the forward pass ws holds at
-// `params` and x, whose rewards are `rewards` and reward derivative d_rewards: only the two tangent passes
-// run. `hessian_product(rewards, tangent, out)` overwrites out with (d^2 f / d rewards^2) tangent.
+/// Overwrites hv with H v, H the Hessian of params -> f(rewards(params)), for the forward pass ws holds at
+/// `params` and x, whose rewards are `rewards` and reward derivative d_rewards: only the two tangent passes
+/// run. `hessian_product(rewards, tangent, out)` overwrites out with (d^2 f / d rewards^2) tangent.
 template <class Backend, class Model, class Input, class RewardHessianProduct>
   requires HasExactHvp<Model, Backend, Input>
 void exact_hvp_of_pass(typename Backend::context& ctx, const Model& model,
@@ -71,11 +77,11 @@ void exact_hvp_of_pass(typename Backend::context& ctx, const Model& model,
       [&](VectorView<const T> tangent, VectorView<T> out) { hessian_product(rewards, tangent, out); }, hv);
 }
 
-// Overwrites hv with H v, H the Hessian of params -> f(rewards(params)) at `params`: one forward pass, the
-// objective's reward derivative, then exact_hvp_of_pass.
-// `objective(rewards, d_rewards)` returns f and writes its reward derivative (as for objective_and_gradient);
-// `hessian_product(rewards, tangent, out)` overwrites out with (d^2 f / d rewards^2) tangent.
-// `d_rewards_storage` holds at least x.cols values.
+/// Overwrites hv with H v, H the Hessian of params -> f(rewards(params)) at `params`: one forward pass, the
+/// objective's reward derivative, then exact_hvp_of_pass.
+/// `objective(rewards, d_rewards)` returns f and writes its reward derivative (as for objective_and_gradient);
+/// `hessian_product(rewards, tangent, out)` overwrites out with (d^2 f / d rewards^2) tangent.
+/// `d_rewards_storage` holds at least x.cols values.
 template <class Backend, class Model, class Input, class RewardObjective, class RewardHessianProduct>
   requires HasExactHvp<Model, Backend, Input>
 void exact_objective_hvp(typename Backend::context& ctx, const Model& model,
@@ -96,7 +102,7 @@ void exact_objective_hvp(typename Backend::context& ctx, const Model& model,
 
 // ---- central differences ----------------------------------------------------------------------------------
 
-// The step h along v that finite_difference_hvp takes; 0 when v is zero.
+/// The step h along v that finite_difference_hvp takes; 0 when v is zero.
 template <class Backend, class T>
 double finite_difference_step(typename Backend::context& ctx, VectorView<const T> at, VectorView<const T> v,
                               double relative_step = 0.0) {
@@ -109,9 +115,9 @@ double finite_difference_step(typename Backend::context& ctx, VectorView<const T
   return relative * (1.0 + at_norm) / v_norm;
 }
 
-// Overwrites hv with (grad(at + h v) - grad(at - h v)) / 2h, where `gradient(point, out)` overwrites out
-// with the objective's gradient at point. point_storage and grad_storage are parameter-sized scratch;
-// neither may alias at, v or hv.
+/// Overwrites hv with (grad(at + h v) - grad(at - h v)) / 2h, where `gradient(point, out)` overwrites out
+/// with the objective's gradient at point. point_storage and grad_storage are parameter-sized scratch;
+/// neither may alias at, v or hv.
 template <class Backend, class T, class Gradient>
 void finite_difference_hvp(typename Backend::context& ctx, Gradient&& gradient, VectorView<const T> at,
                            VectorView<const T> v, VectorView<T> point_storage, VectorView<T> grad_storage,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The value of an objective of a model's rewards, and its gradient with respect to the flat parameters:
-// one forward pass, the objective's reward derivative, one backward pass.
+/// \file
+/// The value of an objective of a model's rewards, and its gradient with respect to the flat parameters:
+/// one forward pass, the objective's reward derivative, one backward pass.
 #pragma once
 
 #include "metarm/backend/views.hpp"
@@ -9,10 +10,12 @@
 
 namespace metarm {
 
-// `objective(rewards, d_rewards)` returns the value and, when d_rewards is not empty, writes the reward
-// derivative into it. `d_rewards_storage` holds at least x.cols values. When `grad` is empty only the
-// value is computed; otherwise grad is overwritten with the gradient. `rewards_out`, when given, receives
-// the rewards (a view into ws, valid until its next forward pass).
+/// The value at `params` of an objective of the model's rewards and, unless grad is empty, its parameter gradient.
+///
+/// `objective(rewards, d_rewards)` returns the value and, when d_rewards is not empty, writes the reward
+/// derivative into it. `d_rewards_storage` holds at least x.cols values. When `grad` is empty only the
+/// value is computed; otherwise grad is overwritten with the gradient. `rewards_out`, when given, receives
+/// the rewards (a view into ws, valid until its next forward pass).
 template <class Backend, class Model, class Input, class RewardObjective>
 typename Model::scalar_type objective_and_gradient(typename Backend::context& ctx, const Model& model,
                                                    VectorView<const typename Model::scalar_type> params, const Input& x,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Writing a file so that readers see either the old file or the complete new one, never a partial write:
-// the bytes go to a temporary file in the target's directory, are flushed to disk, and the temporary file is
-// renamed over the target (rename is atomic within a file system).
+/// \file
+/// Writing a file so that readers see either the old file or the complete new one, never a partial write:
+/// the bytes go to a temporary file in the target's directory, are flushed to disk, and the temporary file is
+/// renamed over the target (rename is atomic within a file system).
 #pragma once
 
 #include <cerrno>
@@ -19,6 +20,8 @@
 
 namespace metarm {
 
+/// Writes `bytes` to `path` so that readers see the old file or the complete new one; throws, naming the path,
+/// on failure.
 inline void write_file_atomically(const std::string& path, std::span<const unsigned char> bytes) {
   std::string temporary = path + ".tmp-XXXXXX";
   const int fd = ::mkstemp(temporary.data());
@@ -55,10 +58,12 @@ inline void write_file_atomically(const std::string& path, std::span<const unsig
   }
 }
 
+/// write_file_atomically for a byte vector.
 inline void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
   write_file_atomically(path, std::span<const unsigned char>(bytes.data(), bytes.size()));
 }
 
+/// write_file_atomically for text.
 inline void write_file_atomically(const std::string& path, const std::string& text) {
   write_file_atomically(path, std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(text.data()), text.size()));
 }

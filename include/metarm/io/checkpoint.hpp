@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// Checkpoints of a MetaLearner as one safetensors file:
-//   tensors   "<block>"                   parameters, one tensor per layout block ("hidden.0.weight", ...),
-//                                         row-major with the block's shape (a weight is [outputs, inputs], as
-//                                         in PyTorch's nn.Linear; a bias is [outputs])
-//             "optimizer.<state>.<block>" optimiser state in the same layout (exp_avg, exp_avg_sq, ...)
-//             "fit.order", "fit.meta_order", "fit.order_rng", "fit.meta_rng"
-//                                         the data order of the fit under way (see learner/fit_state.hpp)
-//   metadata  format, format_version, library_version, model (describe()), scalar, strategy, loss,
-//             meta_objective, optimizer,
-//             optimizer_state, updates, fit.* positions, and whatever the caller adds (featuriser settings,
-//             reward mean and std, ...)
-// With parameters, optimiser state, update count and fit state restored, a resumed fit takes exactly the
-// steps the uninterrupted one would have taken.
+/// \file
+/// Checkpoints of a MetaLearner as one safetensors file:
+/// \verbatim
+///   tensors   "<block>"                   parameters, one tensor per layout block ("hidden.0.weight", ...),
+///                                         row-major with the block's shape (a weight is [outputs, inputs], as
+///                                         in PyTorch's nn.Linear; a bias is [outputs])
+///             "optimizer.<state>.<block>" optimiser state in the same layout (exp_avg, exp_avg_sq, ...)
+///             "fit.order", "fit.meta_order", "fit.order_rng", "fit.meta_rng"
+///                                         the data order of the fit under way (see learner/fit_state.hpp)
+///   metadata  format, format_version, library_version, model (describe()), scalar, strategy, loss,
+///             meta_objective, optimizer,
+///             optimizer_state, updates, fit.* positions, and whatever the caller adds (featuriser settings,
+///             reward mean and std, ...)
+/// \endverbatim
+/// With parameters, optimiser state, update count and fit state restored, a resumed fit takes exactly the
+/// steps the uninterrupted one would have taken.
 #pragma once
 
 #include <bit>
@@ -35,7 +38,9 @@
 
 namespace metarm {
 
+/// The "format" metadata value that marks a metarm checkpoint.
 inline constexpr std::string_view checkpoint_format = "metarm-checkpoint";
+/// The version of the checkpoint format, which a reader must know.
 inline constexpr std::string_view checkpoint_format_version = "1";
 
 namespace detail {
@@ -97,8 +102,8 @@ inline std::vector<std::uint64_t> rng_words(const Rng& rng) {
 
 }  // namespace detail
 
-// Saves the learner's parameters, optimiser state, update count and fit state, with `extra` added to the
-// metadata (keys of its own must not collide with the ones listed above).
+/// Saves the learner's parameters, optimiser state, update count and fit state, with `extra` added to the
+/// metadata (keys of its own must not collide with the ones listed above).
 template <class Learner>
 void save_checkpoint(const std::string& path, Learner& learner, const std::map<std::string, std::string>& extra = {}) {
   using T = typename Learner::scalar_type;
@@ -145,11 +150,13 @@ void save_checkpoint(const std::string& path, Learner& learner, const std::map<s
   writer.write(path);
 }
 
-// A checkpoint read from disk and validated as a safetensors file written by save_checkpoint.
+/// A checkpoint read from disk and validated as a safetensors file written by save_checkpoint.
 class Checkpoint {
  public:
+  /// Reads and validates the checkpoint at `path`.
   static Checkpoint read(const std::string& path) { return Checkpoint(SafetensorsFile::read(path)); }
 
+  /// Validates `file` as a checkpoint: its format and version, and that it names its model and scalar type.
   explicit Checkpoint(SafetensorsFile file) : file_(std::move(file)) {
     const auto format = file_.metadata().find("format");
     if (format == file_.metadata().end() || format->second != checkpoint_format) {
@@ -163,18 +170,23 @@ class Checkpoint {
     value("scalar");
   }
 
+  /// The safetensors file.
   const SafetensorsFile& file() const { return file_; }
+  /// The path it was read from.
   const std::string& path() const { return file_.path(); }
+  /// All metadata.
   const std::map<std::string, std::string>& metadata() const { return file_.metadata(); }
+  /// Whether the metadata has `key`.
   bool has(std::string_view key) const { return file_.metadata().find(std::string(key)) != file_.metadata().end(); }
 
-  // A metadata value; throws naming the key when absent.
+  /// A metadata value; throws naming the key when absent.
   const std::string& value(std::string_view key) const {
     const auto it = file_.metadata().find(std::string(key));
     if (it == file_.metadata().end()) throw Error(file_.path(), "metadata has no \"" + std::string(key) + "\"");
     return it->second;
   }
 
+  /// A metadata value as a number; throws naming the key when it is absent or not a number.
   double number(std::string_view key) const {
     const std::string& text = value(key);
     std::size_t used = 0;
@@ -190,6 +202,7 @@ class Checkpoint {
     return x;
   }
 
+  /// A metadata value as an integer; throws naming the key when it is absent or not an integer.
   std::int64_t integer(std::string_view key) const {
     const std::string& text = value(key);
     std::size_t used = 0;
@@ -205,10 +218,11 @@ class Checkpoint {
     return x;
   }
 
+  /// The saved model's description, its describe().
   const std::string& model_description() const { return value("model"); }
 
-  // Copies the parameters into `learner`, whose model must be the one saved (same description, layout and
-  // scalar type). Every other tensor must be optimiser or fit state.
+  /// Copies the parameters into `learner`, whose model must be the one saved (same description, layout and
+  /// scalar type). Every other tensor must be optimiser or fit state.
   template <class Learner>
   void restore_parameters(Learner& learner) const {
     using T = typename Learner::scalar_type;
@@ -228,7 +242,7 @@ class Checkpoint {
     learner.set_parameters(host);
   }
 
-  // Parameters, optimiser state and update count: what a resumed fit needs besides fit_state().
+  /// Parameters, optimiser state and update count: what a resumed fit needs besides fit_state().
   template <class Learner>
   void restore_training_state(Learner& learner) const {
     using T = typename Learner::scalar_type;
@@ -255,9 +269,10 @@ class Checkpoint {
     state.set_updates(updates);
   }
 
+  /// Whether the checkpoint holds the position of a fit.
   bool has_fit_state() const { return has("fit.epoch"); }
 
-  // The saved position of the fit under way, for FitOptions::resume.
+  /// The saved position of the fit under way, for FitOptions::resume.
   FitState fit_state() const {
     if (!has_fit_state()) throw Error(path(), "the checkpoint holds no fit state (it was saved before any fit)");
     FitState s;
@@ -309,22 +324,28 @@ class Checkpoint {
   SafetensorsFile file_;
 };
 
-// A callback that saves a checkpoint every `every_steps` steps (0: never) and at the end of every epoch.
+/// A callback that saves a checkpoint every `every_steps` steps (0: never) and at the end of every epoch.
 template <class Learner>
 class SaveCheckpoints {
  public:
+  /// Saves `learner` to `path`, overwritten each time, with `metadata` added to every checkpoint.
   SaveCheckpoints(Learner& learner, std::string path, std::int64_t every_steps = 0,
                   std::map<std::string, std::string> metadata = {})
       : learner_(&learner), path_(std::move(path)), every_(every_steps), metadata_(std::move(metadata)) {}
 
+  /// The name that a stop reason cites.
   std::string_view name() const { return "SaveCheckpoints"; }
 
+  /// Saves every `every_steps` steps.
   void on_step(const StepEvent& e) {
     if (every_ > 0 && e.step % every_ == 0) save();
   }
+  /// Saves at the end of the epoch.
   void on_epoch_end(const EpochEvent&) { save(); }
 
+  /// The number of checkpoints saved.
   std::int64_t saved() const { return saved_; }
+  /// The metadata added to each checkpoint, which may change between saves.
   std::map<std::string, std::string>& metadata() { return metadata_; }
 
  private:

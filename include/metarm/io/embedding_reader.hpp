@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Preference pairs and meta sets whose features are precomputed embeddings:
-//  - pairs: two [n, d] arrays (chosen, rejected), row i being pair i, from two .npy files or from tensors
-//    "chosen" and "rejected" of one safetensors file (optionally with a [n] tensor "margin");
-//  - meta sets: one [m, k, d] array, prompt p's k responses in row p (.npy, or tensor "responses").
-// float32 and float64 are read; the values must be finite.
+/// \file
+/// Preference pairs and meta sets whose features are precomputed embeddings:
+///  - pairs: two [n, d] arrays (chosen, rejected), row i being pair i, from two .npy files or from tensors
+///    "chosen" and "rejected" of one safetensors file (optionally with a [n] tensor "margin");
+///  - meta sets: one [m, k, d] array, prompt p's k responses in row p (.npy, or tensor "responses").
+/// float32 and float64 are read; the values must be finite.
 #pragma once
 
 #include <cmath>
@@ -88,6 +89,7 @@ MetaSet<T> meta_from_array(const std::vector<std::int64_t>& shape, const std::ve
 
 }  // namespace detail
 
+/// Labelled pairs from two .npy files of [n, d] embeddings, chosen and rejected, row i being pair i.
 template <class T>
 PreferenceSet<T> read_embedding_pairs(const std::string& chosen_npy, const std::string& rejected_npy) {
   const NpyArray chosen = read_npy(chosen_npy), rejected = read_npy(rejected_npy);
@@ -95,6 +97,7 @@ PreferenceSet<T> read_embedding_pairs(const std::string& chosen_npy, const std::
                                       chosen_npy + " and " + rejected_npy);
 }
 
+/// Labelled pairs from two [n, d] tensors of a safetensors file, with the [n] tensor "margin" when it has one.
 template <class T>
 PreferenceSet<T> read_embedding_pairs(const SafetensorsFile& file, const std::string& chosen = "chosen",
                                       const std::string& rejected = "rejected") {
@@ -109,12 +112,14 @@ PreferenceSet<T> read_embedding_pairs(const SafetensorsFile& file, const std::st
   return detail::pairs_from_arrays<T>(cs, c, rs, r, file.find("margin") != nullptr ? &margins : nullptr, file.path());
 }
 
+/// A meta set from a .npy file of [m, k, d] embeddings, prompt p's k responses in row p.
 template <class T>
 MetaSet<T> read_embedding_meta(const std::string& npy_path) {
   const NpyArray a = read_npy(npy_path);
   return detail::meta_from_array<T>(a.shape, a.values, npy_path);
 }
 
+/// A meta set from an [m, k, d] tensor of a safetensors file.
 template <class T>
 MetaSet<T> read_embedding_meta(const SafetensorsFile& file, const std::string& responses = "responses") {
   std::vector<std::int64_t> shape;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// One JSON object per line (JSONL): parsing with errors that name the file, the line and the field.
+/// \file
+/// One JSON object per line (JSONL): parsing with errors that name the file, the line and the field.
 #pragma once
 
 #include <cmath>
@@ -13,7 +14,7 @@
 
 namespace metarm {
 
-// Parses one line as a JSON object; `where` is "path:line".
+/// Parses one line as a JSON object; `where` is "path:line".
 inline nlohmann::json parse_json_object(std::string_view line, const std::string& where) {
   const std::size_t bad = invalid_utf8_offset(line);
   if (bad != std::string_view::npos) {
@@ -37,8 +38,10 @@ inline nlohmann::json parse_json_object(std::string_view line, const std::string
   return value;
 }
 
+/// Whether the object has the field.
 inline bool has_field(const nlohmann::json& object, const char* field) { return object.find(field) != object.end(); }
 
+/// The field's value; throws, naming `where` and the field, when it is missing.
 inline const nlohmann::json& require_field(const nlohmann::json& object, const char* field, const std::string& where) {
   const auto it = object.find(field);
   if (it == object.end()) {
@@ -47,6 +50,7 @@ inline const nlohmann::json& require_field(const nlohmann::json& object, const c
   return *it;
 }
 
+/// The field's string value; throws, naming `where` and the field, when it is missing or not a string.
 inline const std::string& require_string(const nlohmann::json& object, const char* field, const std::string& where) {
   const nlohmann::json& value = require_field(object, field, where);
   if (!value.is_string()) {
@@ -55,6 +59,7 @@ inline const std::string& require_string(const nlohmann::json& object, const cha
   return value.get_ref<const std::string&>();
 }
 
+/// The field's finite number; throws, naming `where` and the field, when it is missing, not a number or not finite.
 inline double require_number(const nlohmann::json& object, const char* field, const std::string& where) {
   const nlohmann::json& value = require_field(object, field, where);
   if (!value.is_number()) {

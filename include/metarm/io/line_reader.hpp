@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Lines of a text file that may be gzip-compressed (zlib reads plain files through the same calls), with the
-// line number of each, and a clear error for a missing, unreadable or truncated file.
+/// \file
+/// Lines of a text file that may be gzip-compressed (zlib reads plain files through the same calls), with the
+/// line number of each, and a clear error for a missing, unreadable or truncated file.
 #pragma once
 
 #include <cerrno>
@@ -17,8 +18,10 @@
 
 namespace metarm {
 
+/// Reads the lines of a plain or gzip-compressed text file one by one, counting them for error messages.
 class LineReader {
  public:
+  /// Opens `path`; throws, naming it, when it cannot be opened.
   explicit LineReader(std::string path) : path_(std::move(path)) {
     errno = 0;
     file_ = gzopen(path_.c_str(), "rb");
@@ -31,14 +34,15 @@ class LineReader {
   }
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
+  /// Closes the file.
   ~LineReader() {
     if (file_ != nullptr) {
       gzclose_r(file_);
     }
   }
 
-  // The next line without its end-of-line ("\n" or "\r\n"); false at the end of the file. A final line without
-  // a newline is still a line. Throws when the file is a gzip stream cut short or unreadable.
+  /// The next line without its end-of-line ("\n" or "\r\n"); false at the end of the file. A final line without
+  /// a newline is still a line. Throws when the file is a gzip stream cut short or unreadable.
   bool next(std::string& line) {
     line.clear();
     while (true) {
@@ -72,10 +76,11 @@ class LineReader {
     return true;
   }
 
-  // 1-based number of the line last returned by next().
+  /// 1-based number of the line last returned by next().
   std::int64_t line_number() const { return line_number_; }
+  /// The file's path.
   const std::string& path() const { return path_; }
-  // "path:line" of the line last returned, for error messages.
+  /// "path:line" of the line last returned, for error messages.
   std::string where() const { return path_ + ":" + std::to_string(line_number_); }
 
  private:

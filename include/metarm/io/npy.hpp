@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// NumPy's .npy format (version 1.0, 2.0 or 3.0): the magic "\x93NUMPY", a version, a header length, a Python
-// dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), } and the raw data. Reads float32 and
-// float64 arrays of either byte order and either memory order; everything else is refused with a clear error.
+/// \file
+/// NumPy's .npy format (version 1.0, 2.0 or 3.0): the magic "\x93NUMPY", a version, a header length, a Python
+/// dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), } and the raw data. Reads float32 and
+/// float64 arrays of either byte order and either memory order; everything else is refused with a clear error.
 #pragma once
 
 #include <algorithm>
@@ -20,12 +21,17 @@
 
 namespace metarm {
 
+/// An array read from a .npy file, as doubles in row-major order.
 struct NpyArray {
+  /// The dimensions, outermost first.
   std::vector<std::int64_t> shape;
-  std::vector<double> values;  // row-major (C order), whatever the file's order
+  std::vector<double> values;  ///< row-major (C order), whatever the file's order
+  /// Whether the file stored float64 (else float32).
   bool was_float64 = false;
+  /// Whether the file stored the array in Fortran (column-major) order.
   bool was_fortran_order = false;
 
+  /// The number of elements, the product of the dimensions.
   std::int64_t elements() const {
     std::int64_t n = 1;
     for (auto d : shape) n *= d;
@@ -122,6 +128,7 @@ class NpyHeaderParser {
 
 }  // namespace detail
 
+/// Parses the bytes of a .npy file; `path` only names it in errors.
 inline NpyArray parse_npy(const std::string& path, const std::vector<unsigned char>& bytes) {
   const auto fail = [&](const std::string& message) { throw Error(path, message); };
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) fail("not a .npy file (no \\x93NUMPY magic)");
@@ -201,6 +208,7 @@ inline NpyArray parse_npy(const std::string& path, const std::vector<unsigned ch
   return array;
 }
 
+/// Reads and parses a .npy file; throws, naming it, when it cannot be read or holds no supported array.
 inline NpyArray read_npy(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) throw Error(path, std::string("cannot open for reading: ") + std::strerror(errno));
@@ -214,7 +222,7 @@ inline NpyArray read_npy(const std::string& path) {
   return parse_npy(path, bytes);
 }
 
-// Writes a C-order little-endian float32 or float64 array (version 1.0).
+/// Writes a C-order little-endian float32 or float64 array (version 1.0).
 template <class T>
 void write_npy(const std::string& path, const std::vector<std::int64_t>& shape, const std::vector<T>& values) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "metarm: write_npy takes float or double");

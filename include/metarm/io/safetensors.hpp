@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N,
-// N bytes of JSON header {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ..., "__metadata__":
-// {string: string}}, then the raw little-endian tensor bytes, offsets relative to the end of the header.
-//
-// Reading validates everything before any tensor is handed out: the header length against the file, the
-// header as UTF-8 JSON of the right shape, every dtype, shape and offset pair, sizes that match, and tensors
-// that cover the data exactly (no overlap, no hole, nothing after the last). Anything else is refused with a
-// metarm::Error naming the file and the field. Writing goes to a temporary file in the same directory that
-// is renamed over the target, so a crash never leaves a half-written file under the target's name.
+/// \file
+/// The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N,
+/// N bytes of JSON header {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ..., "__metadata__":
+/// {string: string}}, then the raw little-endian tensor bytes, offsets relative to the end of the header.
+///
+/// Reading validates everything before any tensor is handed out: the header length against the file, the
+/// header as UTF-8 JSON of the right shape, every dtype, shape and offset pair, sizes that match, and tensors
+/// that cover the data exactly (no overlap, no hole, nothing after the last). Anything else is refused with a
+/// metarm::Error naming the file and the field. Writing goes to a temporary file in the same directory that
+/// is renamed over the target, so a crash never leaves a half-written file under the target's name.
 #pragma once
 
 #include <algorithm>
@@ -39,8 +40,10 @@ namespace metarm {
 static_assert(std::endian::native == std::endian::little,
               "metarm: safetensors I/O assumes a little-endian host (tensor bytes are little-endian)");
 
+/// The element types of the safetensors format.
 enum class Dtype { F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL };
 
+/// Each Dtype under its name in the format.
 inline constexpr std::array<std::pair<std::string_view, Dtype>, 13> dtype_names{{{"F64", Dtype::F64},
                                                                                  {"F32", Dtype::F32},
                                                                                  {"F16", Dtype::F16},
@@ -55,6 +58,7 @@ inline constexpr std::array<std::pair<std::string_view, Dtype>, 13> dtype_names{
                                                                                  {"U8", Dtype::U8},
                                                                                  {"BOOL", Dtype::BOOL}}};
 
+/// The dtype's name in the format, such as "F32".
 inline std::string_view dtype_name(Dtype dtype) {
   for (const auto& [name, value] : dtype_names) {
     if (value == dtype) return name;
@@ -62,6 +66,7 @@ inline std::string_view dtype_name(Dtype dtype) {
   return "?";
 }
 
+/// The size of one element in bytes.
 inline std::size_t dtype_size(Dtype dtype) {
   switch (dtype) {
     case Dtype::F64: case Dtype::I64: case Dtype::U64: return 8;
@@ -72,6 +77,7 @@ inline std::size_t dtype_size(Dtype dtype) {
   return 0;
 }
 
+/// The Dtype of element type T: double, float, 64- and 32-bit integers, or std::uint8_t; others do not compile.
 template <class T>
 constexpr Dtype dtype_of() {
   if constexpr (std::is_same_v<T, double>) return Dtype::F64;
@@ -84,13 +90,19 @@ constexpr Dtype dtype_of() {
   else static_assert(!std::is_same_v<T, T>, "metarm: no safetensors dtype for this element type");
 }
 
+/// One tensor of a safetensors file: its name, dtype, shape and where its bytes lie.
 struct TensorInfo {
+  /// The tensor's name in the header.
   std::string name;
+  /// Its element type.
   Dtype dtype = Dtype::F32;
+  /// Its dimensions, outermost first.
   std::vector<std::int64_t> shape;
-  std::size_t begin = 0;  // byte offsets into the data section
+  std::size_t begin = 0;  ///< byte offsets into the data section
+  /// The byte offset just past its data, in the data section.
   std::size_t end = 0;
 
+  /// The number of elements.
   std::int64_t elements() const {
     std::int64_t n = 1;
     for (auto d : shape) n *= d;
@@ -98,12 +110,13 @@ struct TensorInfo {
   }
 };
 
+/// A safetensors file read into memory and validated as the file's description says.
 class SafetensorsFile {
  public:
-  // Headers above this size are refused before any is read (the reference implementation's limit).
+  /// Headers above this size are refused before any is read (the reference implementation's limit).
   static constexpr std::uint64_t max_header_bytes = 100u << 20;
 
-  // Reads and validates a whole file.
+  /// Reads and validates a whole file.
   static SafetensorsFile read(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (f == nullptr) {
@@ -123,7 +136,7 @@ class SafetensorsFile {
     return parse(path, std::move(bytes));
   }
 
-  // Validates `bytes` as a safetensors file; `path` only names it in errors.
+  /// Validates `bytes` as a safetensors file; `path` only names it in errors.
   static SafetensorsFile parse(std::string path, std::vector<unsigned char> bytes) {
     SafetensorsFile file;
     file.path_ = std::move(path);
@@ -132,10 +145,14 @@ class SafetensorsFile {
     return file;
   }
 
+  /// The path the file was read from.
   const std::string& path() const { return path_; }
+  /// The string metadata of the header ("__metadata__").
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  /// The tensors, in the header's order.
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
+  /// The tensor called `name`, or null.
   const TensorInfo* find(std::string_view name) const {
     for (const auto& t : tensors_) {
       if (t.name == name) return &t;
@@ -143,17 +160,19 @@ class SafetensorsFile {
     return nullptr;
   }
 
+  /// The tensor called `name`; throws when there is none.
   const TensorInfo& tensor(std::string_view name) const {
     const TensorInfo* t = find(name);
     if (t == nullptr) throw Error(path_, "no tensor named \"" + std::string(name) + "\"");
     return *t;
   }
 
+  /// Tensor t's raw little-endian bytes.
   std::span<const unsigned char> bytes(const TensorInfo& t) const {
     return {bytes_.data() + data_start_ + t.begin, t.end - t.begin};
   }
 
-  // The elements of tensor `name`, which must have dtype_of<T>() and, when `shape` is given, that shape.
+  /// The elements of tensor `name`, which must have dtype_of<T>() and, when `shape` is given, that shape.
   template <class T>
   std::vector<T> values(std::string_view name, const std::vector<std::int64_t>* shape = nullptr) const {
     const TensorInfo& t = tensor(name);
@@ -169,6 +188,7 @@ class SafetensorsFile {
     return out;
   }
 
+  /// A shape as "[2, 3]", for messages.
   static std::string shape_text(const std::vector<std::int64_t>& shape) {
     std::string s = "[";
     for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -309,9 +329,10 @@ class SafetensorsFile {
   std::vector<TensorInfo> tensors_;
 };
 
+/// Builds a safetensors file from tensors and string metadata, and writes it atomically.
 class SafetensorsWriter {
  public:
-  // Adds a tensor of `shape` whose row-major elements are `values`.
+  /// Adds a tensor of `shape` whose row-major elements are `values`.
   template <class T>
   void add(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
     std::int64_t elements = 1;
@@ -332,9 +353,10 @@ class SafetensorsWriter {
     entries_.push_back(std::move(e));
   }
 
+  /// Sets a string metadata entry.
   void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
 
-  // The file's bytes: header padded with spaces so the data section starts 8-byte aligned.
+  /// The file's bytes: header padded with spaces so the data section starts 8-byte aligned.
   std::vector<unsigned char> serialize() const {
     nlohmann::json header = nlohmann::json::object();
     if (!metadata_.empty()) header["__metadata__"] = metadata_;
@@ -358,7 +380,7 @@ class SafetensorsWriter {
     return out;
   }
 
-  // Writes atomically: a temporary file in the same directory, flushed to disk, then renamed over `path`.
+  /// Writes atomically: a temporary file in the same directory, flushed to disk, then renamed over `path`.
   void write(const std::string& path) const { write_file_atomically(path, serialize()); }
 
  private:

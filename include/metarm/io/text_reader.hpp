@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Readers of preference data as text, JSONL plain or gzip-compressed:
-//  - pairs: HH-RLHF transcripts {"chosen": T, "rejected": T}, or TRL style {"prompt", "chosen", "rejected"}
-//    with an optional numeric "margin";
-//  - meta sets: {"prompt": P, "responses": [R1, R2, ...]} with k >= 2, or any pair line with its label
-//    dropped (k = 2).
-// Every error names the file and line, and the field when one is at fault.
+/// \file
+/// Readers of preference data as text, JSONL plain or gzip-compressed:
+///  - pairs: HH-RLHF transcripts {"chosen": T, "rejected": T}, or TRL style {"prompt", "chosen", "rejected"}
+///    with an optional numeric "margin";
+///  - meta sets: {"prompt": P, "responses": [R1, R2, ...]} with k >= 2, or any pair line with its label
+///    dropped (k = 2).
+/// Every error names the file and line, and the field when one is at fault.
 #pragma once
 
 #include <cstdint>
@@ -18,23 +19,31 @@
 
 namespace metarm {
 
+/// How the text readers treat pairs without a preference, and how much of a file they read.
 struct TextReadOptions {
-  // Pairs whose chosen and rejected responses are the same text carry no preference. They are dropped and
-  // counted by default (HH-RLHF has a few); with false, such a pair is an error naming its line.
+  /// Pairs whose chosen and rejected responses are the same text carry no preference. They are dropped and
+  /// counted by default (HH-RLHF has a few); with false, such a pair is an error naming its line.
   bool drop_identical = true;
-  std::int64_t max_records = 0;  // stop after this many records; 0 reads the whole file
+  std::int64_t max_records = 0;  ///< stop after this many records; 0 reads the whole file
 };
 
+/// The pairs read from one file.
 struct TextPairFile {
+  /// The file read.
   std::string path;
+  /// Its pairs, in file order.
   std::vector<TextPair> pairs;
+  /// Pairs dropped because their two responses were the same text.
   std::int64_t dropped_identical = 0;
 };
 
+/// The meta prompts read from one file.
 struct TextPromptFile {
+  /// The file read.
   std::string path;
+  /// Its prompts, in file order.
   std::vector<TextPrompt> prompts;
-  std::int64_t dropped_identical = 0;  // pair lines whose two responses were the same text
+  std::int64_t dropped_identical = 0;  ///< pair lines whose two responses were the same text
 };
 
 namespace detail {
@@ -90,6 +99,8 @@ std::int64_t for_each_record(const std::string& path, const TextReadOptions& opt
 
 }  // namespace detail
 
+/// Reads labelled pairs from a JSONL file in either format; throws, naming the file and line, on bad data or
+/// when no pair is left.
 inline TextPairFile read_text_pairs(const std::string& path, const TextReadOptions& options = {}) {
   TextPairFile out{path, {}, 0};
   const std::int64_t records = detail::for_each_record(
@@ -108,6 +119,7 @@ inline TextPairFile read_text_pairs(const std::string& path, const TextReadOptio
   return out;
 }
 
+/// Reads meta prompts from a JSONL file, of prompt lines or pair lines; throws, naming the file and line, on bad data.
 inline TextPromptFile read_text_prompts(const std::string& path, const TextReadOptions& options = {}) {
   TextPromptFile out{path, {}, 0};
   const std::int64_t records = detail::for_each_record(path, options, [&](const nlohmann::json& object,
@@ -149,7 +161,7 @@ inline TextPromptFile read_text_prompts(const std::string& path, const TextReadO
   return out;
 }
 
-// A pair file's pairs as meta prompts with their labels dropped (k = 2).
+/// A pair file's pairs as meta prompts with their labels dropped (k = 2).
 inline std::vector<TextPrompt> prompts_from_pairs(const std::vector<TextPair>& pairs) {
   std::vector<TextPrompt> out;
   out.reserve(pairs.size());

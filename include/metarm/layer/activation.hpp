@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Elementwise activations. Each is a stateless policy with the value, the first derivative and the second
-// derivative (for exact Hessian-vector products), written once for host and device code, and a layer with
-// no parameters (through ElementwiseActivation): Sequential<Dense<float>, ReLU, ScalarHead<float>>.
-// Derivatives receive both the pre-activation z and the output a = f(z) and use whichever is cheaper.
+/// \file
+/// Elementwise activations. Each is a stateless policy with the value, the first derivative and the second
+/// derivative (for exact Hessian-vector products), written once for host and device code, and a layer with
+/// no parameters (through ElementwiseActivation): Sequential<Dense<float>, ReLU, ScalarHead<float>>.
+/// Derivatives receive both the pre-activation z and the output a = f(z) and use whichever is cheaper.
 #pragma once
 
 #include <cmath>
@@ -78,24 +79,31 @@ T* data_or_null(MatrixView<T> m) {
 
 }  // namespace detail
 
-// The layer members every activation shares; Derived supplies name, value, derivative and
-// second_derivative.
+/// The layer members every activation shares; Derived supplies name, value, derivative and
+/// second_derivative.
 template <class Derived>
 struct ElementwiseActivation {
+  /// No workspace: every pass reads only x, y and the upstream gradients.
   template <class Backend, class T>
   using workspace = NoWorkspace;
 
+  /// Registers no parameters; the output is as wide as the input.
   index_t build(Layout&, const std::string&, index_t input_width) {
     width_ = input_width;
     return input_width;
   }
+  /// The width build() was given.
   index_t output_width() const { return width_; }
+  /// The activation's name, such as "relu".
   std::string describe() const { return std::string(Derived::name); }
+  /// Nothing to initialise: an activation has no parameters.
   template <class T>
   void initialize(std::span<T>, Rng&) const {}
+  /// Nothing to reserve.
   template <class Backend, class T>
   void reserve(NoWorkspace&, index_t, bool) const {}
 
+  /// y = f(x), elementwise.
   template <class Backend, class T>
   void forward(typename Backend::context& ctx, VectorView<const T>, MatrixView<const T> x, MatrixView<T> y,
                NoWorkspace&) const {
@@ -104,6 +112,7 @@ struct ElementwiseActivation {
     });
   }
 
+  /// dx = dy f'(x), elementwise; nothing when dx is empty (there are no parameters, so grad is untouched).
   template <class Backend, class T>
   void backward(typename Backend::context& ctx, VectorView<const T>, MatrixView<const T> x, MatrixView<const T> y,
                 MatrixView<const T> dy, VectorView<T>, MatrixView<T> dx, NoWorkspace&, GradientWrite) const {
@@ -114,6 +123,7 @@ struct ElementwiseActivation {
     });
   }
 
+  /// y_t = f'(x) x_t, elementwise; zero when x_t is empty (the input is data).
   template <class Backend, class T>
   void forward_tangent(typename Backend::context& ctx, VectorView<const T>, VectorView<const T>,
                        MatrixView<const T> x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<T> y_t,
@@ -130,6 +140,7 @@ struct ElementwiseActivation {
     });
   }
 
+  /// dx = dy f'(x) and dx_t = dy_t f'(x) + dy f''(x) x_t, elementwise, each unless empty.
   template <class Backend, class T>
   void backward_tangent(typename Backend::context& ctx, VectorView<const T>, VectorView<const T>,
                         MatrixView<const T> x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<const T>,
@@ -166,69 +177,91 @@ struct ElementwiseActivation {
   index_t width_ = 0;
 };
 
+/// f(z) = z: a layer that passes its input through.
 struct Identity : ElementwiseActivation<Identity> {
+  /// The name describe() returns.
   static constexpr std::string_view name = "identity";
+  /// True: Mlp leaves this activation out of its hidden stages.
   static constexpr bool is_identity = true;
+  /// z, unchanged.
   template <class T>
   METARM_HOST_DEVICE static T value(T z) {
     return z;
   }
+  /// 1 everywhere.
   template <class T>
   METARM_HOST_DEVICE static T derivative(T, T) {
     return T(1);
   }
+  /// 0.
   template <class T>
   METARM_HOST_DEVICE static T second_derivative(T, T) {
     return T(0);
   }
 };
 
+/// f(z) = max(z, 0).
 struct ReLU : ElementwiseActivation<ReLU> {
+  /// The name describe() returns.
   static constexpr std::string_view name = "relu";
+  /// False: Mlp puts this activation after each hidden Dense.
   static constexpr bool is_identity = false;
+  /// max(z, 0).
   template <class T>
   METARM_HOST_DEVICE static T value(T z) {
     return z > T(0) ? z : T(0);
   }
-  // The derivative at the kink is taken as 0, as in PyTorch.
+  /// 1 where z > 0, else 0.
+  ///
+  /// The derivative at the kink is taken as 0, as in PyTorch.
   template <class T>
   METARM_HOST_DEVICE static T derivative(T z, T) {
     return z > T(0) ? T(1) : T(0);
   }
+  /// 0: the function is piecewise linear.
   template <class T>
   METARM_HOST_DEVICE static T second_derivative(T, T) {
     return T(0);
   }
 };
 
+/// f(z) = tanh(z).
 struct Tanh : ElementwiseActivation<Tanh> {
+  /// The name describe() returns.
   static constexpr std::string_view name = "tanh";
+  /// False: Mlp puts this activation after each hidden Dense.
   static constexpr bool is_identity = false;
+  /// tanh(z).
   template <class T>
   METARM_HOST_DEVICE static T value(T z) {
     using std::tanh;
     return tanh(z);
   }
+  /// 1 - a^2, from the output a = tanh(z).
   template <class T>
   METARM_HOST_DEVICE static T derivative(T, T a) {
     return T(1) - a * a;
   }
+  /// -2 a (1 - a^2), from the output a = tanh(z).
   template <class T>
   METARM_HOST_DEVICE static T second_derivative(T, T a) {
     return T(-2) * a * (T(1) - a * a);
   }
 };
 
-// The exact GELU, z * Phi(z), as PyTorch's default (not the tanh approximation).
+/// The exact GELU, z * Phi(z), as PyTorch's default (not the tanh approximation).
 struct GELU : ElementwiseActivation<GELU> {
+  /// The name describe() returns.
   static constexpr std::string_view name = "gelu";
+  /// False: Mlp puts this activation after each hidden Dense.
   static constexpr bool is_identity = false;
+  /// z Phi(z), Phi being the standard normal distribution function.
   template <class T>
   METARM_HOST_DEVICE static T value(T z) {
     using std::erf;
     return T(0.5) * z * (T(1) + erf(z * T(0.70710678118654752440)));
   }
-  // Phi(z) + z * phi(z)
+  /// Phi(z) + z * phi(z)
   template <class T>
   METARM_HOST_DEVICE static T derivative(T z, T) {
     using std::erf;
@@ -237,7 +270,7 @@ struct GELU : ElementwiseActivation<GELU> {
     const T pdf = T(0.39894228040143267794) * exp(T(-0.5) * z * z);
     return cdf + z * pdf;
   }
-  // phi(z) * (2 - z^2)
+  /// phi(z) * (2 - z^2)
   template <class T>
   METARM_HOST_DEVICE static T second_derivative(T z, T) {
     using std::exp;
@@ -246,21 +279,24 @@ struct GELU : ElementwiseActivation<GELU> {
   }
 };
 
-// SiLU (swish), z * sigma(z).
+/// SiLU (swish), z * sigma(z).
 struct SiLU : ElementwiseActivation<SiLU> {
+  /// The name describe() returns.
   static constexpr std::string_view name = "silu";
+  /// False: Mlp puts this activation after each hidden Dense.
   static constexpr bool is_identity = false;
+  /// z sigma(z).
   template <class T>
   METARM_HOST_DEVICE static T value(T z) {
     return z * sigmoid(z);
   }
-  // s (1 + z (1 - s)), s = sigma(z)
+  /// s (1 + z (1 - s)), s = sigma(z)
   template <class T>
   METARM_HOST_DEVICE static T derivative(T z, T) {
     const T s = sigmoid(z);
     return s * (T(1) + z * (T(1) - s));
   }
-  // s (1 - s) (2 + z (1 - 2 s))
+  /// s (1 - s) (2 + z (1 - 2 s))
   template <class T>
   METARM_HOST_DEVICE static T second_derivative(T z, T) {
     const T s = sigmoid(z);
@@ -268,17 +304,23 @@ struct SiLU : ElementwiseActivation<SiLU> {
   }
 };
 
+/// f(z) = sigma(z) = 1 / (1 + e^-z).
 struct Sigmoid : ElementwiseActivation<Sigmoid> {
+  /// The name describe() returns.
   static constexpr std::string_view name = "sigmoid";
+  /// False: Mlp puts this activation after each hidden Dense.
   static constexpr bool is_identity = false;
+  /// sigma(z), computed without overflow (metarm::sigmoid).
   template <class T>
   METARM_HOST_DEVICE static T value(T z) {
     return sigmoid(z);
   }
+  /// a (1 - a), from the output a = sigma(z).
   template <class T>
   METARM_HOST_DEVICE static T derivative(T, T a) {
     return a * (T(1) - a);
   }
+  /// a (1 - a) (1 - 2a), from the output a = sigma(z).
   template <class T>
   METARM_HOST_DEVICE static T second_derivative(T, T a) {
     return a * (T(1) - a) * (T(1) - T(2) * a);

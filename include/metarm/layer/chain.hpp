@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Chain<L...>: layers applied one after another, composed at compile time. One loop over the list runs each
-// of the four passes (forward, backward and the two tangent passes of exact Hessian-vector products); the
-// chain keeps the tensors between its layers (each layer's output, the gradient with respect to it, and
-// their tangents) in its workspace, so no layer knows its neighbours. A chain is itself a layer: Residual
-// wraps one, and Sequential makes one a reward model.
-//
-// Blocks are named "<name>.<i>.<block>" after the layer's position i, as PyTorch's nn.Sequential names
-// them, unless name_layers gives other names ("" puts a layer's blocks directly under the chain's name).
+/// \file
+/// Chain<L...>: layers applied one after another, composed at compile time. One loop over the list runs each
+/// of the four passes (forward, backward and the two tangent passes of exact Hessian-vector products); the
+/// chain keeps the tensors between its layers (each layer's output, the gradient with respect to it, and
+/// their tangents) in its workspace, so no layer knows its neighbours. A chain is itself a layer: Residual
+/// wraps one, and Sequential makes one a reward model.
+///
+/// Blocks are named "<name>.<i>.<block>" after the layer's position i, as PyTorch's nn.Sequential names
+/// them, unless name_layers gives other names ("" puts a layer's blocks directly under the chain's name).
 #pragma once
 
 #include <array>
@@ -25,36 +26,48 @@
 
 namespace metarm {
 
+/// Layers applied one after another, as one layer; the list of layer types is fixed at compile time.
 template <class... L>
 class Chain {
   static_assert(sizeof...(L) >= 1, "metarm: a Chain needs at least one layer");
 
  public:
+  /// The scalar type of the first layer that names one (layers_scalar_t).
   using scalar_type = layers_scalar_t<L...>;
+  /// The number of layers.
   static constexpr std::size_t layer_count = sizeof...(L);
 
+  /// Each layer's workspace, and the tensors the chain keeps between adjacent layers.
   template <class Backend, class T>
   struct workspace {
+    /// The backend buffer type that holds the tensors.
     using buffer = typename Backend::template buffer<T>;
+    /// The layers' own workspaces, in order.
     std::tuple<layer_workspace_t<L, Backend, T>...> layers;
-    // Between layer i and i + 1: its output, the gradient with respect to it, and the tangents of both.
+    /// Between layer i and i + 1: its output, the gradient with respect to it, and the tangents of both.
     std::array<buffer, layer_count - 1> out;
+    /// The gradient with respect to each of those outputs.
     std::array<buffer, layer_count - 1> grad;
+    /// The tangent of each of those outputs.
     std::array<buffer, layer_count - 1> out_tangent;
+    /// The tangent of each of those gradients.
     std::array<buffer, layer_count - 1> grad_tangent;
   };
 
+  /// Default-constructed layers with no block names, to be assigned a chain made from layers.
   Chain() = default;
+  /// The layers, in order, their blocks named after their positions.
   explicit Chain(L... layers) : layers_(std::move(layers)...) {
     for (std::size_t i = 0; i < layer_count; ++i) names_[i] = std::to_string(i);
   }
 
-  // Names for the layers' blocks, in order; call before the chain is built.
+  /// Names for the layers' blocks, in order; call before the chain is built.
   Chain& name_layers(std::array<std::string, layer_count> names) {
     names_ = std::move(names);
     return *this;
   }
 
+  /// Builds each layer on the previous one's output width, under "<name>.<i>"; returns the last width.
   index_t build(Layout& layout, const std::string& name, index_t input_width) {
     index_t width = input_width;
     each([&](auto i) {
@@ -64,25 +77,30 @@ class Chain {
     return width;
   }
 
+  /// The last layer's output width.
   index_t output_width() const { return widths_[layer_count - 1]; }
+  /// "chain(...)" around the layers' descriptions.
   std::string describe() const { return "chain(" + describe_layers() + ")"; }
-  // The layers' descriptions, comma-separated.
+  /// The layers' descriptions, comma-separated.
   std::string describe_layers() const {
     std::string text;
     each([&](auto i) { text += (i == 0 ? "" : ",") + layer<i>().describe(); });
     return text;
   }
 
+  /// The layer at position I.
   template <std::size_t I>
   const auto& layer() const {
     return std::get<I>(layers_);
   }
 
+  /// Initialises each layer's blocks, in order, each drawing from rng in turn.
   template <class T>
   void initialize(std::span<T> params, Rng& rng) const {
     each([&](auto i) { layer<i>().initialize(params, rng); });
   }
 
+  /// Grows the tensors between layers and each layer's workspace for `columns` columns (and tangents).
   template <class Backend, class T>
   void reserve(workspace<Backend, T>& ws, index_t columns, bool tangents) const {
     for (std::size_t i = 0; i + 1 < layer_count; ++i) {
@@ -97,6 +115,7 @@ class Chain {
     each([&](auto i) { layer<i>().template reserve<Backend, T>(std::get<i>(ws.layers), columns, tangents); });
   }
 
+  /// Each layer's forward pass, in order, on the previous layer's output.
   template <class Backend, class T, class Input>
   void forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<T> y,
                workspace<Backend, T>& ws) const {
@@ -106,6 +125,7 @@ class Chain {
     });
   }
 
+  /// Each layer's backward pass, last layer first, each passing its input gradient to the layer before.
   template <class Backend, class T, class Input>
   void backward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<const T> y,
                 MatrixView<const T> dy, VectorView<T> grad, MatrixView<T> dx, workspace<Backend, T>& ws,
@@ -118,6 +138,7 @@ class Chain {
     });
   }
 
+  /// Each layer's forward tangent pass, in order.
   template <class Backend, class T, class Input>
   void forward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                        const Input& x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<T> y_t,
@@ -130,6 +151,7 @@ class Chain {
     });
   }
 
+  /// Each layer's backward tangent pass, last layer first.
   template <class Backend, class T, class Input>
   void backward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                         const Input& x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<const T> y_t,
@@ -239,6 +261,7 @@ class Chain {
   std::array<index_t, layer_count> widths_{};
 };
 
+/// A chain of the layers given, deduced from the constructor's arguments.
 template <class... L>
 Chain(L...) -> Chain<L...>;
 

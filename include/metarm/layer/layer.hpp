@@ -1,32 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Layer contract: what Chain, Residual, Repeat, the reward networks and check_layer need from a layer.
-//
-// A layer maps a features x batch matrix x (width w_in) to y (width w_out), column by column. It owns no
-// memory: its parameters are blocks of the model's one flat vector, registered by build(), and what its
-// backward pass needs beyond x and y (which the caller keeps) lives in its workspace.
-//
-//   index_t build(Layout&, const std::string& name, index_t input_width)
-//       registers the parameter blocks under `name` ("<name>.weight", ...) and returns the output width;
-//   index_t output_width() const;  std::string describe() const;
-//   void initialize(std::span<T> params, Rng&) const            params: host memory of the whole model;
-//   template <class Backend, class T> workspace                 (layer_workspace_t; NoWorkspace when none)
-//   void reserve<Backend, T>(ws, columns, tangents) const       grows ws for `columns` columns (and the
-//                                                               tangent passes when `tangents`), never shrinks;
-//   forward<Backend>(ctx, params, x, y, ws)                     y = f(x; theta)
-//   backward<Backend>(ctx, params, x, y, dy, grad, dx, ws, write)
-//       grad += or = (GradientWrite) the parameter gradient of <dy, y>; dx = its input gradient unless dx is
-//       empty (the first layer's input is data);
-//   forward_tangent<Backend>(ctx, params, v, x, x_t, y, y_t, ws)
-//       y_t = the directional derivative of y along (v, x_t); x_t is empty when x is data;
-//   backward_tangent<Backend>(ctx, params, v, x, x_t, y, y_t, dy, dy_t, hv, dx, dx_t, ws, recompute)
-//       the directional derivative of backward along (v, x_t), given dy's (dy_t): hv += the parameter part,
-//       dx_t = the input part unless empty. With recompute, dx (unless empty) and every gradient the layer
-//       keeps inside are computed as backward computes them; without, the caller guarantees that backward
-//       ran last on this forward pass with this dy, so they are held, and dx is empty.
-//
-// Every pass reads x only through the overloads of input_product and accumulate_weight_gradient (Dense) or
-// as a dense MatrixView, so only a layer that accepts sparse input (Dense) may come first on sparse data.
-// check_layer (metarm/testing/check_layer.hpp) checks all of it against finite differences.
+/// \file
+/// The Layer contract: what Chain, Residual, Repeat, the reward networks and check_layer need from a layer.
+///
+/// A layer maps a features x batch matrix x (width w_in) to y (width w_out), column by column. It owns no
+/// memory: its parameters are blocks of the model's one flat vector, registered by build(), and what its
+/// backward pass needs beyond x and y (which the caller keeps) lives in its workspace.
+///
+/// \verbatim
+///   index_t build(Layout&, const std::string& name, index_t input_width)
+///       registers the parameter blocks under `name` ("<name>.weight", ...) and returns the output width;
+///   index_t output_width() const;  std::string describe() const;
+///   void initialize(std::span<T> params, Rng&) const            params: host memory of the whole model;
+///   template <class Backend, class T> workspace                 (layer_workspace_t; NoWorkspace when none)
+///   void reserve<Backend, T>(ws, columns, tangents) const       grows ws for `columns` columns (and the
+///                                                               tangent passes when `tangents`), never shrinks;
+///   forward<Backend>(ctx, params, x, y, ws)                     y = f(x; theta)
+///   backward<Backend>(ctx, params, x, y, dy, grad, dx, ws, write)
+///       grad += or = (GradientWrite) the parameter gradient of <dy, y>; dx = its input gradient unless dx is
+///       empty (the first layer's input is data);
+///   forward_tangent<Backend>(ctx, params, v, x, x_t, y, y_t, ws)
+///       y_t = the directional derivative of y along (v, x_t); x_t is empty when x is data;
+///   backward_tangent<Backend>(ctx, params, v, x, x_t, y, y_t, dy, dy_t, hv, dx, dx_t, ws, recompute)
+///       the directional derivative of backward along (v, x_t), given dy's (dy_t): hv += the parameter part,
+///       dx_t = the input part unless empty. With recompute, dx (unless empty) and every gradient the layer
+///       keeps inside are computed as backward computes them; without, the caller guarantees that backward
+///       ran last on this forward pass with this dy, so they are held, and dx is empty.
+/// \endverbatim
+///
+/// Every pass reads x only through the overloads of input_product and accumulate_weight_gradient (Dense) or
+/// as a dense MatrixView, so only a layer that accepts sparse input (Dense) may come first on sparse data.
+/// check_layer (metarm/testing/check_layer.hpp) checks all of it against finite differences.
 #pragma once
 
 #include <concepts>
@@ -39,33 +42,35 @@
 
 namespace metarm {
 
-// How a backward pass stores the parameter gradient: added to what the buffer holds, or written over it.
-// Every parameter belongs to exactly one layer, so a model whose layers all overwrite defines the whole
-// gradient and the caller need not clear the buffer first (one pass over memory fewer, and the weight
-// products do not read their output).
+/// How a backward pass stores the parameter gradient: added to what the buffer holds, or written over it.
+/// Every parameter belongs to exactly one layer, so a model whose layers all overwrite defines the whole
+/// gradient and the caller need not clear the buffer first (one pass over memory fewer, and the weight
+/// products do not read their output).
 enum class GradientWrite { accumulate, overwrite };
 
-// The workspace of a layer that keeps nothing between its passes.
+/// The workspace of a layer that keeps nothing between its passes.
 struct NoWorkspace {};
 
-// Grows a workspace buffer to at least `size` values. It never shrinks, so a workspace sized for the largest
-// batch allocates nothing afterwards.
+/// Grows a workspace buffer to at least `size` values. It never shrinks, so a workspace sized for the largest
+/// batch allocates nothing afterwards.
 template <class Buffer>
 void grow_to(Buffer& buffer, index_t size) {
   if (buffer.size() < size) buffer.resize(size);
 }
 
+/// The workspace type that layer L keeps on Backend for scalar type T.
 template <class L, class Backend, class T>
 using layer_workspace_t = typename L::template workspace<Backend, T>;
 
-// Joins a parent's block-name prefix and a child's name: "" + "0" = "0", "3" + "0" = "3.0", "hidden.0" + ""
-// = "hidden.0".
+/// Joins a parent's block-name prefix and a child's name: "" + "0" = "0", "3" + "0" = "3.0", "hidden.0" + ""
+/// = "hidden.0".
 inline std::string join_name(const std::string& prefix, const std::string& child) {
   if (prefix.empty()) return child;
   if (child.empty()) return prefix;
   return prefix + "." + child;
 }
 
+/// What a type must provide to be a layer on Backend in scalar type T: the members this file's description lists.
 template <class L, class Backend, class T>
 concept LayerFor = requires(L& unbuilt, const L& layer, Layout& layout, const std::string& name,
                             typename Backend::context& ctx, VectorView<const T> params, MatrixView<const T> x,
@@ -82,6 +87,7 @@ concept LayerFor = requires(L& unbuilt, const L& layer, Layout& layout, const st
   layer.template backward_tangent<Backend>(ctx, params, params, x, x, x, x, x, x, grad, y, y, ws, bool{});
 };
 
+/// Fails to compile, with a message that lists the members a layer needs, unless L satisfies LayerFor; true otherwise.
 template <class L, class Backend, class T>
 constexpr bool check_layer_type() {
   static_assert(LayerFor<L, Backend, T>,
@@ -111,6 +117,7 @@ struct first_scalar<L, Rest...> {
 };
 }  // namespace detail
 
+/// The scalar type a list of layers works in: that of the first one that names one (void when none does).
 template <class... L>
 using layers_scalar_t = typename detail::first_scalar<L...>::type;
 

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// Layer normalisation over the features of each column (Ba et al. 2016), as PyTorch's nn.LayerNorm over the
-// last dimension:
-//   mu = mean(x),  r = 1 / sqrt(mean((x - mu)^2) + epsilon),  xhat = (x - mu) r,  y = gamma * xhat + beta
-// with gamma ("<name>.weight", initialised to 1) and beta ("<name>.bias", 0) of the layer's width.
-//
-// The Jacobian of xhat in x is r (I - 1 1^T / h - xhat xhat^T / h), which is symmetric, so the input
-// gradient of g = dy * gamma is P(g) = r (g - mean(g) - xhat mean(xhat g)) and the tangent of xhat along x_t
-// is the same map applied to x_t. The exact Hessian-vector product differentiates P once more:
-//   r_t = -r^2 a,  a = mean(xhat x_t),  xhat_t = r (x_t - mean(x_t) - xhat a)
-//   dx_t = -r a dx + r (g_t - mean(g_t) - xhat_t mean(xhat g) - xhat (mean(xhat_t g) + mean(xhat g_t)))
-// with g_t = dy_t * gamma + dy * gamma_t. The workspace keeps mu and r per column, and a and mean(x_t) from
-// the forward tangent for the backward tangent.
+/// \file
+/// Layer normalisation over the features of each column (Ba et al.\ 2016), as PyTorch's nn.LayerNorm over the
+/// last dimension:
+/// \verbatim
+///   mu = mean(x),  r = 1 / sqrt(mean((x - mu)^2) + epsilon),  xhat = (x - mu) r,  y = gamma * xhat + beta
+/// \endverbatim
+/// with gamma ("<name>.weight", initialised to 1) and beta ("<name>.bias", 0) of the layer's width.
+///
+/// The Jacobian of xhat in x is r (I - 1 1^T / h - xhat xhat^T / h), which is symmetric, so the input
+/// gradient of g = dy * gamma is P(g) = r (g - mean(g) - xhat mean(xhat g)) and the tangent of xhat along x_t
+/// is the same map applied to x_t. The exact Hessian-vector product differentiates P once more:
+/// \verbatim
+///   r_t = -r^2 a,  a = mean(xhat x_t),  xhat_t = r (x_t - mean(x_t) - xhat a)
+///   dx_t = -r a dx + r (g_t - mean(g_t) - xhat_t mean(xhat g) - xhat (mean(xhat_t g) + mean(xhat g_t)))
+/// \endverbatim
+/// with g_t = dy_t * gamma + dy * gamma_t. The workspace keeps mu and r per column, and a and mean(x_t) from
+/// the forward tangent for the backward tangent.
 #pragma once
 
 #include <cmath>
@@ -252,24 +257,30 @@ struct LayerNormParameterTangent {
 
 }  // namespace detail
 
+/// Layer normalisation over each column's features, with a learned scale gamma and shift beta; see the file.
 template <class T>
 class LayerNorm {
  public:
+  /// The scalar type of its parameters.
   using scalar_type = T;
 
+  /// Each column's statistics, kept from the forward passes for the backward passes.
   template <class Backend, class U>
   struct workspace {
-    typename Backend::template buffer<T> mean;  // per column
+    typename Backend::template buffer<T> mean;  ///< per column
+    /// 1 / sqrt(variance + epsilon), per column.
     typename Backend::template buffer<T> rstd;
-    typename Backend::template buffer<T> tangent_mean;  // mean(x_t), per column
-    typename Backend::template buffer<T> tangent_a;     // mean(xhat x_t), per column
+    typename Backend::template buffer<T> tangent_mean;  ///< mean(x_t), per column
+    typename Backend::template buffer<T> tangent_a;     ///< mean(xhat x_t), per column
   };
 
+  /// A layer that adds `epsilon` to each column's variance (PyTorch's default 1e-5).
   explicit LayerNorm(double epsilon = 1e-5) : epsilon_(epsilon) {
     METARM_REQUIRE(std::isfinite(epsilon) && epsilon > 0.0, "LayerNorm",
                    "argument 'epsilon' must be finite and > 0, got " + std::to_string(epsilon));
   }
 
+  /// Registers "<name>.weight" (gamma) and "<name>.bias" (beta), one value per feature; the width is unchanged.
   index_t build(Layout& layout, const std::string& name, index_t input_width) {
     METARM_REQUIRE(input_width > 0, "LayerNorm " + name,
                    "argument 'input_width' must be > 0, got " + std::to_string(input_width));
@@ -279,20 +290,25 @@ class LayerNorm {
     return width_;
   }
 
+  /// The input width, which is also the output width.
   index_t output_width() const { return width_; }
+  /// What is added to each column's variance.
   double epsilon() const { return epsilon_; }
+  /// "layer_norm", with epsilon when it is not 1e-5.
   std::string describe() const { return epsilon_ == 1e-5 ? "layer_norm" : "layer_norm(" + std::to_string(epsilon_) + ")"; }
 
+  /// gamma within a flat vector laid out as the model's parameters.
   template <class P>
   VectorView<P> gamma(VectorView<P> params) const {
     return {params.data + gamma_offset_, width_};
   }
+  /// beta within a flat vector laid out as the model's parameters.
   template <class P>
   VectorView<P> beta(VectorView<P> params) const {
     return {params.data + beta_offset_, width_};
   }
 
-  // gamma = 1, beta = 0, as PyTorch; draws nothing from rng.
+  /// gamma = 1, beta = 0, as PyTorch; draws nothing from rng.
   void initialize(std::span<T> params, Rng&) const {
     for (index_t i = 0; i < width_; ++i) {
       params[static_cast<std::size_t>(gamma_offset_ + i)] = T(1);
@@ -300,6 +316,7 @@ class LayerNorm {
     }
   }
 
+  /// Grows the per-column statistics (and their tangents) for `columns` columns.
   template <class Backend, class U>
   void reserve(workspace<Backend, U>& ws, index_t columns, bool tangents) const {
     grow_to(ws.mean, columns);
@@ -310,6 +327,7 @@ class LayerNorm {
     }
   }
 
+  /// y = gamma * xhat + beta for each column; keeps each column's mean and 1 / sd in ws. Dense input only.
   template <class Backend, class Input>
   void forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<T> y,
                workspace<Backend, T>& ws) const {
@@ -320,6 +338,7 @@ class LayerNorm {
                                                   ws.mean.data(), ws.rstd.data(), width_, static_cast<T>(epsilon_)});
   }
 
+  /// The gradients of gamma and beta, and dx = P(dy * gamma) unless dx is empty.
   template <class Backend>
   void backward(typename Backend::context& ctx, VectorView<const T> params, MatrixView<const T> x,
                 MatrixView<const T>, MatrixView<const T> dy, VectorView<T> grad, MatrixView<T> dx,
@@ -335,6 +354,7 @@ class LayerNorm {
     }
   }
 
+  /// y_t, the derivative of y along v's gamma and beta and along x_t; keeps a and mean(x_t) in ws.
   template <class Backend>
   void forward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                        MatrixView<const T> x, MatrixView<const T> x_t, MatrixView<const T>, MatrixView<T> y_t,
@@ -346,6 +366,7 @@ class LayerNorm {
                           ws.tangent_a.data(), width_});
   }
 
+  /// hv += the derivative of the parameter gradient, and dx and dx_t each unless empty, by the file's formulas.
   template <class Backend>
   void backward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                         MatrixView<const T> x, MatrixView<const T> x_t, MatrixView<const T>, MatrixView<const T>,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Repeat<L>: a run of layers of one type whose number and widths are runtime values, applied one after
-// another, such as the hidden stages of an MLP built from a list of widths. The same loop as Chain's, over
-// a vector instead of a tuple. Blocks are named "<name>.<i>.<block>" after each layer's position.
+/// \file
+/// Repeat<L>: a run of layers of one type whose number and widths are runtime values, applied one after
+/// another, such as the hidden stages of an MLP built from a list of widths. The same loop as Chain's, over
+/// a vector instead of a tuple. Blocks are named "<name>.<i>.<block>" after each layer's position.
 #pragma once
 
 #include <span>
@@ -17,28 +18,42 @@
 
 namespace metarm {
 
+/// A run of layers of one type whose number and widths are chosen at run time, as one layer.
 template <class L>
 class Repeat {
  public:
+  /// The scalar type of L, when it names one.
   using scalar_type = layers_scalar_t<L>;
 
+  /// Each layer's workspace, and the tensors kept between adjacent layers.
   template <class Backend, class T>
   struct workspace {
+    /// The backend buffer type that holds the tensors.
     using buffer = typename Backend::template buffer<T>;
+    /// The layers' own workspaces, in order.
     std::vector<layer_workspace_t<L, Backend, T>> layers;
-    std::vector<buffer> out;  // between layer i and i + 1, as in Chain
+    std::vector<buffer> out;  ///< between layer i and i + 1, as in Chain
+    /// The gradient with respect to each of those outputs.
     std::vector<buffer> grad;
+    /// The tangent of each of those outputs.
     std::vector<buffer> out_tangent;
+    /// The tangent of each of those gradients.
     std::vector<buffer> grad_tangent;
   };
 
+  /// No layers; building it fails.
   Repeat() = default;
+  /// The layers, in order, their blocks named after their positions.
   explicit Repeat(std::vector<L> layers) : layers_(std::move(layers)) {}
 
+  /// The number of layers.
   std::size_t size() const { return layers_.size(); }
+  /// Whether there are no layers.
   bool empty() const { return layers_.empty(); }
+  /// The layer at position i.
   const L& operator[](std::size_t i) const { return layers_[i]; }
 
+  /// Builds each layer on the previous one's output width, under "<name>.<i>"; returns the last width.
   index_t build(Layout& layout, const std::string& name, index_t input_width) {
     METARM_REQUIRE(!layers_.empty(), "Repeat " + name, "needs at least one layer");
     index_t width = input_width;
@@ -50,18 +65,22 @@ class Repeat {
     return width;
   }
 
+  /// The last layer's output width.
   index_t output_width() const { return widths_.back(); }
+  /// "repeat(...)" around the layers' descriptions.
   std::string describe() const {
     std::string text = "repeat(";
     for (std::size_t i = 0; i < layers_.size(); ++i) text += (i == 0 ? "" : ",") + layers_[i].describe();
     return text + ")";
   }
 
+  /// Initialises each layer's blocks, in order, each drawing from rng in turn.
   template <class T>
   void initialize(std::span<T> params, Rng& rng) const {
     for (const L& layer : layers_) layer.initialize(params, rng);
   }
 
+  /// Grows the tensors between layers and each layer's workspace for `columns` columns (and tangents).
   template <class Backend, class T>
   void reserve(workspace<Backend, T>& ws, index_t columns, bool tangents) const {
     const std::size_t between = layers_.size() - 1;
@@ -86,6 +105,7 @@ class Repeat {
     }
   }
 
+  /// Each layer's forward pass, in order, on the previous layer's output.
   template <class Backend, class T, class Input>
   void forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<T> y,
                workspace<Backend, T>& ws) const {
@@ -97,6 +117,7 @@ class Repeat {
     }
   }
 
+  /// Each layer's backward pass, last layer first, each passing its input gradient to the layer before.
   template <class Backend, class T, class Input>
   void backward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<const T> y,
                 MatrixView<const T> dy, VectorView<T> grad, MatrixView<T> dx, workspace<Backend, T>& ws,
@@ -111,6 +132,7 @@ class Repeat {
                                           ws.layers[0], write);
   }
 
+  /// Each layer's forward tangent pass, in order.
   template <class Backend, class T, class Input>
   void forward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                        const Input& x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<T> y_t,
@@ -125,6 +147,7 @@ class Repeat {
     }
   }
 
+  /// Each layer's backward tangent pass, last layer first.
   template <class Backend, class T, class Input>
   void backward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                         const Input& x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<const T> y_t,

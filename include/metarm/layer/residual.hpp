@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Residual<L...>: y = x + f(x), f the chain of L... . The chain's output width must equal its input width.
-// Its blocks are named "<name>.<i>.<block>" after each inner layer's position.
+/// \file
+/// Residual<L...>: y = x + f(x), f the chain of L... . The chain's output width must equal its input width.
+/// Its blocks are named "<name>.<i>.<block>" after each inner layer's position.
 #pragma once
 
 #include <span>
@@ -30,22 +31,30 @@ struct SumOf {
 
 }  // namespace detail
 
+/// y = x + f(x), f being the chain of L..., whose output width must equal its input width.
 template <class... L>
 class Residual {
  public:
+  /// The scalar type of the first inner layer that names one.
   using scalar_type = layers_scalar_t<L...>;
+  /// The chain f.
   using inner_type = Chain<L...>;
 
+  /// The chain's workspace, and f(x) with its tangent, kept for the backward passes.
   template <class Backend, class T>
   struct workspace {
+    /// The chain's own workspace.
     layer_workspace_t<inner_type, Backend, T> inner;
-    typename Backend::template buffer<T> inner_out;          // f(x), which f's own backward pass reads
-    typename Backend::template buffer<T> inner_out_tangent;  // its tangent
+    typename Backend::template buffer<T> inner_out;          ///< f(x), which f's own backward pass reads
+    typename Backend::template buffer<T> inner_out_tangent;  ///< its tangent
   };
 
+  /// Default-constructed inner layers, to be assigned a residual made from layers.
   Residual() = default;
+  /// f is the chain of these layers.
   explicit Residual(L... layers) : inner_(std::move(layers)...) {}
 
+  /// Builds the chain under `name`; throws when its output width differs from `input_width`.
   index_t build(Layout& layout, const std::string& name, index_t input_width) {
     const index_t width = inner_.build(layout, name, input_width);
     METARM_REQUIRE(width == input_width, "Residual " + name,
@@ -55,15 +64,20 @@ class Residual {
     return width;
   }
 
+  /// The input width, which is also the output width.
   index_t output_width() const { return width_; }
+  /// "residual(...)" around the inner layers' descriptions.
   std::string describe() const { return "residual(" + inner_.describe_layers() + ")"; }
+  /// The chain f.
   const inner_type& inner() const { return inner_; }
 
+  /// Initialises the chain's blocks.
   template <class T>
   void initialize(std::span<T> params, Rng& rng) const {
     inner_.initialize(params, rng);
   }
 
+  /// Grows f(x) (and its tangent) and the chain's workspace for `columns` columns.
   template <class Backend, class T>
   void reserve(workspace<Backend, T>& ws, index_t columns, bool tangents) const {
     const index_t size = width_ * columns;
@@ -72,6 +86,7 @@ class Residual {
     inner_.template reserve<Backend, T>(ws.inner, columns, tangents);
   }
 
+  /// y = x + f(x); dense input only.
   template <class Backend, class T, class Input>
   void forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<T> y,
                workspace<Backend, T>& ws) const {
@@ -84,6 +99,7 @@ class Residual {
     Backend::for_each(ctx, y.size(), detail::SumOf<T>{f.data, x.data, y.data});
   }
 
+  /// The chain's backward pass, with dx += dy for the identity path.
   template <class Backend, class T>
   void backward(typename Backend::context& ctx, VectorView<const T> params, MatrixView<const T> x, MatrixView<const T>,
                 MatrixView<const T> dy, VectorView<T> grad, MatrixView<T> dx, workspace<Backend, T>& ws,
@@ -94,6 +110,7 @@ class Residual {
     }
   }
 
+  /// y_t = x_t + f_t, the chain's tangent plus the input's.
   template <class Backend, class T>
   void forward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                        MatrixView<const T> x, MatrixView<const T> x_t, MatrixView<const T>, MatrixView<T> y_t,
@@ -103,6 +120,7 @@ class Residual {
     Backend::for_each(ctx, y_t.size(), detail::SumOf<T>{f_t.data, x_t.empty() ? nullptr : x_t.data, y_t.data});
   }
 
+  /// The chain's backward tangent pass, with dx += dy and dx_t += dy_t for the identity path.
   template <class Backend, class T>
   void backward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                         MatrixView<const T> x, MatrixView<const T> x_t, MatrixView<const T>, MatrixView<const T>,
@@ -138,6 +156,7 @@ class Residual {
   index_t width_ = 0;
 };
 
+/// A residual of the layers given, deduced from the constructor's arguments.
 template <class... L>
 Residual(L...) -> Residual<L...>;
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// MetaLearner: owns a reward model's parameters, optimiser state and workspaces, and trains them with a
-// strategy. `step` performs one update on given batches; `fit` runs epochs of shuffled batches with
-// callbacks; `evaluate` reports metrics on held-out data.
+/// \file
+/// MetaLearner: owns a reward model's parameters, optimiser state and workspaces, and trains them with a
+/// strategy. `step` performs one update on given batches; `fit` runs epochs of shuffled batches with
+/// callbacks; `evaluate` reports metrics on held-out data.
 #pragma once
 
 #include <algorithm>
@@ -42,17 +43,24 @@
 
 namespace metarm {
 
+/// What a fit did: the steps taken, the epochs completed, why it stopped and its last evaluation.
 struct FitResult {
+  /// The fit's steps, those taken before a resume included.
   std::int64_t steps = 0;
+  /// The epochs run to their end.
   int epochs_completed = 0;
+  /// Why the fit stopped.
   StopReason stop;
-  Metrics last_eval;  // the last evaluation's metrics (eval_ prefix), empty when none ran
+  Metrics last_eval;  ///< the last evaluation's metrics (eval_ prefix), empty when none ran
 };
 
-// Input is the type of the first layer's input: dense columns (the default) or SparseInput<T> for sparse
-// features (SparsePreferenceSet, SparseMetaSet; CPU). SparseMetaLearner below names the sparse variant.
-// Loss is the preference loss and MetaObjective the objective that MetaRM-style strategies ascend on the
-// meta batch (loss/); every strategy works with any of them.
+/// Trains a reward model with a strategy, owning its parameters, optimiser state and workspaces; see the file's
+/// description.
+///
+/// Input is the type of the first layer's input: dense columns (the default) or SparseInput<T> for sparse
+/// features (SparsePreferenceSet, SparseMetaSet; CPU). SparseMetaLearner below names the sparse variant.
+/// Loss is the preference loss and MetaObjective the objective that MetaRM-style strategies ascend on the
+/// meta batch (loss/); every strategy works with any of them.
 template <class Model, class Strategy, class Optimizer, class Backend = default_backend,
           class Input = MatrixView<const typename Model::scalar_type>, class Loss = BradleyTerryLoss,
           class MetaObjective = DifferenceObjective>
@@ -61,28 +69,44 @@ class MetaLearner {
   static_assert(check_optimizer<Optimizer, Backend, typename Model::scalar_type>());
 
  public:
+  /// The reward model type.
   using model_type = Model;
+  /// The strategy type.
   using strategy_type = Strategy;
+  /// The optimiser type.
   using optimizer_type = Optimizer;
+  /// The backend.
   using backend_type = Backend;
+  /// The scalar type of the parameters.
   using scalar_type = typename Model::scalar_type;
+  /// The scalar type, for short.
   using T = scalar_type;
+  /// The type of the first layer's input.
   using input_type = Input;
+  /// The backend's context type.
   using backend_context_type = typename Backend::context;
+  /// The preference loss type.
   using loss_type = Loss;
+  /// The meta objective type.
   using meta_objective_type = MetaObjective;
+  /// The StepContext the strategy receives.
   using step_context_type = StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>;
+  /// The labelled-pairs set type that goes with Input.
   using preference_set_type = typename input_kind<Input>::preference_set;
+  /// The meta set type that goes with Input.
   using meta_set_type = typename input_kind<Input>::meta_set;
+  /// The settings of a fit.
   using fit_options_type = FitOptions<T, Input>;
 
   static_assert(check_strategy<Strategy, step_context_type>());
 
+  /// A learner with the default loss and meta objective; the parameters are initialised from options.seed.
   MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options = {},
               typename Backend::context ctx = {})
       : MetaLearner(std::move(model), std::move(strategy), std::move(optimizer), options, Loss{}, MetaObjective{},
                     std::move(ctx)) {}
 
+  /// A learner with the given loss and meta objective; the parameters are initialised from options.seed.
   MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options, Loss loss,
               MetaObjective meta_objective = MetaObjective(), typename Backend::context ctx = {})
       : strategy_(std::move(strategy)),
@@ -97,16 +121,16 @@ class MetaLearner {
 
   // ---- training -----------------------------------------------------------------------------------------
 
-  // One update on a preference batch and (for strategies that use one) a meta batch in backend memory. The
-  // statistics the strategy recorded in backend memory are read when it ends (on a GPU, the step's one wait).
+  /// One update on a preference batch and (for strategies that use one) a meta batch in backend memory. The
+  /// statistics the strategy recorded in backend memory are read when it ends (on a GPU, the step's one wait).
   StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {}) {
     StepStats stats = run_step(pairs, meta);
     step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
     return stats;
   }
 
-  // Trains on `train` for options.epochs epochs of shuffled batches, drawing meta batches from `meta`
-  // (required when the strategy uses them). Callbacks receive the hooks listed in callback/dispatch.hpp.
+  /// Trains on `train` for options.epochs epochs of shuffled batches, drawing meta batches from `meta`
+  /// (required when the strategy uses them). Callbacks receive the hooks listed in callback/dispatch.hpp.
   template <class... Callbacks>
   FitResult fit(const preference_set_type& train, const meta_set_type* meta, const fit_options_type& options,
                 Callbacks&&... callbacks) {
@@ -255,12 +279,12 @@ class MetaLearner {
     return result;
   }
 
-  // Where the current (or last) fit stands: saved in checkpoints, handed back through FitOptions::resume.
+  /// Where the current (or last) fit stands: saved in checkpoints, handed back through FitOptions::resume.
   const FitState& fit_state() const { return fit_state_; }
 
   // ---- evaluation ---------------------------------------------------------------------------------------
 
-  // Rewards of `count` feature columns (dim x count, column-major, host memory).
+  /// Rewards of `count` feature columns (dim x count, column-major, host memory).
   std::vector<T> score(std::span<const T> features, index_t count) {
     const index_t dim = step_.model().input_dim();
     METARM_REQUIRE(static_cast<index_t>(features.size()) == dim * count, "MetaLearner::score",
@@ -281,7 +305,7 @@ class MetaLearner {
     return rewards;
   }
 
-  // Rewards of every column of a sparse feature matrix (host memory; CPU backend).
+  /// Rewards of every column of a sparse feature matrix (host memory; CPU backend).
   std::vector<T> score(const SparseColumns<T>& features) {
     static_assert(Backend::host_accessible, "metarm: sparse features are scored on host-accessible backends (cpu)");
     METARM_REQUIRE(features.rows() == step_.model().input_dim(), "MetaLearner::score",
@@ -298,9 +322,9 @@ class MetaLearner {
     return rewards;
   }
 
-  // Metrics of the current parameters on labelled pairs and, optionally, on a meta set:
-  // loss, accuracy, margin, rewards/chosen, rewards/rejected, rewards/mean|std|min|max and, with a meta set,
-  // difference_objective (J) and reward_gap (mean |r_i - r_j| within a prompt). Names carry `prefix`.
+  /// Metrics of the current parameters on labelled pairs and, optionally, on a meta set:
+  /// loss, accuracy, margin, rewards/chosen, rewards/rejected, rewards/mean|std|min|max and, with a meta set,
+  /// difference_objective (J) and reward_gap (mean |r_i - r_j| within a prompt). Names carry `prefix`.
   Metrics evaluate(const preference_set_type& pairs, const meta_set_type* meta = nullptr, std::string_view prefix = "") {
     METARM_REQUIRE(!pairs.empty(), "MetaLearner::evaluate", "argument 'pairs' is empty");
     check_dim(pairs.dim(), "MetaLearner::evaluate", "pairs");
@@ -327,12 +351,14 @@ class MetaLearner {
 
   // ---- state --------------------------------------------------------------------------------------------
 
+  /// The parameters, copied to the host.
   std::vector<T> parameters() const {
     std::vector<T> host(static_cast<std::size_t>(step_.parameter_count()));
     Backend::copy_to_host(step_.backend_context(), step_.parameters().view(), host.data());
     return host;
   }
 
+  /// Overwrites the parameters with `values`, host memory of one value per parameter.
   void set_parameters(std::span<const T> values) {
     METARM_REQUIRE(static_cast<index_t>(values.size()) == step_.parameter_count(), "MetaLearner::set_parameters",
                    "argument 'values' has " + std::to_string(values.size()) + " values, the model has " +
@@ -340,15 +366,23 @@ class MetaLearner {
     Backend::copy_from_host(step_.backend_context(), values.data(), step_.parameters().view());
   }
 
+  /// The reward model.
   const Model& model() const { return step_.model(); }
+  /// The strategy, whose settings may change between steps.
   Strategy& strategy() { return strategy_; }
+  /// The optimiser with its settings.
   const Optimizer& optimizer() const { return step_.optimizer(); }
+  /// The learner's settings.
   const LearnerOptions& options() const { return options_; }
+  /// The StepContext the strategy receives.
   step_context_type& step_context() { return step_; }
-  // Parameters, optimiser state and update count: what a checkpoint saves and restores.
+  /// Parameters, optimiser state and update count: what a checkpoint saves and restores.
   typename step_context_type::state_type& training_state() { return step_.training_state(); }
+  /// The training state, read-only.
   const typename step_context_type::state_type& training_state() const { return step_.training_state(); }
+  /// The backend context the learner's work runs on.
   backend_context_type& backend_context() const { return step_.backend_context(); }
+  /// The number of optimiser updates applied so far.
   std::int64_t updates() const { return step_.updates(); }
 
  private:
@@ -503,8 +537,8 @@ class MetaLearner {
   FitState fit_state_;
 };
 
-// A learner whose first layer reads sparse features (SparsePreferenceSet, SparseMetaSet), for example hashed
-// text features of 2^18 dimensions that are never densified.
+/// A learner whose first layer reads sparse features (SparsePreferenceSet, SparseMetaSet), for example hashed
+/// text features of 2^18 dimensions that are never densified.
 template <class Model, class Strategy, class Optimizer, class Backend = default_backend>
 using SparseMetaLearner =
     MetaLearner<Model, Strategy, Optimizer, Backend, SparseMatrixView<const typename Model::scalar_type>>;

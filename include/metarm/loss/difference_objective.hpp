@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// MetaRM's difference objective J of docs/math.md, to be maximised:
-//   J = (1/m) sum_p (2 / k_p^2) sum_{i<j} sigma(|r(s_i) - r(s_j)|)
-// over m prompts whose k_p >= 2 responses occupy rewards[offsets[p] .. offsets[p+1]).
+/// \file
+/// MetaRM's difference objective J of docs/math.md, to be maximised:
+/// \verbatim
+///   J = (1/m) sum_p (2 / k_p^2) sum_{i<j} sigma(|r(s_i) - r(s_j)|)
+/// \endverbatim
+/// over m prompts whose k_p >= 2 responses occupy rewards[offsets[p] .. offsets[p+1]).
 #pragma once
 
 #include <string_view>
@@ -12,12 +15,18 @@
 
 namespace metarm {
 
+/// One prompt's term of J: 2 / k^2 times the sum of sigma(|r_i - r_j|) over its pairs of responses.
 struct DifferenceTerm {
+  /// The name objective_name() reports.
   static constexpr std::string_view name = "difference_objective";
+  /// The class that error messages name.
   static constexpr std::string_view class_name = "DifferenceObjective";
+  /// J compares responses, so a prompt needs at least two.
   static constexpr index_t min_responses = 2;
 
-  // d sigma(|d|) / d d = sigma(|d|) (1 - sigma(|d|)) sign(d), with sign(0) = 0.
+  /// The prompt's term, and unless out is null its reward gradient times `scale` in out.
+  ///
+  /// d sigma(|d|) / d d = sigma(|d|) (1 - sigma(|d|)) sign(d), with sign(0) = 0.
   template <class T>
   METARM_HOST_DEVICE double value_and_gradient(const T* r, index_t k, T scale, T* out) const {
     const T weight = T(2) / static_cast<T>(k * k);
@@ -42,9 +51,11 @@ struct DifferenceTerm {
     return finite ? static_cast<double>(weight) * sum : quiet_nan();
   }
 
-  // Each pair i < j adds c (t_i - t_j) to out_i and subtracts it from out_j, where, with s = sigma(|d|),
-  // c = weight s (1 - s) (1 - 2 s) is the second derivative of sigma(|d|) for d != 0. At d = 0, where |d|
-  // has its kink, c = 0, consistent with the zero subgradient there.
+  /// Overwrites out with `scale` times the term's reward Hessian applied to t.
+  ///
+  /// Each pair i < j adds c (t_i - t_j) to out_i and subtracts it from out_j, where, with s = sigma(|d|),
+  /// c = weight s (1 - s) (1 - 2 s) is the second derivative of sigma(|d|) for d != 0. At d = 0, where |d|
+  /// has its kink, c = 0, consistent with the zero subgradient there.
   template <class T>
   METARM_HOST_DEVICE void hessian_product(const T* r, const T* t, index_t k, T scale, T* out) const {
     const T weight = T(2) / static_cast<T>(k * k) * scale;
@@ -62,6 +73,7 @@ struct DifferenceTerm {
   }
 };
 
+/// J, the meta objective MetaRM ascends (docs/math.md).
 using DifferenceObjective = PromptObjective<DifferenceTerm>;
 
 }  // namespace metarm

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the step context needs from a meta objective, checked with a message that says what is missing.
-//
-// A meta objective maps the rewards of unlabelled responses grouped by prompt (m prompts; prompt p's
-// responses occupy rewards[offsets[p] .. offsets[p+1])) to a value that MetaRM-style strategies ascend; its
-// reward gradient; and its reward-space Hessian times a tangent. PromptObjective (prompt_objective.hpp)
-// builds all three from a function of one prompt's responses.
+/// \file
+/// What the step context needs from a meta objective, checked with a message that says what is missing.
+///
+/// A meta objective maps the rewards of unlabelled responses grouped by prompt (m prompts; prompt p's
+/// responses occupy rewards[offsets[p] .. offsets[p+1])) to a value that MetaRM-style strategies ascend; its
+/// reward gradient; and its reward-space Hessian times a tangent. PromptObjective (prompt_objective.hpp)
+/// builds all three from a function of one prompt's responses.
 #pragma once
 
 #include <concepts>
@@ -14,6 +15,8 @@
 
 namespace metarm {
 
+/// What a meta objective provides on Backend in scalar type T: its value with the reward gradient, and its
+/// reward-space Hessian product.
 template <class J, class Backend, class T>
 concept MetaObjectiveFor = requires(const J& objective, typename Backend::context& ctx, VectorView<const T> rewards,
                                     VectorView<const index_t> offsets, VectorView<T> out) {
@@ -21,6 +24,8 @@ concept MetaObjectiveFor = requires(const J& objective, typename Backend::contex
   objective.template hessian_product<Backend, T>(ctx, rewards, offsets, rewards, out);
 };
 
+/// Fails to compile, with a message naming the two members an objective needs, unless J satisfies
+/// MetaObjectiveFor; true otherwise.
 template <class J, class Backend, class T>
 constexpr bool check_meta_objective() {
   static_assert(MetaObjectiveFor<J, Backend, T>,
@@ -31,6 +36,7 @@ constexpr bool check_meta_objective() {
   return true;
 }
 
+/// The objective's `name`, as checkpoints and messages give it, or "custom" when J declares none.
 template <class J>
 constexpr std::string_view objective_name() {
   if constexpr (requires { J::name; }) {

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// A preference loss built from a scalar function of one pair's reward difference, written once for every
-// backend:
-//   L = (1/n) sum_i l(delta_i) + c (1/n) sum_i (r_w,i + r_l,i)^2,    delta_i = r_w,i - r_l,i - m_i
-// where l is the Term (its value, first and second derivative in delta), m_i the pair's margin (0 without
-// margins) and c the reward-centering coefficient. The gradient and the reward-space Hessian product follow
-// from l' and l'': per pair, d/dr_w = (l' + 2 c s) / n, d/dr_l = (-l' + 2 c s) / n, and the 2 x 2 Hessian is
-// (l'' [1 -1; -1 1] + 2 c [1 1; 1 1]) / n, with s = r_w + r_l.
-//
-// A Term is a struct with METARM_HOST_DEVICE members `value(T)`, `derivative(T)` and
-// `second_derivative(T)`, optionally `static constexpr std::string_view name` and `validate()`. It is
-// copied into device kernels, so it holds plain values only.
+/// \file
+/// A preference loss built from a scalar function of one pair's reward difference, written once for every
+/// backend:
+/// \verbatim
+///   L = (1/n) sum_i l(delta_i) + c (1/n) sum_i (r_w,i + r_l,i)^2,    delta_i = r_w,i - r_l,i - m_i
+/// \endverbatim
+/// where l is the Term (its value, first and second derivative in delta), m_i the pair's margin (0 without
+/// margins) and c the reward-centering coefficient. The gradient and the reward-space Hessian product follow
+/// from l' and l'': per pair, d/dr_w = (l' + 2 c s) / n, d/dr_l = (-l' + 2 c s) / n, and the 2 x 2 Hessian is
+/// (l'' [1 -1; -1 1] + 2 c [1 1; 1 1]) / n, with s = r_w + r_l.
+///
+/// A Term is a struct with METARM_HOST_DEVICE members `value(T)`, `derivative(T)` and
+/// `second_derivative(T)`, optionally `static constexpr std::string_view name` and `validate()`. It is
+/// copied into device kernels, so it holds plain values only.
 #pragma once
 
 #include <cmath>
@@ -74,10 +77,13 @@ struct PairwiseLossHessianProduct {
 
 }  // namespace detail
 
+/// A preference loss made from a Term, a function of one pair's reward difference, plus optional reward centering.
 template <class Term>
 class PairwiseLoss {
  public:
+  /// The Term the loss is made from.
   using term_type = Term;
+  /// The Term's name, or "pairwise" when it declares none.
   static constexpr std::string_view name = [] {
     if constexpr (requires { Term::name; }) {
       return std::string_view(Term::name);
@@ -86,18 +92,22 @@ class PairwiseLoss {
     }
   }();
 
+  /// The loss with a default Term and no centering.
   PairwiseLoss() { validate(); }
-  // `centering` is the reward-centering coefficient c; it must be finite and >= 0.
+  /// `centering` is the reward-centering coefficient c; it must be finite and >= 0.
   explicit PairwiseLoss(Term term, double centering = 0.0) : term_(term), centering_(centering) { validate(); }
 
+  /// The Term.
   const Term& term() const { return term_; }
+  /// The reward-centering coefficient c.
   double centering() const { return centering_; }
+  /// Sets c; throws when it is negative or not finite.
   void set_centering(double centering) {
     centering_ = centering;
     validate();
   }
 
-  // Returns L and, unless d_rewards is empty, overwrites it with dL/d(rewards).
+  /// Returns L and, unless d_rewards is empty, overwrites it with dL/d(rewards).
   template <class Backend, class T>
   T value_and_gradient(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const T> margins,
                        VectorView<T> d_rewards) const {
@@ -107,9 +117,9 @@ class PairwiseLoss {
     return static_cast<T>(total / static_cast<double>(n));
   }
 
-  // The same with L left in backend memory, at `value` (one double), instead of returned, so that nothing
-  // waits for the device. Backends the host can read check the rewards at once; on others a NaN L is
-  // reported by whoever reads it (the learner, when it reads the step statistics).
+  /// The same with L left in backend memory, at `value` (one double), instead of returned, so that nothing
+  /// waits for the device. Backends the host can read check the rewards at once; on others a NaN L is
+  /// reported by whoever reads it (the learner, when it reads the step statistics).
   template <class Backend, class T>
   void value_and_gradient_into(typename Backend::context& ctx, VectorView<const T> rewards,
                                VectorView<const T> margins, VectorView<T> d_rewards, double* value) const {
@@ -120,13 +130,14 @@ class PairwiseLoss {
     }
   }
 
+  /// L, without the gradient.
   template <class Backend, class T>
   T value(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const T> margins) const {
     return value_and_gradient<Backend, T>(ctx, rewards, margins, VectorView<T>{});
   }
 
-  // Overwrites out with (d^2 L / d rewards^2) tangent, the reward-space part of an exact Hessian-vector
-  // product. The rewards are those value_and_gradient was called with (and checked finite there).
+  /// Overwrites out with (d^2 L / d rewards^2) tangent, the reward-space part of an exact Hessian-vector
+  /// product. The rewards are those value_and_gradient was called with (and checked finite there).
   template <class Backend, class T>
   void hessian_product(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const T> margins,
                        VectorView<const T> tangent, VectorView<T> out) const {

@@ -1,21 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-// A meta objective built from a function of one prompt's k responses, averaged over the prompts, written
-// once for every backend:
-//   J = (1/m) sum_p f(r_offsets[p], ..., r_offsets[p+1]-1)
-//
-// A Term is a struct with two METARM_HOST_DEVICE members, each given one prompt's k rewards r[0..k):
-//   double value_and_gradient(const T* r, index_t k, T scale, T* out)
-//       returns f (NaN when a reward is not finite) and, unless out is null, overwrites out[0..k) with
-//       scale * df/dr;
-//   void hessian_product(const T* r, const T* t, index_t k, T scale, T* out)
-//       overwrites out[0..k) with scale * (d^2 f / dr^2) t.
-// and a static `min_responses` (the smallest k it accepts), optionally `name`. Each prompt is one call, so
-// on a GPU one thread owns one prompt's slice and needs no atomics.
-//
-// The offsets are checked on every backend. Where host code may read them, before any work; in device
-// memory, by the same kernels that do the work, at no extra cost: each prompt checks its own two offsets
-// (see detail::prompt_in_range) and, when they are wrong, touches nothing and reports it through the sum the
-// kernel returns anyway; only then are the offsets copied to the host to say what is wrong.
+/// \file
+/// A meta objective built from a function of one prompt's k responses, averaged over the prompts, written
+/// once for every backend:
+///   J = (1/m) sum_p f(r_offsets[p], ..., r_offsets[p+1]-1)
+///
+/// A Term is a struct with two METARM_HOST_DEVICE members, each given one prompt's k rewards r[0..k):
+/// \verbatim
+///   double value_and_gradient(const T* r, index_t k, T scale, T* out)
+///       returns f (NaN when a reward is not finite) and, unless out is null, overwrites out[0..k) with
+///       scale * df/dr;
+///   void hessian_product(const T* r, const T* t, index_t k, T scale, T* out)
+///       overwrites out[0..k) with scale * (d^2 f / dr^2) t.
+/// \endverbatim
+/// and a static `min_responses` (the smallest k it accepts), optionally `name`. Each prompt is one call, so
+/// on a GPU one thread owns one prompt's slice and needs no atomics.
+///
+/// The offsets are checked on every backend. Where host code may read them, before any work; in device
+/// memory, by the same kernels that do the work, at no extra cost: each prompt checks its own two offsets
+/// (see detail::prompt_in_range) and, when they are wrong, touches nothing and reports it through the sum the
+/// kernel returns anyway; only then are the offsets copied to the host to say what is wrong.
 #pragma once
 
 #include <cmath>
@@ -80,10 +83,13 @@ struct PromptObjectiveHessianProduct {
 
 }  // namespace detail
 
+/// A meta objective made from a Term, a function of one prompt's responses, averaged over the prompts.
 template <class Term>
 class PromptObjective {
  public:
+  /// The Term the objective is made from.
   using term_type = Term;
+  /// The Term's name, or "prompt_objective" when it declares none.
   static constexpr std::string_view name = [] {
     if constexpr (requires { Term::name; }) {
       return std::string_view(Term::name);
@@ -92,16 +98,19 @@ class PromptObjective {
     }
   }();
 
+  /// The objective with a default Term.
   PromptObjective() = default;
+  /// The objective of `term`, which is validated when it has validate().
   explicit PromptObjective(Term term) : term_(term) {
     if constexpr (requires { term_.validate(); }) {
       term_.validate();
     }
   }
 
+  /// The Term.
   const Term& term() const { return term_; }
 
-  // Returns J and, unless d_rewards is empty, overwrites it with dJ/d(rewards).
+  /// Returns J and, unless d_rewards is empty, overwrites it with dJ/d(rewards).
   template <class Backend, class T>
   T value_and_gradient(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
                        VectorView<T> d_rewards) const {
@@ -114,10 +123,10 @@ class PromptObjective {
     return static_cast<T>(total / static_cast<double>(offsets.size - 1));
   }
 
-  // The same with J left in backend memory, at `value` (one double), instead of returned, so that nothing
-  // waits for the device. Backends the host can read check at once; on others whoever reads the value
-  // reports one that is not finite (a NaN or infinite reward, or offsets in device memory that are wrong:
-  // their prompts add +infinity).
+  /// The same with J left in backend memory, at `value` (one double), instead of returned, so that nothing
+  /// waits for the device. Backends the host can read check at once; on others whoever reads the value
+  /// reports one that is not finite (a NaN or infinite reward, or offsets in device memory that are wrong:
+  /// their prompts add +infinity).
   template <class Backend, class T>
   void value_and_gradient_into(typename Backend::context& ctx, VectorView<const T> rewards,
                                VectorView<const index_t> offsets, VectorView<T> d_rewards, double* value) const {
@@ -128,13 +137,14 @@ class PromptObjective {
     }
   }
 
+  /// J, without the gradient.
   template <class Backend, class T>
   T value(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets) const {
     return value_and_gradient<Backend, T>(ctx, rewards, offsets, VectorView<T>{});
   }
 
-  // Overwrites out with (d^2 J / d rewards^2) tangent, the reward-space part of an exact Hessian-vector
-  // product. The rewards and offsets are those value_and_gradient was called with (and checked there).
+  /// Overwrites out with (d^2 J / d rewards^2) tangent, the reward-space part of an exact Hessian-vector
+  /// product. The rewards and offsets are those value_and_gradient was called with (and checked there).
   template <class Backend, class T>
   void hessian_product(typename Backend::context& ctx, VectorView<const T> rewards, VectorView<const index_t> offsets,
                        VectorView<const T> tangent, VectorView<T> out) const {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Means over repeated runs (seeds) with Student-t confidence intervals, for reports that compare strategies.
+/// \file
+/// Means over repeated runs (seeds) with Student-t confidence intervals, for reports that compare strategies.
 #pragma once
 
 #include <algorithm>
@@ -55,13 +56,13 @@ inline double regularized_incomplete_beta(double a, double b, double x) {
 
 }  // namespace detail
 
-// P(T <= t) for Student's t with `df` degrees of freedom.
+/// P(T <= t) for Student's t with `df` degrees of freedom.
 inline double student_t_cdf(double t, double df) {
   const double tail = 0.5 * detail::regularized_incomplete_beta(df / 2.0, 0.5, df / (df + t * t));
   return t >= 0.0 ? 1.0 - tail : tail;
 }
 
-// The q-quantile of Student's t (0 < q < 1), by bisection on the CDF to 1e-12.
+/// The q-quantile of Student's t (0 < q < 1), by bisection on the CDF to 1e-12.
 inline double student_t_quantile(double q, double df) {
   METARM_REQUIRE(q > 0.0 && q < 1.0, "student_t_quantile", "argument 'q' must be in (0, 1), got " + std::to_string(q));
   METARM_REQUIRE(df > 0.0, "student_t_quantile", "argument 'df' must be > 0, got " + std::to_string(df));
@@ -75,17 +76,22 @@ inline double student_t_quantile(double q, double df) {
   return 0.5 * (low + high);
 }
 
+/// A mean over independent runs with its confidence interval.
 struct MeanInterval {
+  /// The sample mean.
   double mean = 0.0;
-  double stddev = 0.0;      // sample standard deviation (n - 1)
-  double half_width = 0.0;  // t_{(1+level)/2, n-1} * stddev / sqrt(n); NaN for n < 2
+  double stddev = 0.0;      ///< sample standard deviation (n - 1)
+  double half_width = 0.0;  ///< t_{(1+level)/2, n-1} * stddev / sqrt(n); NaN for n < 2
+  /// The number of values.
   std::size_t n = 0;
 
+  /// The interval's lower end, mean - half_width.
   double low() const { return mean - half_width; }
+  /// The interval's upper end, mean + half_width.
   double high() const { return mean + half_width; }
 };
 
-// Mean and `level` confidence interval of the mean of independent runs.
+/// Mean and `level` confidence interval of the mean of independent runs.
 inline MeanInterval mean_confidence_interval(std::span<const double> values, double level = 0.95) {
   METARM_REQUIRE(!values.empty(), "mean_confidence_interval", "argument 'values' is empty");
   METARM_REQUIRE(level > 0.0 && level < 1.0, "mean_confidence_interval",

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// How well rewards separate responses to the same prompt: the difference objective J and the distribution
-// of |r_i - r_j| over pairs of responses to one prompt.
+/// \file
+/// How well rewards separate responses to the same prompt: the difference objective J and the distribution
+/// of |r_i - r_j| over pairs of responses to one prompt.
 #pragma once
 
 #include <algorithm>
@@ -29,7 +30,7 @@ inline void check_offsets(std::span<const index_t> offsets, std::size_t rewards,
 }
 }  // namespace detail
 
-// J in double on host rewards: DifferenceObjective itself, run on the host.
+/// J in double on host rewards: DifferenceObjective itself, run on the host.
 template <class T>
 double difference_objective_value(std::span<const T> rewards, std::span<const index_t> offsets) {
   detail::check_offsets(offsets, rewards.size(), "difference_objective_value");
@@ -39,7 +40,7 @@ double difference_objective_value(std::span<const T> rewards, std::span<const in
                                                    {offsets.data(), static_cast<index_t>(offsets.size())});
 }
 
-// Every |r_i - r_j|, i < j, within each prompt.
+/// Every |r_i - r_j|, i < j, within each prompt.
 template <class T>
 std::vector<double> reward_differences(std::span<const T> rewards, std::span<const index_t> offsets) {
   detail::check_offsets(offsets, rewards.size(), "reward_differences");
@@ -54,12 +55,14 @@ std::vector<double> reward_differences(std::span<const T> rewards, std::span<con
   return out;
 }
 
+/// Counts of values in equal-width bins, with the values that fell outside them.
 struct Histogram {
-  std::vector<double> edges;         // bins + 1 ascending edges
-  std::vector<std::size_t> counts;   // values in [edges[b], edges[b+1]); the last bin also holds edges.back()
-  std::size_t underflow = 0;         // values below edges.front()
-  std::size_t overflow = 0;          // values above edges.back()
+  std::vector<double> edges;         ///< bins + 1 ascending edges
+  std::vector<std::size_t> counts;   ///< values in [edges[b], edges[b+1]); the last bin also holds edges.back()
+  std::size_t underflow = 0;         ///< values below edges.front()
+  std::size_t overflow = 0;          ///< values above edges.back()
 
+  /// Every value counted: the bins, the underflow and the overflow.
   std::size_t total() const {
     std::size_t t = underflow + overflow;
     for (auto c : counts) {
@@ -69,7 +72,7 @@ struct Histogram {
   }
 };
 
-// Equal-width histogram of `values` over [low, high].
+/// Equal-width histogram of `values` over [low, high].
 inline Histogram histogram(std::span<const double> values, std::size_t bins, double low, double high) {
   METARM_REQUIRE(bins > 0, "histogram", "argument 'bins' must be > 0");
   METARM_REQUIRE(std::isfinite(low) && std::isfinite(high) && high > low, "histogram",

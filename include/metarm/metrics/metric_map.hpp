@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Named scalar metrics in insertion order, with TRL-style names ("accuracy", "rewards/chosen", an
-// "eval_" prefix for held-out sets).
+/// \file
+/// Named scalar metrics in insertion order, with TRL-style names ("accuracy", "rewards/chosen", an
+/// "eval_" prefix for held-out sets).
 #pragma once
 
 #include <optional>
@@ -13,8 +14,10 @@
 
 namespace metarm {
 
+/// Named scalar metrics in insertion order; setting a name again replaces its value.
 class Metrics {
  public:
+  /// Sets `name` to `value`, keeping its place when the name is already there.
   void set(std::string name, double value) {
     for (auto& item : items_) {
       if (item.first == name) {
@@ -25,6 +28,7 @@ class Metrics {
     items_.emplace_back(std::move(name), value);
   }
 
+  /// The value of `name`, or nothing when there is none.
   std::optional<double> find(std::string_view name) const {
     for (const auto& item : items_) {
       if (item.first == name) {
@@ -34,20 +38,23 @@ class Metrics {
     return std::nullopt;
   }
 
+  /// The value of `name`; throws when there is none.
   double at(std::string_view name) const {
     const auto value = find(name);
     METARM_REQUIRE(value.has_value(), "Metrics::at", "no metric named '" + std::string(name) + "'");
     return *value;
   }
 
-  // Copies every metric of `other` with `prefix` in front of its name.
+  /// Copies every metric of `other` with `prefix` in front of its name.
   void merge(const Metrics& other, std::string_view prefix = {}) {
     for (const auto& [name, value] : other.items_) {
       set(std::string(prefix) + name, value);
     }
   }
 
+  /// The (name, value) pairs in insertion order.
   const std::vector<std::pair<std::string, double>>& items() const { return items_; }
+  /// Whether there is no metric.
   bool empty() const { return items_.empty(); }
 
  private:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// How well rewards order labelled pairs, and how the rewards are spread.
+/// \file
+/// How well rewards order labelled pairs, and how the rewards are spread.
 #pragma once
 
 #include <algorithm>
@@ -13,17 +14,24 @@
 
 namespace metarm {
 
+/// How rewards order a set of labelled pairs, and how they are spread.
 struct PreferenceSummary {
-  double accuracy = 0.0;  // share of pairs with r_chosen > r_rejected; a tie counts one half
-  double margin = 0.0;    // mean of r_chosen - r_rejected
+  double accuracy = 0.0;  ///< share of pairs with r_chosen > r_rejected; a tie counts one half
+  double margin = 0.0;    ///< mean of r_chosen - r_rejected
+  /// Mean reward of the chosen responses.
   double chosen_mean = 0.0;
+  /// Mean reward of the rejected responses.
   double rejected_mean = 0.0;
-  double reward_mean = 0.0;  // over both sides
-  double reward_std = 0.0;   // population standard deviation over both sides
+  double reward_mean = 0.0;  ///< over both sides
+  double reward_std = 0.0;   ///< population standard deviation over both sides
+  /// Smallest reward, over both sides.
   double reward_min = 0.0;
+  /// Largest reward, over both sides.
   double reward_max = 0.0;
+  /// The number of pairs.
   double pairs = 0.0;
 
+  /// The summary under TRL's names: accuracy, margin, and rewards/chosen, /rejected, /mean, /std, /min, /max.
   Metrics to_metrics() const {
     Metrics m;
     m.set("accuracy", accuracy);
@@ -38,6 +46,7 @@ struct PreferenceSummary {
   }
 };
 
+/// Summarises the rewards of n pairs, chosen[i] against rejected[i]; throws on empty or non-finite input.
 template <class T>
 PreferenceSummary summarize_preferences(std::span<const T> chosen, std::span<const T> rejected) {
   METARM_REQUIRE(chosen.size() == rejected.size(), "summarize_preferences",

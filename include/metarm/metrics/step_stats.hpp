@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// What one training step reports. Quantities a strategy does not compute stay NaN.
+/// \file
+/// What one training step reports. Quantities a strategy does not compute stay NaN.
 #pragma once
 
 #include <limits>
@@ -7,31 +8,40 @@
 
 namespace metarm {
 
+/// What one training step reports; quantities a strategy does not compute stay NaN.
 struct StepStats {
+  /// NaN: the value of a quantity the step did not compute.
   static constexpr double not_measured = std::numeric_limits<double>::quiet_NaN();
 
-  double loss = not_measured;             // preference loss where its gradient was taken
-  double inner_loss = not_measured;       // MAML family: the inner (support) loss before adaptation
-  double objective = not_measured;        // difference objective J at the parameters before the step
-  double objective_after = not_measured;  // J at the adapted parameters, when the strategy measures it
-  double grad_norm = not_measured;        // norm of the gradient handed to the optimiser, before clipping
-  double ascent_norm = not_measured;      // norm of grad J used for the ascent step
-  double learning_rate = not_measured;    // scheduled learning rate of the update (filled in by the learner)
-  // How the preference batch's pairs were ordered where the preference loss was taken (filled in by the
-  // learner; at the adapted point for MetaRM): share of pairs ranked right (ties one half), mean
-  // r_chosen - r_rejected, and the mean reward of each side.
+  double loss = not_measured;             ///< preference loss where its gradient was taken
+  double inner_loss = not_measured;       ///< MAML family: the inner (support) loss before adaptation
+  double objective = not_measured;        ///< difference objective J at the parameters before the step
+  double objective_after = not_measured;  ///< J at the adapted parameters, when the strategy measures it
+  double grad_norm = not_measured;        ///< norm of the gradient handed to the optimiser, before clipping
+  double ascent_norm = not_measured;      ///< norm of grad J used for the ascent step
+  double learning_rate = not_measured;    ///< scheduled learning rate of the update (filled in by the learner)
+  /// Share of the batch's pairs ranked right, ties one half.
+  ///
+  /// How the preference batch's pairs were ordered where the preference loss was taken (filled in by the
+  /// learner; at the adapted point for MetaRM): share of pairs ranked right (ties one half), mean
+  /// r_chosen - r_rejected, and the mean reward of each side.
   double accuracy = not_measured;
+  /// Mean r_chosen - r_rejected over the batch.
   double margin = not_measured;
+  /// Mean reward of the batch's chosen responses.
   double rewards_chosen = not_measured;
+  /// Mean reward of the batch's rejected responses.
   double rewards_rejected = not_measured;
 };
 
-// The statistics a strategy may leave in backend memory instead of reading them on the host during the step
-// (StepContext's record_* members); the learner reads them into the StepStats field of the same name.
+/// The statistics a strategy may leave in backend memory instead of reading them on the host during the step
+/// (StepContext's record_* members); the learner reads them into the StepStats field of the same name.
 enum class Statistic { loss, inner_loss, objective, objective_after, grad_norm, ascent_norm };
 
+/// The number of Statistic values.
 inline constexpr int statistic_count = 6;
 
+/// The StepStats field that a Statistic is read into.
 constexpr double& field_of(StepStats& stats, Statistic s) {
   switch (s) {
     case Statistic::loss:
@@ -50,9 +60,10 @@ constexpr double& field_of(StepStats& stats, Statistic s) {
   return stats.ascent_norm;
 }
 
-// Norms are recorded as squared norms (a sum, like the objectives) and read back through a square root.
+/// Norms are recorded as squared norms (a sum, like the objectives) and read back through a square root.
 constexpr bool is_norm(Statistic s) { return s == Statistic::grad_norm || s == Statistic::ascent_norm; }
 
+/// The name of a Statistic, which is also the name of its StepStats field.
 constexpr std::string_view statistic_name(Statistic s) {
   switch (s) {
     case Statistic::loss:

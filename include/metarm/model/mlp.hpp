@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The multilayer perceptron reward model with runtime widths:
-//   Mlp<ReLU>(d, {h1, h2}) = Dense(d, h1) -> ReLU -> Dense(h1, h2) -> ReLU -> Dense(h2, 1)
-// with any number of hidden layers (none gives a linear model). Its body is a Repeat of Dense -> Activation
-// stages and a ScalarHead, run by the same generic loops as any Sequential model.
-//
-// Block names: "hidden.<l>.weight", "hidden.<l>.bias" for hidden layer l, then "head.weight", "head.bias".
+/// \file
+/// The multilayer perceptron reward model with runtime widths:
+/// \code
+///   Mlp<ReLU>(d, {h1, h2}) = Dense(d, h1) -> ReLU -> Dense(h1, h2) -> ReLU -> Dense(h2, 1)
+/// \endcode
+/// with any number of hidden layers (none gives a linear model). Its body is a Repeat of Dense -> Activation
+/// stages and a ScalarHead, run by the same generic loops as any Sequential model.
+///
+/// Block names: "hidden.<l>.weight", "hidden.<l>.bias" for hidden layer l, then "head.weight", "head.bias".
 #pragma once
 
 #include <span>
@@ -27,27 +30,37 @@
 
 namespace metarm {
 
-// The layers of an Mlp: a run of hidden stages, possibly empty, then the head. The one thing it adds to a
-// Chain is that the run may be empty, in which case the head reads the input itself (a sparse one too).
+/// The layers of an Mlp: a run of hidden stages, possibly empty, then the head. The one thing it adds to a
+/// Chain is that the run may be empty, in which case the head reads the input itself (a sparse one too).
 template <class Activation, class T>
 class MlpBody {
  public:
+  /// The scalar type of the parameters.
   using scalar_type = T;
-  // An identity activation needs no layer of its own: a hidden stage is then one Dense layer.
+  /// An identity activation needs no layer of its own: a hidden stage is then one Dense layer.
   using stage_type = std::conditional_t<Activation::is_identity, Dense<T>, Chain<Dense<T>, Activation>>;
 
+  /// The hidden stages' workspaces and the tensors at the head's input.
   template <class Backend, class U>
   struct workspace {
+    /// The backend buffer type that holds the tensors.
     using buffer = typename Backend::template buffer<T>;
+    /// The hidden stages' own workspaces.
     layer_workspace_t<Repeat<stage_type>, Backend, T> hidden;
+    /// The head keeps nothing.
     NoWorkspace head;
-    buffer out;  // the last hidden stage's output, the head's input, and what goes with it
+    buffer out;  ///< the last hidden stage's output, the head's input, and what goes with it
+    /// The gradient with respect to the last hidden stage's output.
     buffer grad;
+    /// The tangent of that output.
     buffer out_tangent;
+    /// The tangent of that gradient.
     buffer grad_tangent;
   };
 
+  /// No hidden stages: the head reads the input itself, as in a linear model.
   MlpBody() = default;
+  /// One hidden stage of each width, in order; throws when a width is not positive.
   explicit MlpBody(const std::vector<index_t>& widths) {
     std::vector<stage_type> stages;
     for (std::size_t l = 0; l < widths.size(); ++l) {
@@ -63,21 +76,28 @@ class MlpBody {
     hidden_ = Repeat<stage_type>(std::move(stages));
   }
 
+  /// Builds the hidden stages under "<name>.hidden" and the head under "<name>.head"; returns 1.
   index_t build(Layout& layout, const std::string& name, index_t input_width) {
     width_ = hidden_.empty() ? input_width : hidden_.build(layout, join_name(name, "hidden"), input_width);
     return head_.build(layout, join_name(name, "head"), width_);
   }
 
+  /// 1: the head's single output.
   index_t output_width() const { return 1; }
+  /// "mlp_body".
   std::string describe() const { return "mlp_body"; }
+  /// The hidden stages.
   const Repeat<stage_type>& hidden() const { return hidden_; }
+  /// The head.
   const ScalarHead<T>& head() const { return head_; }
 
+  /// Initialises the hidden stages', then the head's blocks.
   void initialize(std::span<T> params, Rng& rng) const {
     if (!hidden_.empty()) hidden_.initialize(params, rng);
     head_.initialize(params, rng);
   }
 
+  /// Grows the hidden stages' tensors and workspaces for `columns` columns (and tangents).
   template <class Backend, class U>
   void reserve(workspace<Backend, U>& ws, index_t columns, bool tangents) const {
     if (hidden_.empty()) return;
@@ -91,6 +111,7 @@ class MlpBody {
     hidden_.template reserve<Backend, T>(ws.hidden, columns, tangents);
   }
 
+  /// The hidden stages, then the head; the head reads the input itself when there are none.
   template <class Backend, class Input>
   void forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<T> y,
                workspace<Backend, T>& ws) const {
@@ -103,6 +124,7 @@ class MlpBody {
     head_.template forward<Backend>(ctx, params, as_const(h), y, ws.head);
   }
 
+  /// The head's backward pass, then the hidden stages'.
   template <class Backend, class Input>
   void backward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, MatrixView<const T> y,
                 MatrixView<const T> dy, VectorView<T> grad, MatrixView<T> dx, workspace<Backend, T>& ws,
@@ -117,6 +139,7 @@ class MlpBody {
     hidden_.template backward<Backend>(ctx, params, x, as_const(h), as_const(dh), grad, dx, ws.hidden, write);
   }
 
+  /// The hidden stages' forward tangent pass, then the head's.
   template <class Backend, class Input>
   void forward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                        const Input& x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<T> y_t,
@@ -131,6 +154,7 @@ class MlpBody {
     head_.template forward_tangent<Backend>(ctx, params, v, as_const(h), as_const(h_t), y, y_t, ws.head);
   }
 
+  /// The head's backward tangent pass, then the hidden stages'.
   template <class Backend, class Input>
   void backward_tangent(typename Backend::context& ctx, VectorView<const T> params, VectorView<const T> v,
                         const Input& x, MatrixView<const T> x_t, MatrixView<const T> y, MatrixView<const T> y_t,
@@ -156,17 +180,23 @@ class MlpBody {
   index_t width_ = 0;  // the head's input width
 };
 
+/// The multilayer perceptron reward model: Activation between hidden Dense layers of runtime widths, then a ScalarHead.
 template <class Activation, class T = float>
 class Mlp : public RewardNetwork<MlpBody<Activation, T>> {
  public:
+  /// The activation between hidden layers.
   using activation_type = Activation;
 
+  /// An empty model, to be assigned a built one.
   Mlp() = default;
+  /// A model of `input_dim` features with one hidden layer per entry of `hidden` (none: a linear model).
   Mlp(index_t input_dim, std::vector<index_t> hidden = {})
       : RewardNetwork<MlpBody<Activation, T>>(input_dim, MlpBody<Activation, T>(hidden), description_of(input_dim, hidden)),
         hidden_(std::move(hidden)) {}
 
+  /// The hidden layers' widths, as given.
   const std::vector<index_t>& hidden_sizes() const { return hidden_; }
+  /// "mlp<activation>(input_dim,hidden...,1)", which checkpoints compare to know the model.
   using RewardNetwork<MlpBody<Activation, T>>::describe;
 
  private:
@@ -182,7 +212,7 @@ class Mlp : public RewardNetwork<MlpBody<Activation, T>> {
   std::vector<index_t> hidden_;
 };
 
-// A linear reward model r(x) = w . x + b.
+/// A linear reward model r(x) = w . x + b.
 template <class T = float>
 using LinearModel = Mlp<Identity, T>;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the learner needs from a reward model type, checked with messages that say what is missing.
+/// \file
+/// What the learner needs from a reward model type, checked with messages that say what is missing.
 #pragma once
 
 #include <concepts>
@@ -12,6 +13,7 @@
 
 namespace metarm {
 
+/// What every reward model type provides: its scalar type, layout, input width, description and initialisation.
 template <class M>
 concept HasRewardModelBasics = requires(const M& m, std::span<typename M::scalar_type> host_params, Rng& rng) {
   typename M::scalar_type;
@@ -21,6 +23,7 @@ concept HasRewardModelBasics = requires(const M& m, std::span<typename M::scalar
   m.initialize(host_params, rng);
 };
 
+/// What a reward model provides on Backend: a workspace, a forward pass that returns the rewards, and a backward pass.
 template <class M, class Backend>
 concept HasRewardModelPasses =
     requires(const M& m, typename Backend::context& ctx, VectorView<const typename M::scalar_type> params,
@@ -31,15 +34,16 @@ concept HasRewardModelPasses =
       m.template backward<Backend>(ctx, params, x, ws, d_rewards, grad);
     };
 
-// Stands for the reward-space Hessian product a model's hvp receives: (tangent, out) -> out = H_r tangent.
+/// Stands for the reward-space Hessian product a model's hvp receives: (tangent, out) -> out = H_r tangent.
 template <class T>
 struct RewardHessianProductArchetype {
+  /// Does nothing: HasExactHvp only needs a call of this shape to compile.
   void operator()(VectorView<const T>, VectorView<T>) const {}
 };
 
-// Optional: an exact Hessian-vector product, `hvp<Backend>(ctx, params, x, ws, v, d_rewards,
-// reward_hessian_product, hv)`, for the forward pass just run on ws (see Mlp::hvp). Models without it get
-// Hessian-vector products by central differences of gradients instead.
+/// Optional: an exact Hessian-vector product, `hvp<Backend>(ctx, params, x, ws, v, d_rewards,
+/// reward_hessian_product, hv)`, for the forward pass just run on ws (see Mlp::hvp). Models without it get
+/// Hessian-vector products by central differences of gradients instead.
 template <class M, class Backend, class Input = MatrixView<const typename M::scalar_type>>
 concept HasExactHvp =
     requires(const M& m, typename Backend::context& ctx, VectorView<const typename M::scalar_type> params,
@@ -50,6 +54,7 @@ concept HasExactHvp =
       m.template hvp<Backend>(ctx, params, x, ws, v, d_rewards, reward_hessian_product, hv);
     };
 
+/// Fails to compile, with a message naming what is missing, unless M is a reward model on Backend; true otherwise.
 template <class M, class Backend>
 constexpr bool check_reward_model() {
   static_assert(HasRewardModelBasics<M>,

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// A reward model made of one layer (usually a Chain) whose output is one reward per column: the model
-// contract of reward_model.hpp on top of the layer contract of layer/layer.hpp. It owns the layout of the
-// flat parameter vector, checks shapes, keeps the rewards and their tangents, and decides when an exact
-// Hessian-vector product may reuse the gradients of the backward pass just run. Sequential and Mlp are
-// reward networks.
+/// \file
+/// A reward model made of one layer (usually a Chain) whose output is one reward per column: the model
+/// contract of reward_model.hpp on top of the layer contract of layer/layer.hpp. It owns the layout of the
+/// flat parameter vector, checks shapes, keeps the rewards and their tangents, and decides when an exact
+/// Hessian-vector product may reuse the gradients of the backward pass just run. Sequential and Mlp are
+/// reward networks.
 #pragma once
 
 #include <algorithm>
@@ -19,22 +20,29 @@
 
 namespace metarm {
 
+/// A reward model made of one layer with one output (the body), usually a Chain: see the file's description.
 template <class Body>
 class RewardNetwork {
  public:
+  /// The layer the model runs.
   using body_type = Body;
+  /// The scalar type of the parameters.
   using scalar_type = typename Body::scalar_type;
+  /// The scalar type of the parameters, for short.
   using T = scalar_type;
   static_assert(!std::is_void_v<scalar_type>,
                 "metarm: a reward network needs a layer with parameters of a scalar type (Dense<float>, ...)");
 
-  // The body's workspace, the rewards of the last forward pass and what Hessian-vector products need, sized
-  // for up to `capacity` columns. Built once and reused, so no pass allocates after the first.
+  /// The body's workspace, the rewards of the last forward pass and what Hessian-vector products need, sized
+  /// for up to `capacity` columns. Built once and reused, so no pass allocates after the first.
   template <class Backend, class U = T>
   class workspace {
    public:
+    /// The most columns a pass may have without growing the workspace.
     index_t capacity() const { return capacity_; }
+    /// The columns of the last forward pass.
     index_t columns() const { return columns_; }
+    /// The body's own workspace.
     layer_workspace_t<Body, Backend, T>& body() { return body_; }
 
    private:
@@ -53,10 +61,11 @@ class RewardNetwork {
     bool gradients_held_ = false;  // the body holds the gradients of this forward pass, for backward_d_rewards_
   };
 
+  /// An empty model, to be assigned a built one.
   RewardNetwork() = default;
 
-  // Builds `body` on inputs of `input_dim` features, its blocks named from `prefix`; `description` is what
-  // describe() returns, which checkpoints compare to know the model.
+  /// Builds `body` on inputs of `input_dim` features, its blocks named from `prefix`; `description` is what
+  /// describe() returns, which checkpoints compare to know the model.
   RewardNetwork(index_t input_dim, Body body, std::string description, const std::string& prefix = "")
       : input_dim_(input_dim), body_(std::move(body)), description_(std::move(description)) {
     METARM_REQUIRE(input_dim > 0, description_, "argument 'input_dim' must be > 0, got " + std::to_string(input_dim));
@@ -65,13 +74,20 @@ class RewardNetwork {
                    "the last layer has " + std::to_string(width) + " outputs; a reward model ends in one (ScalarHead)");
   }
 
+  /// The number of features of each input column.
   index_t input_dim() const { return input_dim_; }
+  /// The parameters' blocks, in the flat vector's order.
   const Layout& layout() const { return layout_; }
+  /// The number of parameters.
   index_t parameter_count() const { return layout_.size(); }
+  /// The layer the model runs.
   const Body& body() const { return body_; }
+  /// The description given at construction, which checkpoints compare to know the model.
   std::string describe() const { return description_; }
 
-  // params is host memory of parameter_count() values.
+  /// Initialises every block with the body's rule (Dense: uniform in +-1/sqrt(inputs), as PyTorch).
+  ///
+  /// params is host memory of parameter_count() values.
   void initialize(std::span<T> params, Rng& rng) const {
     METARM_REQUIRE(static_cast<index_t>(params.size()) == parameter_count(), description_ + " initialize",
                    "argument 'params' has " + std::to_string(params.size()) + " values, the model has " +
@@ -79,6 +95,7 @@ class RewardNetwork {
     body_.initialize(params, rng);
   }
 
+  /// A workspace sized for `capacity` columns.
   template <class Backend>
   workspace<Backend> make_workspace(index_t capacity) const {
     workspace<Backend> ws;
@@ -86,7 +103,7 @@ class RewardNetwork {
     return ws;
   }
 
-  // Grows the workspace to hold `capacity` columns; does nothing when it already does.
+  /// Grows the workspace to hold `capacity` columns; does nothing when it already does.
   template <class Backend>
   void reserve(workspace<Backend>& ws, index_t capacity) const {
     if (capacity <= ws.capacity_) {
@@ -100,7 +117,7 @@ class RewardNetwork {
     }
   }
 
-  // Rewards of the x.cols columns of x; the returned view lives in the workspace until the next forward.
+  /// Rewards of the x.cols columns of x; the returned view lives in the workspace until the next forward.
   template <class Backend, class Input>
   VectorView<const T> forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x,
                               workspace<Backend>& ws) const {
@@ -118,9 +135,9 @@ class RewardNetwork {
     return as_const(rewards.flat());
   }
 
-  // Accumulates d(sum_j d_rewards[j] * reward_j)/d(params) into grad (or writes it over grad, with
-  // GradientWrite::overwrite), for the x and params of the forward pass just run on ws. When input_grad is
-  // not empty it receives the gradient with respect to x (dense).
+  /// Accumulates d(sum_j d_rewards[j] * reward_j)/d(params) into grad (or writes it over grad, with
+  /// GradientWrite::overwrite), for the x and params of the forward pass just run on ws. When input_grad is
+  /// not empty it receives the gradient with respect to x (dense).
   template <class Backend, class Input>
   void backward(typename Backend::context& ctx, VectorView<const T> params, const Input& x, workspace<Backend>& ws,
                 VectorView<const T> d_rewards, VectorView<T> grad, MatrixView<T> input_grad = {},
@@ -140,14 +157,14 @@ class RewardNetwork {
     remember_backward(ctx, ws, d_rewards);
   }
 
-  // Exact Hessian-vector product by forward-over-reverse (Pearlmutter's R-op), for the x and params of the
-  // forward pass just run on ws. For an objective f of the rewards with reward derivative d_rewards at
-  // that pass, adds H v to hv, where H is the Hessian of params -> f(rewards(params)):
-  //   H v = J^T (d^2 f / d r^2) J v + sum_j d_rewards[j] (d^2 r_j / d params^2) v.
-  // `reward_hessian_product(tangent, out)` must overwrite out with (d^2 f / d r^2) tangent. One pass
-  // forward carries the tangents of every layer's output (J v at the top), and one pass backward carries the
-  // gradient and its tangent together. When the backward pass of this forward pass with this d_rewards ran
-  // last, its gradients are reused instead of recomputed.
+  /// Exact Hessian-vector product by forward-over-reverse (Pearlmutter's R-op), for the x and params of the
+  /// forward pass just run on ws. For an objective f of the rewards with reward derivative d_rewards at
+  /// that pass, adds H v to hv, where H is the Hessian of params -> f(rewards(params)):
+  ///   H v = J^T (d^2 f / d r^2) J v + sum_j d_rewards[j] (d^2 r_j / d params^2) v.
+  /// `reward_hessian_product(tangent, out)` must overwrite out with (d^2 f / d r^2) tangent. One pass
+  /// forward carries the tangents of every layer's output (J v at the top), and one pass backward carries the
+  /// gradient and its tangent together. When the backward pass of this forward pass with this d_rewards ran
+  /// last, its gradients are reused instead of recomputed.
   template <class Backend, class Input, class RewardHessianProduct>
   void hvp(typename Backend::context& ctx, VectorView<const T> params, const Input& x, workspace<Backend>& ws,
            VectorView<const T> v, VectorView<const T> d_rewards, RewardHessianProduct&& reward_hessian_product,
@@ -180,6 +197,7 @@ class RewardNetwork {
   }
 
  protected:
+  /// Replaces what describe() returns (a derived model's own description).
   void set_description(std::string description) { description_ = std::move(description); }
 
  private:

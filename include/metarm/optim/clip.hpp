@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Clipping by global norm: the whole flat gradient is rescaled when its Euclidean norm exceeds a bound.
+/// \file
+/// Clipping by global norm: the whole flat gradient is rescaled when its Euclidean norm exceeds a bound.
 #pragma once
 
 #include <cmath>
@@ -9,8 +10,10 @@
 
 namespace metarm {
 
-// Returns the norm before clipping. max_norm <= 0 (or infinity) disables clipping. As in PyTorch, the
-// gradient is scaled by max_norm / (norm + 1e-6) when norm > max_norm.
+/// Rescales grad so that its Euclidean norm is at most max_norm, as PyTorch's clip_grad_norm_ does.
+///
+/// Returns the norm before clipping. max_norm <= 0 (or infinity) disables clipping. As in PyTorch, the
+/// gradient is scaled by max_norm / (norm + 1e-6) when norm > max_norm.
 template <class Backend, class T>
 double clip_by_global_norm(typename Backend::context& ctx, VectorView<T> grad, double max_norm) {
   const double norm = std::sqrt(static_cast<double>(Backend::squared_norm(ctx, as_const(grad))));
@@ -48,9 +51,9 @@ struct ScaleAboveNorm {
 
 }  // namespace detail
 
-// The same decision taken in backend memory: the squared norm before clipping is left at `squared_norm` (one
-// double of backend memory) and the scale is applied by a pass that reads it there, so the host never waits
-// for the device. The norm is added in double, in a fixed order.
+/// The same decision taken in backend memory: the squared norm before clipping is left at `squared_norm` (one
+/// double of backend memory) and the scale is applied by a pass that reads it there, so the host never waits
+/// for the device. The norm is added in double, in a fixed order.
 template <class Backend, class T>
 void clip_by_global_norm_into(typename Backend::context& ctx, VectorView<T> grad, double max_norm,
                               double* squared_norm) {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// One optimiser update as one pass over the parameters, the gradient and the optimiser's state vectors,
-// written once for every backend: a Rule is a struct of this step's hyperparameters with a METARM_HOST_DEVICE
-// call operator that updates one element in place,
-//   void operator()(T& param, T grad, T& state_0, ..., T& state_{S-1}) const;
-// and apply_elementwise runs it over every element through the backend's for_each. The rule is copied into
-// device kernels, so it holds plain values only. Given a GradientNormSlot, the same pass also sums the
-// squared gradient (Backend::reduce_into), which spares the learner a separate trip through the gradient to
-// record its norm.
+/// \file
+/// One optimiser update as one pass over the parameters, the gradient and the optimiser's state vectors,
+/// written once for every backend: a Rule is a struct of this step's hyperparameters with a METARM_HOST_DEVICE
+/// call operator that updates one element in place,
+///   void operator()(T& param, T grad, T& state_0, ..., T& state_{S-1}) const;
+/// and apply_elementwise runs it over every element through the backend's for_each. The rule is copied into
+/// device kernels, so it holds plain values only. Given a GradientNormSlot, the same
+/// pass also sums the squared gradient (Backend::reduce_into), which spares the learner a separate trip
+/// through the gradient to record its norm.
 #pragma once
 
 #include <cstddef>
@@ -49,18 +50,21 @@ struct ElementwiseUpdateSquaringGradient : ElementwiseUpdate<Rule, T, States> {
 
 }  // namespace detail
 
-// Where an update leaves the squared norm of the gradient it applied: one double of backend memory, or
-// nowhere (null). Optimisers take one as an optional last argument of update() and pass it on here.
+/// Where an update leaves the squared norm of the gradient it applied: one double of backend memory, or
+/// nowhere (null). Optimisers take one as an optional last argument of update() and pass it on here.
 struct GradientNormSlot {
+  /// The slot, in memory of the update's backend; null: the norm is not wanted.
   double* squared_norm = nullptr;
 };
 
+/// Runs `rule` on every element of params with the same element of grad and of each state vector; sizes must match.
 template <class Backend, class T, class Rule, class... State>
 void apply_elementwise(typename Backend::context& ctx, const Rule& rule, VectorView<T> params, VectorView<const T> grad,
                        State... state) {
   apply_elementwise<Backend>(ctx, GradientNormSlot{}, rule, params, grad, state...);
 }
 
+/// The same pass, also leaving the squared norm of grad in `slot` when it names one.
 template <class Backend, class T, class Rule, class... State>
 void apply_elementwise(typename Backend::context& ctx, GradientNormSlot slot, const Rule& rule, VectorView<T> params,
                        VectorView<const T> grad, State... state) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the learner needs from an optimiser type, checked with a message that says what is missing.
+/// \file
+/// What the learner needs from an optimiser type, checked with a message that says what is missing.
 #pragma once
 
 #include <concepts>
@@ -12,6 +13,7 @@
 
 namespace metarm {
 
+/// What an optimiser type provides on Backend: learning_rate, the names of its state vectors, validate() and update().
 template <class O, class Backend, class T>
 concept OptimizerFor = requires(const O& o, typename Backend::context& ctx, VectorView<T> params,
                                 VectorView<const T> grad, std::span<const VectorView<T>> state) {
@@ -21,15 +23,16 @@ concept OptimizerFor = requires(const O& o, typename Backend::context& ctx, Vect
   o.template update<Backend, T>(ctx, params, grad, state, 1.0, std::int64_t{1});
 };
 
-// An optimiser whose update can also leave the gradient's squared norm in a GradientNormSlot, in the same
-// pass (the built-in ones do). The learner then records the norm without reading the gradient again; an
-// optimiser without it works the same, with one more pass.
+/// An optimiser whose update can also leave the gradient's squared norm in a GradientNormSlot, in the same
+/// pass (the built-in ones do). The learner then records the norm without reading the gradient again; an
+/// optimiser without it works the same, with one more pass.
 template <class O, class Backend, class T>
 concept OptimizerMeasuresGradient = requires(const O& o, typename Backend::context& ctx, VectorView<T> params,
                                              VectorView<const T> grad, std::span<const VectorView<T>> state) {
   o.template update<Backend, T>(ctx, params, grad, state, 1.0, std::int64_t{1}, GradientNormSlot{});
 };
 
+/// Fails to compile, with a message naming what an optimiser needs, unless O satisfies OptimizerFor; true otherwise.
 template <class O, class Backend, class T>
 constexpr bool check_optimizer() {
   static_assert(OptimizerFor<O, Backend, T>,

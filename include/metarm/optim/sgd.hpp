@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Plain stochastic gradient descent: p -= lr * (g + weight_decay * p).
+/// \file
+/// Plain stochastic gradient descent: p -= lr * (g + weight_decay * p).
 #pragma once
 
 #include <array>
@@ -15,14 +16,17 @@
 
 namespace metarm {
 
-// One SGD update of one element. Whether weight decay applies is a compile-time choice, so the loop has no
-// branch to keep it from vectorising; without it p is not read into the step, so a non-finite parameter
-// stays as it is instead of turning into NaN through 0 * p.
+/// One SGD update of one element. Whether weight decay applies is a compile-time choice, so the loop has no
+/// branch to keep it from vectorising; without it p is not read into the step, so a non-finite parameter
+/// stays as it is instead of turning into NaN through 0 * p.
 template <class T, bool WeightDecay = true>
 struct SgdRule {
+  /// This update's learning rate.
   T learning_rate;
+  /// The L2 coefficient added to the gradient, when WeightDecay.
   T weight_decay;
 
+  /// Updates one parameter in place.
   METARM_HOST_DEVICE void operator()(T& param, T grad) const {
     if constexpr (WeightDecay) {
       param -= learning_rate * (grad + weight_decay * param);
@@ -32,13 +36,19 @@ struct SgdRule {
   }
 };
 
+/// Plain SGD with optional L2 weight decay: the smallest complete optimiser.
 struct Sgd {
+  /// "sgd", as checkpoints record it.
   static constexpr std::string_view name = "sgd";
+  /// None: SGD keeps no state.
   static constexpr std::array<std::string_view, 0> state_names{};
 
+  /// The base learning rate, which the schedule multiplies.
   double learning_rate = 1e-2;
+  /// L2 weight decay, added to the gradient.
   double weight_decay = 0.0;
 
+  /// Throws, naming the setting, when one is out of range.
   void validate() const {
     METARM_REQUIRE(std::isfinite(learning_rate) && learning_rate >= 0.0, "Sgd",
                    "argument 'learning_rate' must be finite and >= 0, got " + std::to_string(learning_rate));
@@ -46,8 +56,10 @@ struct Sgd {
                    "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
   }
 
-  // `lr` is the scheduled rate for this update; `step` counts updates from 1. Given a slot, the same pass
-  // leaves the gradient's squared norm there.
+  /// One update of params from grad, at rate lr.
+  ///
+  /// `lr` is the scheduled rate for this update; `step` counts updates from 1. Given a slot, the same pass
+  /// leaves the gradient's squared norm there.
   template <class Backend, class T>
   void update(typename Backend::context& ctx, VectorView<T> params, VectorView<const T> grad,
               std::span<const VectorView<T>>, double lr, std::int64_t, GradientNormSlot slot = {}) const {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The named layout of a flat parameter vector: which block (a layer's weight, its bias, ...) lives at which
-// offset with which shape. Gradients and optimiser state use the same layout, and checkpoints store params
-// block by block under these names.
+/// \file
+/// The named layout of a flat parameter vector: which block (a layer's weight, its bias, ...) lives at which
+/// offset with which shape. Gradients and optimiser state use the same layout, and checkpoints store params
+/// block by block under these names.
 #pragma once
 
 #include <string>
@@ -13,19 +14,26 @@
 
 namespace metarm {
 
+/// One named block of a flat vector: where it starts and its shape.
 struct ParamBlock {
+  /// The block's name, such as "0.weight"; checkpoints store the block under it.
   std::string name;
+  /// Where the block starts in the flat vector.
   index_t offset = 0;
-  index_t rows = 0;  // a block is a column-major rows x cols matrix; a vector has cols == 1
+  index_t rows = 0;  ///< a block is a column-major rows x cols matrix; a vector has cols == 1
+  /// The number of columns; 1 for a vector.
   index_t cols = 0;
 
+  /// The number of values, rows * cols.
   index_t size() const { return rows * cols; }
+  /// Blocks are equal when name, offset and shape are.
   friend bool operator==(const ParamBlock&, const ParamBlock&) = default;
 };
 
+/// The blocks of a flat parameter vector, in order, each under a unique name.
 class Layout {
  public:
-  // Appends a block right after the previous one and returns its offset.
+  /// Appends a block right after the previous one and returns its offset.
   index_t add(std::string name, index_t rows, index_t cols = 1) {
     METARM_REQUIRE(rows >= 0 && cols >= 0, "Layout::add",
                    "block '" + name + "' has a negative shape " + std::to_string(rows) + " x " + std::to_string(cols));
@@ -35,9 +43,12 @@ class Layout {
     return blocks_.back().offset;
   }
 
+  /// The number of values of all blocks together.
   index_t size() const { return size_; }
+  /// The blocks in the order they were added.
   const std::vector<ParamBlock>& blocks() const { return blocks_; }
 
+  /// Whether a block is called `name`.
   bool contains(std::string_view name) const {
     for (const auto& block : blocks_) {
       if (block.name == name) {
@@ -47,6 +58,7 @@ class Layout {
     return false;
   }
 
+  /// The block called `name`; throws metarm::Error when there is none.
   const ParamBlock& block(std::string_view name) const {
     for (const auto& block : blocks_) {
       if (block.name == name) {
@@ -56,6 +68,7 @@ class Layout {
     throw Error("Layout::block", "no block named '" + std::string(name) + "'");
   }
 
+  /// Layouts are equal when they have the same blocks in the same order.
   friend bool operator==(const Layout&, const Layout&) = default;
 
  private:

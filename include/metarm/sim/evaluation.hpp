@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// How well a reward model's rewards on a labelled response set agree with the labels and with the gold
-// reward, and how far apart it puts responses to the same prompt.
+/// \file
+/// How well a reward model's rewards on a labelled response set agree with the labels and with the gold
+/// reward, and how far apart it puts responses to the same prompt.
 #pragma once
 
 #include <algorithm>
@@ -28,7 +29,7 @@ inline void check_rewards(std::span<const double> rewards, const LabelledPairs& 
 }
 }  // namespace detail
 
-// Share of pairs whose sampled label the rewards reproduce (a reward tie counts one half).
+/// Share of pairs whose sampled label the rewards reproduce (a reward tie counts one half).
 inline double label_accuracy(std::span<const double> rewards, const LabelledPairs& pairs) {
   detail::check_rewards(rewards, pairs, "label_accuracy");
   double right = 0.0;
@@ -40,7 +41,7 @@ inline double label_accuracy(std::span<const double> rewards, const LabelledPair
   return right / static_cast<double>(pairs.size());
 }
 
-// Share of pairs the rewards order as the gold reward does (ties on either side count one half).
+/// Share of pairs the rewards order as the gold reward does (ties on either side count one half).
 inline double gold_order_accuracy(std::span<const double> rewards, const LabelledPairs& pairs) {
   detail::check_rewards(rewards, pairs, "gold_order_accuracy");
   double right = 0.0;
@@ -53,12 +54,15 @@ inline double gold_order_accuracy(std::span<const double> rewards, const Labelle
   return right / static_cast<double>(pairs.size());
 }
 
-// Mean and population standard deviation, for normalising a reward model's scale.
+/// Mean and population standard deviation, for normalising a reward model's scale.
 struct MeanAndSpread {
+  /// The mean.
   double mean = 0.0;
+  /// The population standard deviation.
   double spread = 0.0;
 };
 
+/// The mean and population standard deviation of `values`.
 inline MeanAndSpread mean_and_spread(std::span<const double> values) {
   METARM_REQUIRE(!values.empty(), "mean_and_spread", "argument 'values' is empty");
   MeanAndSpread out;
@@ -69,7 +73,7 @@ inline MeanAndSpread mean_and_spread(std::span<const double> values) {
   return out;
 }
 
-// Every |r_i - r_j| / scale between responses to the same prompt (k responses per prompt, in order).
+/// Every |r_i - r_j| / scale between responses to the same prompt (k responses per prompt, in order).
 inline std::vector<double> normalized_reward_gaps(std::span<const double> rewards, std::span<const index_t> offsets,
                                                   double scale) {
   METARM_REQUIRE(std::isfinite(scale) && scale > 0.0, "normalized_reward_gaps",

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The policy: given a prompt's context c, a response's features are y ~ N(mu(c), diag(sigma^2)) with
-//   mu(c) = W c + b,   sigma = exp(log_std)   (one standard deviation per response feature, shared by all prompts)
-// Parameters live in one flat vector with a named layout ("mean.weight", "mean.bias", "log_std"), like a reward
-// model's, so the library's optimisers update them. The SFT policy is a random instance; RL moves a copy of it.
+/// \file
+/// The policy: given a prompt's context c, a response's features are y ~ N(mu(c), diag(sigma^2)) with
+/// \verbatim
+///   mu(c) = W c + b,   sigma = exp(log_std)   (one standard deviation per response feature, shared by all prompts)
+/// \endverbatim
+/// Parameters live in one flat vector with a named layout ("mean.weight", "mean.bias", "log_std"), like a reward
+/// model's, so the library's optimisers update them. The SFT policy is a random instance; RL moves a copy of it.
 #pragma once
 
 #include <cmath>
@@ -18,11 +21,14 @@
 
 namespace metarm::sim {
 
+/// A Gaussian policy over response features whose mean is linear in the prompt's context; see the file's
+/// description.
 class GaussianPolicy {
  public:
+  /// An empty policy, to be assigned a built one.
   GaussianPolicy() = default;
 
-  // Mean map zero, standard deviation `std` in every response feature.
+  /// Mean map zero, standard deviation `std` in every response feature.
   GaussianPolicy(index_t context_dim, index_t response_dim, double std = 1.0)
       : context_dim_(context_dim), response_dim_(response_dim) {
     METARM_REQUIRE(context_dim > 0, "GaussianPolicy", "argument 'context_dim' must be > 0, got " + std::to_string(context_dim));
@@ -39,8 +45,8 @@ class GaussianPolicy {
     }
   }
 
-  // A random SFT policy: W entries ~ N(0, mean_scale^2 / context_dim), so each mean feature has variance about
-  // mean_scale^2 over prompts; b = 0; the same `std` in every feature.
+  /// A random SFT policy: W entries ~ N(0, mean_scale^2 / context_dim), so each mean feature has variance about
+  /// mean_scale^2 over prompts; b = 0; the same `std` in every feature.
   static GaussianPolicy random_sft(index_t context_dim, index_t response_dim, double mean_scale, double std, Rng& rng) {
     GaussianPolicy policy(context_dim, response_dim, std);
     const double scale = mean_scale / std::sqrt(static_cast<double>(context_dim));
@@ -50,29 +56,44 @@ class GaussianPolicy {
     return policy;
   }
 
+  /// The number of context features.
   index_t context_dim() const { return context_dim_; }
+  /// The number of response features.
   index_t response_dim() const { return response_dim_; }
+  /// The number of parameters.
   index_t parameter_count() const { return layout_.size(); }
+  /// The parameters' blocks: "mean.weight", "mean.bias" and "log_std".
   const Layout& layout() const { return layout_; }
 
+  /// The parameters, in layout order.
   std::span<double> parameters() { return params_; }
+  /// The parameters, read-only.
   std::span<const double> parameters() const { return params_; }
+  /// The parameters as a vector view, for the library's optimisers.
   VectorView<double> parameter_view() { return {params_.data(), parameter_count()}; }
 
-  // Column-major response_dim x context_dim.
+  /// W, the mean map's weight.
+  /// Column-major response_dim x context_dim.
   MatrixView<const double> mean_weight() const {
     return {params_.data() + weight_offset_, response_dim_, context_dim_, response_dim_};
   }
+  /// b, the mean map's bias (response_dim values).
   const double* mean_bias() const { return params_.data() + bias_offset_; }
+  /// log sigma, one value per response feature.
   const double* log_std() const { return params_.data() + log_std_offset_; }
+  /// sigma of one response feature.
   double std_of(index_t feature) const { return std::exp(log_std()[feature]); }
 
-  // Offsets of the three blocks in a gradient of this policy's layout.
+  /// Where "mean.weight" starts.
+  ///
+  /// Offsets of the three blocks in a gradient of this policy's layout.
   index_t weight_offset() const { return weight_offset_; }
+  /// Where "mean.bias" starts.
   index_t bias_offset() const { return bias_offset_; }
+  /// Where "log_std" starts.
   index_t log_std_offset() const { return log_std_offset_; }
 
-  // mu(c) into out (response_dim values).
+  /// mu(c) into out (response_dim values).
   void mean(const double* context, double* out) const {
     const MatrixView<const double> w = mean_weight();
     const double* b = mean_bias();
@@ -88,7 +109,7 @@ class GaussianPolicy {
     }
   }
 
-  // The reparameterised sample y = mu(c) + sigma * noise, noise ~ N(0, I) given.
+  /// The reparameterised sample y = mu(c) + sigma * noise, noise ~ N(0, I) given.
   void respond(const double* context, const double* noise, double* response) const {
     mean(context, response);
     const double* ls = log_std();
@@ -97,8 +118,10 @@ class GaussianPolicy {
     }
   }
 
-  // KL(this(.|c) || reference(.|c)) in nats, exactly (both are diagonal Gaussians):
-  //   sum_i  log(s0_i / s_i) + (s_i^2 + (mu_i - mu0_i)^2) / (2 s0_i^2) - 1/2
+  /// KL(this(.|c) || reference(.|c)) in nats, exactly (both are diagonal Gaussians):
+  /// \verbatim
+  ///   sum_i  log(s0_i / s_i) + (s_i^2 + (mu_i - mu0_i)^2) / (2 s0_i^2) - 1/2
+  /// \endverbatim
   double kl_to(const GaussianPolicy& reference, const double* context) const {
     check_same_shape(reference, "GaussianPolicy::kl_to");
     double kl = 0.0;
@@ -111,7 +134,7 @@ class GaussianPolicy {
     return kl;
   }
 
-  // Mean KL over the prompts in `contexts` (context_dim x n).
+  /// Mean KL over the prompts in `contexts` (context_dim x n).
   double mean_kl_to(const GaussianPolicy& reference, MatrixView<const double> contexts) const {
     METARM_REQUIRE(contexts.rows == context_dim_ && contexts.cols > 0, "GaussianPolicy::mean_kl_to",
                    "argument 'contexts' must be " + std::to_string(context_dim_) + " x n with n > 0");
@@ -122,7 +145,7 @@ class GaussianPolicy {
     return total / static_cast<double>(contexts.cols);
   }
 
-  // Adds weight * d KL(this(.|c) || reference(.|c)) / d params to grad (this policy's layout).
+  /// Adds weight * d KL(this(.|c) || reference(.|c)) / d params to grad (this policy's layout).
   void accumulate_kl_gradient(const GaussianPolicy& reference, const double* context, double weight,
                               std::span<double> grad) const {
     check_same_shape(reference, "GaussianPolicy::accumulate_kl_gradient");
@@ -140,8 +163,8 @@ class GaussianPolicy {
     }
   }
 
-  // Adds the pathwise gradient of sum_j <g_j, y_j> to grad, where y_j = mu(c_j) + sigma * noise_j and g_j is
-  // d objective / d y_j (column j of response_grad). contexts, noise and response_grad have n columns.
+  /// Adds the pathwise gradient of sum_j <g_j, y_j> to grad, where y_j = mu(c_j) + sigma * noise_j and g_j is
+  /// d objective / d y_j (column j of response_grad). contexts, noise and response_grad have n columns.
   void accumulate_response_gradient(MatrixView<const double> contexts, MatrixView<const double> noise,
                                     MatrixView<const double> response_grad, std::span<double> grad) const {
     METARM_REQUIRE(contexts.rows == context_dim_ && noise.rows == response_dim_ && response_grad.rows == response_dim_ &&

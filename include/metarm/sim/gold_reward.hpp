@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// The gold reward r*(c, y): a fixed, seeded two-layer tanh network of the joint features x = [c; y],
-//   r*(x) = scale * sum_h v_h tanh(w_h . x + b_h),
-// that the learner never sees; annotators label pairs with it. `normalize_on` sets `scale` so that the
-// difference r*(y_1) - r*(y_2) between two responses to the same prompt has standard deviation 1 on a given
-// sample (the SFT policy's), which makes the label temperature beta mean the same thing in every world.
+/// \file
+/// The gold reward r*(c, y): a fixed, seeded two-layer tanh network of the joint features x = [c; y],
+/// \verbatim
+///   r*(x) = scale * sum_h v_h tanh(w_h . x + b_h),
+/// \endverbatim
+/// that the learner never sees; annotators label pairs with it. `normalize_on` sets `scale` so that the
+/// difference r*(y_1) - r*(y_2) between two responses to the same prompt has standard deviation 1 on a given
+/// sample (the SFT policy's), which makes the label temperature beta mean the same thing in every world.
 #pragma once
 
 #include <cmath>
@@ -18,12 +21,16 @@
 
 namespace metarm::sim {
 
+/// The hidden gold reward r*, a seeded tanh network of prompt and response features; see the file's description.
 class GoldReward {
  public:
+  /// An empty reward, to be assigned a drawn one.
   GoldReward() = default;
 
-  // w_h ~ N(0, (1.5^2 / dim) I) puts pre-activations of typical inputs where tanh bends; b_h ~ N(0, 0.5^2);
-  // v_h ~ N(0, 1 / hidden).
+  /// Draws a network of `hidden` tanh units from rng.
+  ///
+  /// w_h ~ N(0, (1.5^2 / dim) I) puts pre-activations of typical inputs where tanh bends; b_h ~ N(0, 0.5^2);
+  /// v_h ~ N(0, 1 / hidden).
   GoldReward(index_t context_dim, index_t response_dim, index_t hidden, Rng& rng)
       : context_dim_(context_dim), response_dim_(response_dim), hidden_(hidden) {
     METARM_REQUIRE(context_dim > 0 && response_dim > 0 && hidden > 0, "GoldReward",
@@ -39,10 +46,14 @@ class GoldReward {
     for (double& v : head_) v = v_scale * rng.normal();
   }
 
+  /// The number of prompt features.
   index_t context_dim() const { return context_dim_; }
+  /// The number of response features.
   index_t response_dim() const { return response_dim_; }
+  /// The factor that normalize_on set.
   double scale() const { return scale_; }
 
+  /// r* of one response to one prompt, each given as a pointer to its features.
   double operator()(const double* context, const double* response) const {
     const index_t dim = context_dim_ + response_dim_;
     double total = 0.0;
@@ -56,7 +67,7 @@ class GoldReward {
     return scale_ * total;
   }
 
-  // r* of every response column of `set`.
+  /// r* of every response column of `set`.
   std::vector<double> score(const ResponseSet& set) const {
     METARM_REQUIRE(set.context_dim == context_dim_ && set.response_dim == response_dim_, "GoldReward::score",
                    "the response set has " + std::to_string(set.context_dim) + " + " + std::to_string(set.response_dim) +
@@ -67,8 +78,8 @@ class GoldReward {
     return out;
   }
 
-  // Rescales r* so that differences between responses to the same prompt in `set` (k >= 2) have standard
-  // deviation 1 (the mean difference is 0 by symmetry; the second moment is used).
+  /// Rescales r* so that differences between responses to the same prompt in `set` (k >= 2) have standard
+  /// deviation 1 (the mean difference is 0 by symmetry; the second moment is used).
   void normalize_on(const ResponseSet& set) {
     METARM_REQUIRE(set.k >= 2, "GoldReward::normalize_on", "the set needs k >= 2 responses per prompt");
     scale_ = 1.0;

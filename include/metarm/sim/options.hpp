@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Every knob of the simulated RLHF loop (docs/simulation.md explains each one), with checks that name the
-// offending field.
+/// \file
+/// Every knob of the simulated RLHF loop (docs/simulation.md explains each one), with checks that name the
+/// offending field.
 #pragma once
 
 #include <cmath>
@@ -12,39 +13,46 @@
 
 namespace metarm::sim {
 
+/// Every knob of the simulated RLHF loop; docs/simulation.md explains each one.
 struct SimulationOptions {
   // ---- the world -------------------------------------------------------------------------------------------
-  index_t context_dim = 8;      // features of a prompt
-  index_t response_dim = 8;     // features of a response; the reward model sees [context; response]
-  index_t gold_hidden = 16;     // width of the gold reward's hidden tanh layer
-  double label_beta = 2.0;      // annotators prefer a over b with probability sigmoid(beta (r*(a) - r*(b)))
-  double sft_mean_scale = 1.0;  // spread of the SFT policy's mean map (per response feature)
-  double sft_std = 1.0;         // the SFT policy's standard deviation per response feature
+  index_t context_dim = 8;      ///< features of a prompt
+  index_t response_dim = 8;     ///< features of a response; the reward model sees [context; response]
+  index_t gold_hidden = 16;     ///< width of the gold reward's hidden tanh layer
+  double label_beta = 2.0;      ///< annotators prefer a over b with probability sigmoid(beta (r*(a) - r*(b)))
+  double sft_mean_scale = 1.0;  ///< spread of the SFT policy's mean map (per response feature)
+  double sft_std = 1.0;         ///< the SFT policy's standard deviation per response feature
 
   // ---- data ------------------------------------------------------------------------------------------------
-  index_t preference_pairs = 1000;  // labelled pairs from the SFT policy, one per prompt
-  index_t meta_prompts = 256;       // unlabelled prompts per round, k responses each, from the current policy
-  index_t k = 4;                    // responses per prompt in the meta set and in the evaluation sets
-  index_t eval_prompts = 1000;      // prompts (k responses each, all pairs labelled) per evaluation set
+  index_t preference_pairs = 1000;  ///< labelled pairs from the SFT policy, one per prompt
+  index_t meta_prompts = 256;       ///< unlabelled prompts per round, k responses each, from the current policy
+  index_t k = 4;                    ///< responses per prompt in the meta set and in the evaluation sets
+  index_t eval_prompts = 1000;      ///< prompts (k responses each, all pairs labelled) per evaluation set
 
   // ---- the reward model (retrained from the same initialisation every round) -------------------------------
-  std::vector<index_t> rm_hidden{64};  // hidden widths of the ReLU MLP
-  double rm_learning_rate = 1e-3;      // Adam
+  std::vector<index_t> rm_hidden{64};  ///< hidden widths of the ReLU MLP
+  double rm_learning_rate = 1e-3;      ///< Adam
+  /// Epochs of reward-model training per round.
   int rm_epochs = 4;
-  index_t rm_batch = 32;    // preference pairs per step
-  index_t meta_batch = 32;  // meta prompts per step
+  index_t rm_batch = 32;    ///< preference pairs per step
+  index_t meta_batch = 32;  ///< meta prompts per step
 
   // ---- the policy --------------------------------------------------------------------------------------------
+  /// Rounds of reward-model training and policy optimisation.
   int rounds = 4;
-  int policy_steps = 100;             // Adam steps per round against the round's reward model
+  int policy_steps = 100;             ///< Adam steps per round against the round's reward model
+  /// The policy's Adam learning rate.
   double policy_learning_rate = 0.005;
-  index_t policy_batch = 256;         // prompts per policy step, one reparameterised response each
-  double kl_weight = 0.1;             // weight of KL(policy || SFT) in the policy's objective
-  // false: every reward model drives a policy of its own (the loop as RLHF runs it). true: the first reward
-  // model drives one policy, and every reward model is trained on its meta sets and measured on its samples,
-  // so the reward models are compared on exactly the same shifted distribution.
+  index_t policy_batch = 256;         ///< prompts per policy step, one reparameterised response each
+  double kl_weight = 0.1;             ///< weight of KL(policy || SFT) in the policy's objective
+  /// Whether every reward model is measured on the first one's policy.
+  ///
+  /// false: every reward model drives a policy of its own (the loop as RLHF runs it). true: the first reward
+  /// model drives one policy, and every reward model is trained on its meta sets and measured on its samples,
+  /// so the reward models are compared on exactly the same shifted distribution.
   bool shared_policy = false;
 
+  /// Throws, naming the field, when one is out of range.
   void validate() const {
     const char* where = "SimulationOptions";
     auto positive = [&](index_t value, const char* field) {

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Optimises the policy against a frozen reward model with a KL penalty toward the SFT policy:
-//   F(policy) = E_c [ E_{y ~ policy(.|c)} r_n(c, y)  -  kl_weight * KL(policy(.|c) || sft(.|c)) ],
-// where r_n is the reward model's normalised reward. The expectation over y is taken by reparameterisation,
-// y = mu(c) + sigma * noise, so its gradient flows through the reward model's input gradient; the KL term of
-// two diagonal Gaussians is exact. Each step draws a fresh batch of prompts and noise and takes one Adam
-// step on -F. Buffers are sized on the first step and reused, so later steps allocate nothing.
+/// \file
+/// Optimises the policy against a frozen reward model with a KL penalty toward the SFT policy:
+/// \verbatim
+///   F(policy) = E_c [ E_{y ~ policy(.|c)} r_n(c, y)  -  kl_weight * KL(policy(.|c) || sft(.|c)) ],
+/// \endverbatim
+/// where r_n is the reward model's normalised reward. The expectation over y is taken by reparameterisation,
+/// y = mu(c) + sigma * noise, so its gradient flows through the reward model's input gradient; the KL term of
+/// two diagonal Gaussians is exact. Each step draws a fresh batch of prompts and noise and takes one Adam
+/// step on -F. Buffers are sized on the first step and reused, so later steps allocate nothing.
 #pragma once
 
 #include <array>
@@ -26,21 +29,27 @@
 
 namespace metarm::sim {
 
+/// How the policy is optimised: batch, learning rate and KL weight.
 struct PolicyTrainingOptions {
-  index_t batch = 256;         // prompts per step, one response each
-  double learning_rate = 0.005;  // Adam
+  index_t batch = 256;         ///< prompts per step, one response each
+  double learning_rate = 0.005;  ///< Adam
+  /// The weight of the KL penalty toward the reference policy.
   double kl_weight = 0.1;
 };
 
+/// What one policy step measured on its batch.
 struct PolicyStepStats {
-  double objective = 0.0;     // F on the step's batch
-  double proxy_reward = 0.0;  // mean normalised reward of the batch's responses
-  double kl = 0.0;            // mean KL to the reference policy over the batch's prompts
+  double objective = 0.0;     ///< F on the step's batch
+  double proxy_reward = 0.0;  ///< mean normalised reward of the batch's responses
+  double kl = 0.0;            ///< mean KL to the reference policy over the batch's prompts
 };
 
+/// Optimises a policy against a frozen reward model with a KL penalty toward a reference policy; see the file's
+/// description.
 template <class Model>
 class PolicyTrainer {
  public:
+  /// A trainer that penalises the KL to `reference`; throws when an option is out of range.
   PolicyTrainer(GaussianPolicy reference, PolicyTrainingOptions options)
       : reference_(std::move(reference)), options_(options), adam_{.learning_rate = options.learning_rate} {
     METARM_REQUIRE(options_.batch > 0, "PolicyTrainer", "argument 'batch' must be > 0, got " + std::to_string(options_.batch));
@@ -49,11 +58,13 @@ class PolicyTrainer {
     adam_.validate();
   }
 
+  /// The policy that the KL penalty is taken to.
   const GaussianPolicy& reference() const { return reference_; }
+  /// The steps taken.
   std::int64_t steps() const { return steps_; }
 
-  // F and its gradient with respect to the policy's parameters (written into grad) on the given prompts
-  // (context_dim x n) and standard-normal noise (response_dim x n). Deterministic given its arguments.
+  /// F and its gradient with respect to the policy's parameters (written into grad) on the given prompts
+  /// (context_dim x n) and standard-normal noise (response_dim x n). Deterministic given its arguments.
   PolicyStepStats objective_and_gradient(const GaussianPolicy& policy, RewardScorer<Model>& rm,
                                          MatrixView<const double> contexts, MatrixView<const double> noise,
                                          std::span<double> grad) {
@@ -100,7 +111,7 @@ class PolicyTrainer {
     return stats;
   }
 
-  // One Adam ascent step on F with a fresh batch of prompts and noise from rng.
+  /// One Adam ascent step on F with a fresh batch of prompts and noise from rng.
   PolicyStepStats step(GaussianPolicy& policy, RewardScorer<Model>& rm, Rng& rng) {
     const index_t dc = policy.context_dim(), dr = policy.response_dim(), n = options_.batch;
     const index_t count = policy.parameter_count();

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Human-like labels. For two responses a, b to the same prompt an annotator prefers a with probability
-//   P(a > b) = sigmoid(beta * (r*(a) - r*(b))),
-// drawn independently per pair, so labels are noisy the way real annotators' are: near-ties are coin flips,
-// clear differences are labelled right almost always. Every within-prompt pair of a response set is labelled.
+/// \file
+/// Human-like labels. For two responses a, b to the same prompt an annotator prefers a with probability
+/// \verbatim
+///   P(a > b) = sigmoid(beta * (r*(a) - r*(b))),
+/// \endverbatim
+/// drawn independently per pair, so labels are noisy the way real annotators' are: near-ties are coin flips,
+/// clear differences are labelled right almost always. Every within-prompt pair of a response set is labelled.
 #pragma once
 
 #include <cmath>
@@ -19,16 +22,20 @@
 
 namespace metarm::sim {
 
+/// Labelled pairs of a response set: which responses, the sampled label and the gold margin of each.
 struct LabelledPairs {
-  std::vector<index_t> first;               // response columns of the set the pairs were drawn from
+  std::vector<index_t> first;               ///< response columns of the set the pairs were drawn from
+  /// The other response of each pair.
   std::vector<index_t> second;
-  std::vector<unsigned char> first_preferred;  // the sampled label
-  std::vector<double> gold_margin;          // r*(first) - r*(second)
+  std::vector<unsigned char> first_preferred;  ///< the sampled label
+  std::vector<double> gold_margin;          ///< r*(first) - r*(second)
+  /// The label temperature the labels were drawn with.
   double beta = 0.0;
 
+  /// The number of pairs.
   index_t size() const { return static_cast<index_t>(first.size()); }
 
-  // Share of labels that agree with the gold reward's order (a gold tie counts one half).
+  /// Share of labels that agree with the gold reward's order (a gold tie counts one half).
   double agreement() const {
     double agree = 0.0;
     for (std::size_t i = 0; i < first.size(); ++i) {
@@ -37,7 +44,7 @@ struct LabelledPairs {
     return agree / static_cast<double>(first.size());
   }
 
-  // The agreement the label model predicts for these pairs: the mean of sigmoid(beta |r*(a) - r*(b)|).
+  /// The agreement the label model predicts for these pairs: the mean of sigmoid(beta |r*(a) - r*(b)|).
   double expected_agreement() const {
     double total = 0.0;
     for (double margin : gold_margin) total += sigmoid(beta * std::fabs(margin));
@@ -45,7 +52,7 @@ struct LabelledPairs {
   }
 };
 
-// Labels every pair i < j of responses to the same prompt of `set`, given the gold rewards of its columns.
+/// Labels every pair i < j of responses to the same prompt of `set`, given the gold rewards of its columns.
 inline LabelledPairs label_pairs(const ResponseSet& set, std::span<const double> gold, double beta, Rng& rng) {
   METARM_REQUIRE(static_cast<index_t>(gold.size()) == set.size(), "label_pairs",
                  "argument 'gold' has " + std::to_string(gold.size()) + " rewards, the set has " +
@@ -75,7 +82,7 @@ inline LabelledPairs label_pairs(const ResponseSet& set, std::span<const double>
   return pairs;
 }
 
-// The labelled pairs as training data for a reward model: chosen and rejected joint features.
+/// The labelled pairs as training data for a reward model: chosen and rejected joint features.
 inline PreferenceSet<double> to_preference_set(const ResponseSet& set, const LabelledPairs& pairs) {
   PreferenceSet<double> out(set.feature_dim());
   out.reserve(pairs.size());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Prompts of the simulated world: each prompt is a vector of context features drawn from a standard normal.
-// The policy's responses and the gold reward both depend on it, so "responses to the same prompt" share it.
+/// \file
+/// Prompts of the simulated world: each prompt is a vector of context features drawn from a standard normal.
+/// The policy's responses and the gold reward both depend on it, so "responses to the same prompt" share it.
 #pragma once
 
 #include <span>
@@ -12,7 +13,7 @@
 
 namespace metarm::sim {
 
-// Fills `out` (context_dim x count, column-major) with fresh prompts.
+/// Fills `out` (context_dim x count, column-major) with fresh prompts.
 inline void sample_contexts(index_t context_dim, std::span<double> out, Rng& rng) {
   METARM_REQUIRE(context_dim > 0 && out.size() % static_cast<std::size_t>(context_dim) == 0, "sample_contexts",
                  "argument 'out' holds " + std::to_string(out.size()) + " values, not a multiple of context_dim " +

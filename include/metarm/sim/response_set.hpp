@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Responses sampled from a policy, k per prompt: the unit every part of the loop works on (preference data,
-// meta sets, evaluation sets). Response column q belongs to prompt q / k. The reward models see the joint
-// features [context; response] of each column.
+/// \file
+/// Responses sampled from a policy, k per prompt: the unit every part of the loop works on (preference data,
+/// meta sets, evaluation sets). Response column q belongs to prompt q / k. The reward models see the joint
+/// features [context; response] of each column.
 #pragma once
 
 #include <span>
@@ -17,21 +18,30 @@
 
 namespace metarm::sim {
 
+/// Responses sampled from a policy, k per prompt; response column q belongs to prompt q / k.
 struct ResponseSet {
+  /// The number of context features of a prompt.
   index_t context_dim = 0;
+  /// The number of features of a response.
   index_t response_dim = 0;
+  /// The number of prompts.
   index_t prompts = 0;
+  /// Responses per prompt.
   index_t k = 0;
-  std::vector<double> contexts;   // context_dim x prompts
-  std::vector<double> noise;      // response_dim x prompts * k: the standard-normal draws behind each response
-  std::vector<double> responses;  // response_dim x prompts * k
+  std::vector<double> contexts;   ///< context_dim x prompts
+  std::vector<double> noise;      ///< response_dim x prompts * k: the standard-normal draws behind each response
+  std::vector<double> responses;  ///< response_dim x prompts * k
 
+  /// The number of responses, prompts * k.
   index_t size() const { return prompts * k; }
+  /// The reward model's input width, context_dim + response_dim.
   index_t feature_dim() const { return context_dim + response_dim; }
+  /// The context features of the prompt of response `column`.
   const double* context_of(index_t column) const { return contexts.data() + (column / k) * context_dim; }
+  /// The features of response `column`.
   const double* response(index_t column) const { return responses.data() + column * response_dim; }
 
-  // The reward model's input: feature_dim() x size(), column-major.
+  /// The reward model's input: feature_dim() x size(), column-major.
   std::vector<double> features() const {
     std::vector<double> x(static_cast<std::size_t>(feature_dim() * size()));
     for (index_t q = 0; q < size(); ++q) {
@@ -44,14 +54,14 @@ struct ResponseSet {
     return x;
   }
 
-  // Prompt boundaries: offsets[p] = p * k, prompts + 1 values.
+  /// Prompt boundaries: offsets[p] = p * k, prompts + 1 values.
   std::vector<index_t> offsets() const {
     std::vector<index_t> out(static_cast<std::size_t>(prompts + 1));
     for (index_t p = 0; p <= prompts; ++p) out[static_cast<std::size_t>(p)] = p * k;
     return out;
   }
 
-  // The unlabelled meta set MetaRM trains on.
+  /// The unlabelled meta set MetaRM trains on.
   MetaSet<double> to_meta_set() const {
     MetaSet<double> set(feature_dim());
     const std::vector<double> x = features();
@@ -62,7 +72,7 @@ struct ResponseSet {
   }
 };
 
-// Draws `prompts` fresh prompts and k responses to each from `policy`.
+/// Draws `prompts` fresh prompts and k responses to each from `policy`.
 inline ResponseSet sample_responses(const GaussianPolicy& policy, index_t prompts, index_t k, Rng& rng) {
   METARM_REQUIRE(prompts > 0, "sample_responses", "argument 'prompts' must be > 0, got " + std::to_string(prompts));
   METARM_REQUIRE(k >= 1, "sample_responses", "argument 'k' must be >= 1, got " + std::to_string(k));

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// One arm of the comparison: a named way of training the round's reward model. The strategy (Vanilla, MetaRM,
-// or any strategy the learner accepts) is erased behind a function, so arms of different strategy types run
-// side by side in one loop. Every arm trains the same model from the same initialisation, with the same
-// optimiser, budget and data order; only the strategy differs.
-//
-// An arm may also score with adapted parameters theta + eta * grad J(theta; the round's whole meta set)
-// instead of the trained theta. First-order MetaRM minimises the preference loss at exactly that point
-// (docs/math.md, "What the update does to J at theta"), so this asks whether the adapted point, rather than
-// theta, is the reward model MetaRM learns.
+/// \file
+/// One arm of the comparison: a named way of training the round's reward model. The strategy (Vanilla, MetaRM,
+/// or any strategy the learner accepts) is erased behind a function, so arms of different strategy types run
+/// side by side in one loop. Every arm trains the same model from the same initialisation, with the same
+/// optimiser, budget and data order; only the strategy differs.
+///
+/// An arm may also score with adapted parameters theta + eta * grad J(theta; the round's whole meta set)
+/// instead of the trained theta. First-order MetaRM minimises the preference loss at exactly that point
+/// (docs/math.md, "What the update does to J at theta"), so this asks whether the adapted point, rather than
+/// theta, is the reward model MetaRM learns.
 #pragma once
 
 #include <cmath>
@@ -33,21 +34,27 @@
 
 namespace metarm::sim {
 
+/// What an arm trains on in one round, and how.
 struct RewardModelTraining {
-  const PreferenceSet<double>* pairs = nullptr;  // the labelled SFT pairs
-  const MetaSet<double>* meta = nullptr;         // this round's unlabelled responses of the current policy
+  const PreferenceSet<double>* pairs = nullptr;  ///< the labelled SFT pairs
+  const MetaSet<double>* meta = nullptr;         ///< this round's unlabelled responses of the current policy
+  /// The fit's settings.
   FitOptions<double> fit{};
-  double learning_rate = 1e-3;  // Adam
-  std::uint64_t init_seed = 0;  // parameter initialisation and data order
+  double learning_rate = 1e-3;  ///< Adam
+  std::uint64_t init_seed = 0;  ///< parameter initialisation and data order
 };
 
+/// What an arm's training produced: the parameters it scores with, and averages over the fit.
 struct TrainedRewardModel {
+  /// The parameters the arm scores with (adapted, when the arm adapts).
   std::vector<double> parameters;
-  // Averages over the fit's steps; NaN where the strategy does not measure the quantity.
+  /// The mean preference loss.
+  ///
+  /// Averages over the fit's steps; NaN where the strategy does not measure the quantity.
   double loss = std::nan("");
-  double objective = std::nan("");    // J of the meta batch before each step
-  double ascent_norm = std::nan("");  // ||grad J|| of each ascent step
-  double meta_objective = std::nan("");  // J of the scored parameters on the round's whole meta set
+  double objective = std::nan("");    ///< J of the meta batch before each step
+  double ascent_norm = std::nan("");  ///< ||grad J|| of each ascent step
+  double meta_objective = std::nan("");  ///< J of the scored parameters on the round's whole meta set
 };
 
 namespace detail {
@@ -81,11 +88,15 @@ double whole_set_objective(const Model& model, std::span<const double> params, c
 }  // namespace detail
 
 template <class Activation>
+/// One arm of the comparison, a named way of training the round's reward model; see the file's description.
 class RewardModelArm {
  public:
+  /// The reward model type, an Mlp in double.
   using model_type = Mlp<Activation, double>;
 
-  // adapt_eta > 0 scores with theta + adapt_eta * grad J(theta; whole meta set) instead of theta.
+  /// An arm named `name` that trains with `strategy`.
+  ///
+  /// adapt_eta > 0 scores with theta + adapt_eta * grad J(theta; whole meta set) instead of theta.
   template <class Strategy>
   RewardModelArm(std::string name, Strategy strategy, double adapt_eta = 0.0)
       : name_(std::move(name)),
@@ -108,9 +119,12 @@ class RewardModelArm {
                    "argument 'adapt_eta' must be finite and >= 0, got " + std::to_string(adapt_eta));
   }
 
+  /// The arm's name, as tables and files give it.
   const std::string& name() const { return name_; }
+  /// The step of the adaptation applied before scoring; 0 for none.
   double adapt_eta() const { return adapt_eta_; }
 
+  /// Trains `model` from its initialisation as `training` says, with this arm's strategy.
   TrainedRewardModel train(const model_type& model, const RewardModelTraining& training) const {
     return train_(model, training);
   }

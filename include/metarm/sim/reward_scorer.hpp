@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// A trained reward model, frozen: scores joint features [context; response] and gives the gradient of its
-// reward with respect to them, which is how the policy follows it (the model's backward pass with an input
-// gradient). It also carries the normalisation r_n = (r - offset) / scale that the policy optimises and the
-// reward-difference statistics use, so that reward models of different scales are compared on equal terms.
-// Buffers grow to the largest batch seen and are reused: scoring a batch of a size seen before allocates nothing.
+/// \file
+/// A trained reward model, frozen: scores joint features [context; response] and gives the gradient of its
+/// reward with respect to them, which is how the policy follows it (the model's backward pass with an input
+/// gradient). It also carries the normalisation r_n = (r - offset) / scale that the policy optimises and the
+/// reward-difference statistics use, so that reward models of different scales are compared on equal terms.
+/// Buffers grow to the largest batch seen and are reused: scoring a batch of a size seen before allocates nothing.
 #pragma once
 
 #include <cmath>
@@ -20,12 +21,15 @@
 
 namespace metarm::sim {
 
+/// A trained reward model, frozen, that scores joint features and gives its reward's input gradient; see the
+/// file's description.
 template <class Model>
 class RewardScorer {
   static_assert(std::is_same_v<typename Model::scalar_type, double>, "metarm::sim runs its reward models in double");
   static_assert(check_reward_model<Model, cpu>());
 
  public:
+  /// The model with its trained parameters, which are copied.
   RewardScorer(Model model, std::span<const double> params)
       : model_(std::move(model)), params_(params.begin(), params.end()), workspace_(model_.template make_workspace<cpu>(0)) {
     METARM_REQUIRE(static_cast<index_t>(params_.size()) == model_.layout().size(), "RewardScorer",
@@ -33,11 +37,16 @@ class RewardScorer {
                        std::to_string(model_.layout().size()));
   }
 
+  /// The model.
   const Model& model() const { return model_; }
+  /// The width of a joint feature column.
   index_t input_dim() const { return model_.input_dim(); }
+  /// The trained parameters.
   std::span<const double> parameters() const { return params_; }
 
-  // normalised reward = (reward - offset) / scale; scale > 0.
+  /// Sets the normalisation of the rewards that the policy optimises.
+  ///
+  /// normalised reward = (reward - offset) / scale; scale > 0.
   void set_normalization(double offset, double scale) {
     METARM_REQUIRE(std::isfinite(offset) && std::isfinite(scale) && scale > 0.0, "RewardScorer::set_normalization",
                    "arguments 'offset' and 'scale' must be finite with scale > 0, got " + std::to_string(offset) + " and " +
@@ -45,10 +54,12 @@ class RewardScorer {
     offset_ = offset;
     scale_ = scale;
   }
+  /// The normalisation's offset.
   double offset() const { return offset_; }
+  /// The normalisation's scale.
   double scale() const { return scale_; }
 
-  // Raw rewards of the columns of x (input_dim() x n) into out (n values).
+  /// Raw rewards of the columns of x (input_dim() x n) into out (n values).
   void score(MatrixView<const double> x, std::span<double> out) {
     METARM_REQUIRE(static_cast<index_t>(out.size()) == x.cols, "RewardScorer::score",
                    "argument 'out' has " + std::to_string(out.size()) + " values for " + std::to_string(x.cols) + " columns");
@@ -56,7 +67,7 @@ class RewardScorer {
     for (index_t j = 0; j < x.cols; ++j) out[static_cast<std::size_t>(j)] = r[j];
   }
 
-  // Raw rewards of `count` columns of column-major features.
+  /// Raw rewards of `count` columns of column-major features.
   std::vector<double> score(std::span<const double> features, index_t count) {
     METARM_REQUIRE(static_cast<index_t>(features.size()) == input_dim() * count, "RewardScorer::score",
                    "argument 'features' has " + std::to_string(features.size()) + " values, expected " +
@@ -66,8 +77,8 @@ class RewardScorer {
     return out;
   }
 
-  // Normalised rewards of the columns of x into `rewards`, and input_grad (input_dim() x n) = the gradient of
-  // sum_j weights[j] * normalised_reward_j with respect to x.
+  /// Normalised rewards of the columns of x into `rewards`, and input_grad (input_dim() x n) = the gradient of
+  /// sum_j weights[j] * normalised_reward_j with respect to x.
   void normalized_rewards_and_input_gradient(MatrixView<const double> x, VectorView<const double> weights,
                                              VectorView<double> rewards, MatrixView<double> input_grad) {
     const index_t n = x.cols;

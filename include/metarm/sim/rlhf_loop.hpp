@@ -1,23 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
-// The iterative RLHF loop in miniature (docs/simulation.md). For one seed and a list of reward-model arms:
-//
-//   world (gold reward r*, SFT policy), labelled preference pairs from the SFT policy
-//   for round r = 1..R, for every arm:
-//     1. meta set: k responses to each of meta_prompts fresh prompts from the arm's current policy (unlabelled)
-//     2. reward model: trained from the same initialisation on the preference pairs (and, for strategies that
-//        read one, the meta set), with the same budget and data order whatever the strategy
-//     3. policy: policy_steps Adam steps on E[r_n] - kl_weight * KL(policy || SFT) against that reward model
-//     4. measure on fresh samples of the new policy: the reward model's accuracy against the sampled labels
-//        and against the gold order, its reward differences and J; the policy's gold reward and KL to SFT;
-//        and the reward model's accuracy on held-out SFT pairs and on fresh samples of the policy that produced
-//        its meta set.
-//
-// With options.shared_policy the first arm's reward model drives a single policy; every arm then trains on the
-// same meta sets and is measured on the same samples, which compares reward models on one shifted distribution.
-//
-// Every random draw comes from a stream of the seed named by its purpose, and each arm's draws of a round use
-// copies of the same streams, so arms see the same world, preference data, initialisation, prompts and noise:
-// their differences are paired.
+/// \file
+/// The iterative RLHF loop in miniature (docs/simulation.md). For one seed and a list of reward-model arms:
+///
+/// \verbatim
+///   world (gold reward r*, SFT policy), labelled preference pairs from the SFT policy
+///   for round r = 1..R, for every arm:
+///     1. meta set: k responses to each of meta_prompts fresh prompts from the arm's current policy (unlabelled)
+///     2. reward model: trained from the same initialisation on the preference pairs (and, for strategies that
+///        read one, the meta set), with the same budget and data order whatever the strategy
+///     3. policy: policy_steps Adam steps on E[r_n] - kl_weight * KL(policy || SFT) against that reward model
+///     4. measure on fresh samples of the new policy: the reward model's accuracy against the sampled labels
+///        and against the gold order, its reward differences and J; the policy's gold reward and KL to SFT;
+///        and the reward model's accuracy on held-out SFT pairs and on fresh samples of the policy that produced
+///        its meta set.
+/// \endverbatim
+///
+/// With options.shared_policy the first arm's reward model drives a single policy; every arm then trains on the
+/// same meta sets and is measured on the same samples, which compares reward models on one shifted distribution.
+///
+/// Every random draw comes from a stream of the seed named by its purpose, and each arm's draws of a round use
+/// copies of the same streams, so arms see the same world, preference data, initialisation, prompts and noise:
+/// their differences are paired.
 #pragma once
 
 #include <cmath>
@@ -44,40 +47,62 @@
 
 namespace metarm::sim {
 
+/// One arm's measurements after one round.
 struct RoundRecord {
-  int round = 0;  // 1-based
-  // The round's reward model on fresh samples of the policy it produced (the shifted distribution).
-  double shifted_accuracy = 0.0;         // against the sampled labels
-  double shifted_gold_accuracy = 0.0;    // against the gold reward's order
-  double shifted_label_agreement = 0.0;  // how often the sampled labels follow the gold order there
-  double difference_objective = 0.0;     // J of the raw rewards, k responses per prompt
-  double reward_gap = 0.0;               // mean normalised |r_i - r_j| within a prompt
-  // The same reward model in distribution (fresh SFT samples), and on fresh samples of the policy whose
-  // responses formed its meta set.
+  /// The round number.
+  int round = 0;  ///< 1-based
+  /// \name The reward model on the shifted distribution
+  /// The round's reward model on fresh samples of the policy it produced (the shifted distribution).
+  ///@{
+  double shifted_accuracy = 0.0;         ///< against the sampled labels
+  double shifted_gold_accuracy = 0.0;    ///< against the gold reward's order
+  double shifted_label_agreement = 0.0;  ///< how often the sampled labels follow the gold order there
+  double difference_objective = 0.0;     ///< J of the raw rewards, k responses per prompt
+  double reward_gap = 0.0;               ///< mean normalised |r_i - r_j| within a prompt
+  ///@}
+  /// \name The reward model in distribution
+  /// The same reward model in distribution (fresh SFT samples), and on fresh samples of the policy whose
+  /// responses formed its meta set.
+  ///@{
+
+  /// Accuracy against the sampled labels of fresh SFT samples.
   double sft_accuracy = 0.0;
+  /// Accuracy against the gold order of fresh SFT samples.
   double sft_gold_accuracy = 0.0;
+  /// Accuracy against the sampled labels of fresh samples of the policy whose responses formed the meta set.
   double meta_accuracy = 0.0;
-  // The policy after the round.
-  double gold_reward = 0.0;   // mean r* of its responses
-  double proxy_reward = 0.0;  // mean normalised reward the round's reward model gives them
-  double kl_to_sft = 0.0;     // mean over prompts, exact
-  double policy_std = 0.0;    // mean standard deviation over response features
-  // Reward-model training, averaged over its steps (NaN where the strategy does not measure it).
+  ///@}
+  /// \name The policy after the round
+  ///@{
+  double gold_reward = 0.0;   ///< mean r* of its responses
+  double proxy_reward = 0.0;  ///< mean normalised reward the round's reward model gives them
+  double kl_to_sft = 0.0;     ///< mean over prompts, exact
+  double policy_std = 0.0;    ///< mean standard deviation over response features
+  ///@}
+  /// \name Reward-model training
+  /// Reward-model training, averaged over its steps (NaN where the strategy does not measure it).
+  ///@{
+
+  /// The mean preference loss.
   double train_loss = 0.0;
-  double train_objective = 0.0;  // J of the meta batch before each step
-  double ascent_norm = 0.0;      // ||grad J|| of the ascent step
-  double meta_objective = 0.0;   // J of the scored reward model on the round's whole meta set
-  double reward_scale = 0.0;     // standard deviation of the raw rewards on SFT responses (the normaliser)
-  std::vector<double> reward_gaps;  // every normalised |r_i - r_j| on the shifted set (the histogram's data)
+  double train_objective = 0.0;  ///< J of the meta batch before each step
+  double ascent_norm = 0.0;      ///< ||grad J|| of the ascent step
+  double meta_objective = 0.0;   ///< J of the scored reward model on the round's whole meta set
+  double reward_scale = 0.0;     ///< standard deviation of the raw rewards on SFT responses (the normaliser)
+  std::vector<double> reward_gaps;  ///< every normalised |r_i - r_j| on the shifted set (the histogram's data)
+  ///@}
 };
 
-// One arm's run on one seed.
+/// One arm's run on one seed.
 struct SeedResult {
+  /// The seed.
   std::uint64_t seed = 0;
+  /// The arm's name.
   std::string arm;
-  double sft_gold_reward = 0.0;         // mean r* of the SFT policy's responses
-  double sft_label_agreement = 0.0;     // how often labels of the SFT training pairs follow the gold order
-  double sft_expected_agreement = 0.0;  // what the label model predicts for those pairs
+  double sft_gold_reward = 0.0;         ///< mean r* of the SFT policy's responses
+  double sft_label_agreement = 0.0;     ///< how often labels of the SFT training pairs follow the gold order
+  double sft_expected_agreement = 0.0;  ///< what the label model predicts for those pairs
+  /// One record per round, in order.
   std::vector<RoundRecord> rounds;
 };
 
@@ -109,8 +134,8 @@ inline double mean_of(std::span<const double> values) {
 
 }  // namespace detail
 
-// Runs the loop for one seed; returns one result per arm, in the arms' order. on_round(arm index, record) is
-// called as each arm finishes a round.
+/// Runs the loop for one seed; returns one result per arm, in the arms' order. on_round(arm index, record) is
+/// called as each arm finishes a round.
 template <class Activation, class OnRound>
 std::vector<SeedResult> simulate_rlhf(const SimulationOptions& options, std::uint64_t seed,
                                       std::span<const RewardModelArm<Activation>> arms, OnRound&& on_round) {
@@ -227,13 +252,14 @@ std::vector<SeedResult> simulate_rlhf(const SimulationOptions& options, std::uin
   return results;
 }
 
+/// simulate_rlhf without a per-round callback.
 template <class Activation>
 std::vector<SeedResult> simulate_rlhf(const SimulationOptions& options, std::uint64_t seed,
                                       std::span<const RewardModelArm<Activation>> arms) {
   return simulate_rlhf(options, seed, arms, [](std::size_t, const RoundRecord&) {});
 }
 
-// One arm alone: the loop with a single reward-model strategy.
+/// One arm alone: the loop with a single reward-model strategy.
 template <class Activation = ReLU, class Strategy>
 SeedResult simulate_rlhf(const SimulationOptions& options, std::uint64_t seed, std::string name, Strategy strategy) {
   const RewardModelArm<Activation> arm(std::move(name), std::move(strategy));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Means with Student-t confidence intervals over independent runs (seeds), and the paired difference of two
-// arms that shared each seed. The t distribution is metrics/confidence_interval.hpp's.
+/// \file
+/// Means with Student-t confidence intervals over independent runs (seeds), and the paired difference of two
+/// arms that shared each seed. The t distribution is metrics/confidence_interval.hpp's.
 #pragma once
 
 #include <cstddef>
@@ -16,27 +17,34 @@ namespace metarm::sim {
 using metarm::student_t_cdf;
 using metarm::student_t_quantile;
 
-// The mean of n independent values with a two-sided confidence interval mean +- half_width from Student's t
-// with n - 1 degrees of freedom. With one value the spread is unknown: sd and half_width are NaN.
+/// The mean of n independent values with a two-sided confidence interval mean +- half_width from Student's t
+/// with n - 1 degrees of freedom. With one value the spread is unknown: sd and half_width are NaN.
 struct Estimate {
+  /// The number of values.
   std::size_t n = 0;
+  /// Their mean.
   double mean = 0.0;
-  double sd = 0.0;  // sample standard deviation (n - 1 in the denominator)
+  double sd = 0.0;  ///< sample standard deviation (n - 1 in the denominator)
+  /// The interval's half width: mean +- half_width.
   double half_width = 0.0;
+  /// The interval's confidence level.
   double level = 0.95;
 
+  /// mean - half_width.
   double low() const { return mean - half_width; }
+  /// mean + half_width.
   double high() const { return mean + half_width; }
 };
 
+/// The mean of independent values with its `level` confidence interval.
 inline Estimate estimate_mean(std::span<const double> values, double level = 0.95) {
   METARM_REQUIRE(!values.empty(), "estimate_mean", "argument 'values' is empty");
   const MeanInterval interval = mean_confidence_interval(values, level);
   return {interval.n, interval.mean, interval.stddev, interval.half_width, level};
 }
 
-// treatment[i] - control[i] over runs that shared everything but the arm: the paired estimate, whose interval
-// is far narrower than the two arms' intervals when the runs' common noise dominates.
+/// treatment[i] - control[i] over runs that shared everything but the arm: the paired estimate, whose interval
+/// is far narrower than the two arms' intervals when the runs' common noise dominates.
 inline Estimate estimate_paired_difference(std::span<const double> treatment, std::span<const double> control,
                                            double level = 0.95) {
   METARM_REQUIRE(treatment.size() == control.size(), "estimate_paired_difference",

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// One simulated world, fixed by a seed: the gold reward and the SFT policy. The gold reward is normalised on
-// the SFT policy's responses (see GoldReward::normalize_on), so label_beta sets the same label noise in every
-// world.
+/// \file
+/// One simulated world, fixed by a seed: the gold reward and the SFT policy. The gold reward is normalised on
+/// the SFT policy's responses (see GoldReward::normalize_on), so label_beta sets the same label noise in every
+/// world.
 #pragma once
 
 #include <cstdint>
@@ -14,11 +15,14 @@
 
 namespace metarm::sim {
 
+/// One simulated world: the gold reward and the SFT policy, fixed by a seed.
 struct World {
+  /// The hidden reward that labels pairs.
   GoldReward gold;
+  /// The policy before RLHF, from which the labelled pairs come.
   GaussianPolicy sft;
 
-  // Streams 1-3 of `seed` draw the gold reward, the SFT policy and the normalisation sample.
+  /// Streams 1-3 of `seed` draw the gold reward, the SFT policy and the normalisation sample.
   static World create(const SimulationOptions& options, std::uint64_t seed) {
     const Rng root(seed);
     Rng gold_rng = root.stream(1), sft_rng = root.stream(2), normalization_rng = root.stream(3);
@@ -30,6 +34,7 @@ struct World {
     return world;
   }
 
+  /// The prompts of the sample on which the gold reward is normalised, two responses each.
   static constexpr index_t normalization_sample_prompts = 4096;
 };
 

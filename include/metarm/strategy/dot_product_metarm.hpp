@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The "dot-product" reading of MetaRM. To first order in eta, MetaRM's meta-objective is
-//   L(theta + eta grad J(theta)) ~ F(theta) = L(theta) + eta grad L(theta) . grad J(theta),
-// and this strategy descends on F itself, with its exact gradient
-//   grad F = grad L + eta (H_L grad J + H_J grad L):
-// two gradients, and one Hessian-vector product of each objective, each on its own batch.
+/// \file
+/// The "dot-product" reading of MetaRM. To first order in eta, MetaRM's meta-objective is
+/// \verbatim
+///   L(theta + eta grad J(theta)) ~ F(theta) = L(theta) + eta grad L(theta) . grad J(theta),
+/// \endverbatim
+/// and this strategy descends on F itself, with its exact gradient
+/// \verbatim
+///   grad F = grad L + eta (H_L grad J + H_J grad L):
+/// \endverbatim
+/// two gradients, and one Hessian-vector product of each objective, each on its own batch.
 #pragma once
 
 #include <cmath>
@@ -16,26 +21,36 @@
 
 namespace metarm {
 
+/// Descends on the first-order expansion of MetaRM's meta-objective, L + eta (grad L dot grad J), with its exact
+/// gradient.
 class DotProductMetaRM {
  public:
+  /// "dot-product", as callbacks and checkpoints give it.
   static constexpr std::string_view name = "dot-product";
+  /// It reads the meta batch at every step.
   static constexpr bool uses_meta_batch = true;
 
+  /// The strategy's settings.
   struct Options {
-    double eta = 1e-2;  // weight of grad L . grad J, the same eta as MetaRM's ascent step
-    HvpOptions hvp{};   // exact when the model has hvp (automatic), or finite differences
+    double eta = 1e-2;  ///< weight of grad L \. grad J, the same eta as MetaRM's ascent step
+    HvpOptions hvp{};   ///< exact when the model has hvp (automatic), or finite differences
   };
 
+  /// The default Options: eta 1e-2, Hessian-vector products exact when the model allows.
   DotProductMetaRM() : DotProductMetaRM(Options{}) {}
+  /// `eta` as given, Hessian-vector products exact when the model allows.
   explicit DotProductMetaRM(double eta) : DotProductMetaRM(Options{.eta = eta}) {}
+  /// The strategy with `options`; throws when eta is negative or not finite.
   explicit DotProductMetaRM(Options options) : options_(options) {
     METARM_REQUIRE(std::isfinite(options_.eta) && options_.eta >= 0.0, "DotProductMetaRM",
                    "argument 'eta' must be finite and >= 0, got " + std::to_string(options_.eta));
     validate_hvp_options(options_.hvp, "DotProductMetaRM");
   }
 
+  /// The settings.
   const Options& options() const { return options_; }
 
+  /// One update: two gradients and two Hessian-vector products, each objective on its own batch.
   template <class Step>
   StepStats step(Step& s) {
     using T = typename Step::scalar_type;

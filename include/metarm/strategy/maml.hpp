@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// MAML (Finn et al. 2017) and first-order MAML on the preference loss. Each step's preference batch is cut
-// into a support part (its first pairs) and a query part (the rest), by StepContext::split_preference_batch:
-//   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L_support(phi_i)      K inner descent steps
-//   g     = grad L_query(phi_K)
-//   u     = prod_{i=K-1..0} (I - alpha H_support(phi_i)) g              exact: K Hessian-vector products
-//         = g                                                           first order (FOMAML)
-//   theta <- optimiser_step(theta, u)
-// For task-based meta-learning, build each step's batch from one task with its support pairs first and
-// call MetaLearner::step; with fit, both parts come from the same shuffled batch. docs/strategies.md says
-// more.
+/// \file
+/// MAML (Finn et al.\ 2017) and first-order MAML on the preference loss. Each step's preference batch is cut
+/// into a support part (its first pairs) and a query part (the rest), by StepContext::split_preference_batch:
+/// \verbatim
+///   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L_support(phi_i)      K inner descent steps
+///   g     = grad L_query(phi_K)
+///   u     = prod_{i=K-1..0} (I - alpha H_support(phi_i)) g              exact: K Hessian-vector products
+///         = g                                                           first order (FOMAML)
+///   theta <- optimiser_step(theta, u)
+/// \endverbatim
+/// For task-based meta-learning, build each step's batch from one task with its support pairs first and
+/// call MetaLearner::step; with fit, both parts come from the same shuffled batch. docs/strategies.md says
+/// more.
 #pragma once
 
 #include <cmath>
@@ -81,26 +84,37 @@ StepStats maml_step(Step& s, const MamlSettings& settings) {
 
 }  // namespace detail
 
+/// MAML on the preference loss: descent on each batch's support pairs, then the query gradient differentiated
+/// through it.
 class Maml {
  public:
+  /// "maml", as callbacks and checkpoints give it.
   static constexpr std::string_view name = "maml";
+  /// It never reads the meta batch, so the learner gathers none.
   static constexpr bool uses_meta_batch = false;
 
+  /// Maml's settings.
   struct Options {
-    int inner_steps = 1;               // K descent steps on the support pairs
-    double inner_learning_rate = 0.1;  // alpha, separate from the optimiser's (outer) learning rate
-    index_t support_pairs = 0;         // leading pairs of each batch that form the support set; 0 takes half
-    // exact: the meta-gradient through the inner steps (K Hessian-vector products); finite_difference: the
-    // same by central differences; first_order: FOMAML (see FirstOrderMaml).
+    int inner_steps = 1;               ///< K descent steps on the support pairs
+    double inner_learning_rate = 0.1;  ///< alpha, separate from the optimiser's (outer) learning rate
+    index_t support_pairs = 0;         ///< leading pairs of each batch that form the support set; 0 takes half
+    /// How the meta-gradient goes through the inner steps.
+    ///
+    /// exact: the meta-gradient through the inner steps (K Hessian-vector products); finite_difference: the
+    /// same by central differences; first_order: FOMAML (see FirstOrderMaml).
     MetaGradient order = MetaGradient::exact;
-    double finite_difference_step = 0.0;  // relative step; 0 picks it (see HvpOptions)
+    double finite_difference_step = 0.0;  ///< relative step; 0 picks it (see HvpOptions)
   };
 
+  /// The default Options: one exact inner step of 0.1 on half of each batch.
   Maml() : Maml(Options{}) {}
+  /// Maml with `options`; throws when one is out of range.
   explicit Maml(Options options) : options_(options) { detail::validate_maml(settings(), "Maml"); }
 
+  /// The settings.
   const Options& options() const { return options_; }
 
+  /// One update, as the file's description gives it; every statistic is recorded in backend memory.
   template <class Step>
   StepStats step(Step& s) {
     return detail::maml_step(s, settings());
@@ -115,24 +129,34 @@ class Maml {
   Options options_;
 };
 
-// First-order MAML (Finn et al. 2017, section 5.2): the query gradient at the adapted point, applied to the
-// original parameters, with no second derivatives.
+/// First-order MAML (Finn et al.\ 2017, section 5.2): the query gradient at the adapted point, applied to the
+/// original parameters, with no second derivatives.
 class FirstOrderMaml {
  public:
+  /// "fomaml", as callbacks and checkpoints give it.
   static constexpr std::string_view name = "fomaml";
+  /// It never reads the meta batch, so the learner gathers none.
   static constexpr bool uses_meta_batch = false;
 
+  /// FirstOrderMaml's settings: Maml's without the order.
   struct Options {
+    /// K descent steps on the support pairs.
     int inner_steps = 1;
+    /// alpha, separate from the optimiser's (outer) learning rate.
     double inner_learning_rate = 0.1;
+    /// Leading pairs of each batch that form the support set; 0 takes half.
     index_t support_pairs = 0;
   };
 
+  /// The default Options: one inner step of 0.1 on half of each batch.
   FirstOrderMaml() : FirstOrderMaml(Options{}) {}
+  /// FirstOrderMaml with `options`; throws when one is out of range.
   explicit FirstOrderMaml(Options options) : options_(options) { detail::validate_maml(settings(), "FirstOrderMaml"); }
 
+  /// The settings.
   const Options& options() const { return options_; }
 
+  /// One update, as the file's description gives it; every statistic is recorded in backend memory.
   template <class Step>
   StepStats step(Step& s) {
     return detail::maml_step(s, settings());

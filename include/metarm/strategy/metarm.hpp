@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// MetaRM (Dou et al. 2024, Algorithm 1), first order by default:
-//   theta' = theta + eta * grad J(theta; meta batch)     ascent on the difference objective
-//   g      = grad L(theta'; preference batch)             preference gradient at the adapted point
-//   theta <- optimiser_step(theta, g)                      applied to the ORIGINAL parameters
-// The ascent step is plain gradient ascent and touches no optimiser state.
-//
-// With order = exact (or finite_difference) the update is the gradient of theta -> L(theta') itself:
-//   u = (I + eta H_J(theta)) g                              one Hessian-vector product per ascent step
-// (with K ascent steps theta_0 = theta, ..., theta_K = theta', u = prod_{i=K-1..0} (I + eta H_J(theta_i)) g,
-// applied from the adapted end back). docs/strategies.md has each line next to its formula.
+/// \file
+/// MetaRM (Dou et al.\ 2024, Algorithm 1), first order by default:
+/// \verbatim
+///   theta' = theta + eta * grad J(theta; meta batch)     ascent on the difference objective
+///   g      = grad L(theta'; preference batch)             preference gradient at the adapted point
+///   theta <- optimiser_step(theta, g)                      applied to the ORIGINAL parameters
+/// \endverbatim
+/// The ascent step is plain gradient ascent and touches no optimiser state.
+///
+/// With order = exact (or finite_difference) the update is the gradient of theta -> L(theta') itself:
+/// \verbatim
+///   u = (I + eta H_J(theta)) g                              one Hessian-vector product per ascent step
+/// \endverbatim
+/// (with K ascent steps theta_0 = theta, ..., theta_K = theta', u = prod_{i=K-1..0} (I + eta H_J(theta_i)) g,
+/// applied from the adapted end back). docs/strategies.md has each line next to its formula.
 #pragma once
 
 #include <cmath>
@@ -22,30 +27,40 @@
 
 namespace metarm {
 
+/// MetaRM: an ascent step on J over the meta batch, then the preference gradient taken there, applied to the
+/// original parameters.
 class MetaRM {
  public:
+  /// "metarm", as callbacks and checkpoints give it.
   static constexpr std::string_view name = "metarm";
+  /// It reads the meta batch at every step.
   static constexpr bool uses_meta_batch = true;
 
+  /// MetaRM's settings.
   struct Options {
-    // Ascent step size eta, separate from the optimiser's learning rate. The paper's 5e-6 suits a 7B model
-    // trained with a small learning rate; small models on fixed features need far larger values (see
-    // docs/math.md, "Choosing eta").
+    /// Ascent step size eta, separate from the optimiser's learning rate. The paper's 5e-6 suits a 7B model
+    /// trained with a small learning rate; small models on fixed features need far larger values (see
+    /// docs/math.md, "Choosing eta").
     double eta = 1e-2;
-    // Ascent steps before the preference gradient is taken; the paper uses 1. Each step re-evaluates grad J
-    // at the current adapted point.
+    /// Ascent steps before the preference gradient is taken; the paper uses 1. Each step re-evaluates grad J
+    /// at the current adapted point.
     int inner_steps = 1;
-    // Also evaluate J at the adapted point (one more forward pass over the meta batch) for the statistics.
+    /// Also evaluate J at the adapted point (one more forward pass over the meta batch) for the statistics.
     bool measure_objective_after = false;
-    // first_order: the paper's update. exact: the true gradient of theta -> L(theta'), one exact
-    // Hessian-vector product of J per ascent step. finite_difference: the same with central differences.
+    /// How the update differentiates through the ascent steps.
+    ///
+    /// first_order: the paper's update. exact: the true gradient of theta -> L(theta'), one exact
+    /// Hessian-vector product of J per ascent step. finite_difference: the same with central differences.
     MetaGradient order = MetaGradient::first_order;
-    // Relative step of finite-difference Hessian-vector products; 0 picks it (see HvpOptions).
+    /// Relative step of finite-difference Hessian-vector products; 0 picks it (see HvpOptions).
     double finite_difference_step = 0.0;
   };
 
+  /// MetaRM with the default Options: first order, eta 1e-2, one ascent step.
   MetaRM() : MetaRM(Options{}) {}
+  /// First-order MetaRM with ascent step `eta`.
   explicit MetaRM(double eta) : MetaRM(Options{.eta = eta}) {}
+  /// MetaRM with `options`; throws when eta is negative or not finite, or inner_steps < 1.
   explicit MetaRM(Options options) : options_(options) {
     METARM_REQUIRE(std::isfinite(options_.eta) && options_.eta >= 0.0, "MetaRM",
                    "argument 'eta' must be finite and >= 0, got " + std::to_string(options_.eta));
@@ -54,8 +69,10 @@ class MetaRM {
     validate_hvp_options(hvp_options_for(options_.order, options_.finite_difference_step), "MetaRM");
   }
 
+  /// The settings.
   const Options& options() const { return options_; }
 
+  /// One MetaRM update, as the file's description gives it; every statistic is recorded in backend memory.
   template <class Step>
   StepStats step(Step& s) {
     if (options_.order != MetaGradient::first_order) {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// One objective of a training step (the preference loss, or the meta objective) with its caches: the model
-// workspace its passes run in, its reward derivative, and what it last computed. Once an exact
-// Hessian-vector product of the objective has been asked for, every gradient pass keeps a copy of its
-// point, so that a product at the same point (same bits) and on the same batch reuses the pass instead of
-// repeating its forward half; before that nothing is copied, and first-order strategies pay nothing.
-//
-// Structure is what the objective reads besides the rewards: the pairs' margins for a preference loss, the
-// prompts' offsets for a meta objective.
+/// \file
+/// One objective of a training step (the preference loss, or the meta objective) with its caches: the model
+/// workspace its passes run in, its reward derivative, and what it last computed. Once an exact
+/// Hessian-vector product of the objective has been asked for, every gradient pass keeps a copy of its
+/// point, so that a product at the same point (same bits) and on the same batch reuses the pass instead of
+/// repeating its forward half; before that nothing is copied, and first-order strategies pay nothing.
+///
+/// Structure is what the objective reads besides the rewards: the pairs' margins for a preference loss, the
+/// prompts' offsets for a meta objective.
 #pragma once
 
 #include <cmath>
@@ -21,32 +22,44 @@
 
 namespace metarm {
 
-// Which batch a pass ran on: the address of its features and its structure, and its width.
+/// Which batch a pass ran on: the address of its features and its structure, and its width.
 struct BatchKey {
+  /// The address of the batch's features.
   const void* features = nullptr;
+  /// The batch's number of columns.
   index_t columns = 0;
+  /// The address of its structure: margins or offsets.
   const void* structure = nullptr;
+  /// Keys are equal when every field is.
   friend bool operator==(const BatchKey&, const BatchKey&) = default;
 };
 
+/// One objective of a training step with its workspace and the pass it may reuse; see the file's description.
 template <class Model, class Objective, class Backend, class Input>
 class ObjectiveEvaluator {
  public:
+  /// The scalar type of the parameters.
   using T = typename Model::scalar_type;
+  /// Whether the model has an exact Hessian-vector product on this backend and input.
   static constexpr bool has_exact_hvp = HasExactHvp<Model, Backend, Input>;
 
+  /// The objective, with a workspace of `model` that grows with the first batch.
   ObjectiveEvaluator(const Model& model, Objective objective)
       : objective_(std::move(objective)), ws_(model.template make_workspace<Backend>(0)) {}
 
+  /// The objective.
   const Objective& objective() const { return objective_; }
+  /// The objective, for changes to its settings.
   Objective& objective() { return objective_; }
+  /// The model workspace the passes run in.
   typename Model::template workspace<Backend>& workspace() { return ws_; }
-  // The rewards of the last pass, a view into the workspace.
+  /// The rewards of the last pass, a view into the workspace.
   VectorView<const T> rewards() const { return rewards_; }
 
-  // New batches may reuse the memory of old ones, so no pass held is reusable afterwards.
+  /// New batches may reuse the memory of old ones, so no pass held is reusable afterwards.
   void forget() { holds_pass_ = false; }
 
+  /// Grows the workspace and the reward derivative for `columns` columns.
   void reserve(const Model& model, index_t columns) {
     if constexpr (requires { model.reserve(ws_, columns); }) {
       model.reserve(ws_, columns);
@@ -54,7 +67,7 @@ class ObjectiveEvaluator {
     reserve_rewards(columns);
   }
 
-  // The objective at `at` on the batch (x, structure), and its gradient written over grad unless empty.
+  /// The objective at `at` on the batch (x, structure), and its gradient written over grad unless empty.
   template <class Structure>
   T value_and_gradient(typename Backend::context& ctx, const Model& model, VectorView<const T> at, const Input& x,
                        Structure structure, const BatchKey& batch, VectorView<T> grad) {
@@ -70,8 +83,8 @@ class ObjectiveEvaluator {
     return value;
   }
 
-  // The same with the value left in backend memory at `value` (one double) instead of returned. Objectives
-  // without a value_and_gradient_into member have their value read on the host and written there.
+  /// The same with the value left in backend memory at `value` (one double) instead of returned. Objectives
+  /// without a value_and_gradient_into member have their value read on the host and written there.
   template <class Structure>
   void record_value_and_gradient(typename Backend::context& ctx, const Model& model, VectorView<const T> at,
                                  const Input& x, Structure structure, const BatchKey& batch, VectorView<T> grad,
@@ -96,9 +109,9 @@ class ObjectiveEvaluator {
     record_pass(ctx, at, batch, rewards, !grad.empty());
   }
 
-  // Overwrites out with H v, H the objective's Hessian at `at` on the batch, exactly or by central
-  // differences as options.method says. `gradient(point, grad)` takes the objective's gradient at another
-  // point for the latter, with fd_point and fd_grad as parameter-sized scratch.
+  /// Overwrites out with H v, H the objective's Hessian at `at` on the batch, exactly or by central
+  /// differences as options.method says. `gradient(point, grad)` takes the objective's gradient at another
+  /// point for the latter, with fd_point and fd_grad as parameter-sized scratch.
   template <class Structure, class Gradient>
   void hvp(typename Backend::context& ctx, const Model& model, VectorView<const T> at, const Input& x,
            Structure structure, const BatchKey& batch, VectorView<const T> v, VectorView<T> out,

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Step statistics a strategy leaves in backend memory (StepContext's record_* members) until the learner
-// reads them. On a GPU, reading a value on the host makes the host wait until the device has finished all the
-// work queued before it; recording the step's values instead lets a whole step, or many steps, run without a
-// wait, with one read of a few bytes when the statistics are wanted.
-//
-// Backend memory holds, per Statistic, the value of the current step and the sum of the values recorded
-// since the last read (squared norms for the norms), so that means over steps whose values were never read
-// one by one (FitOptions::statistics_every) are still exact.
+/// \file
+/// Step statistics a strategy leaves in backend memory (StepContext's record_* members) until the learner
+/// reads them. On a GPU, reading a value on the host makes the host wait until the device has finished all the
+/// work queued before it; recording the step's values instead lets a whole step, or many steps, run without a
+/// wait, with one read of a few bytes when the statistics are wanted.
+///
+/// Backend memory holds, per Statistic, the value of the current step and the sum of the values recorded
+/// since the last read (squared norms for the norms), so that means over steps whose values were never read
+/// one by one (FitOptions::statistics_every) are still exact.
 #pragma once
 
 #include <array>
@@ -44,39 +45,45 @@ struct CopyStatistic {
 
 }  // namespace detail
 
-// What one read returns besides the last step's values (written into its StepStats): the sums and counts of
-// the values recorded since the read before.
+/// What one read returns besides the last step's values (written into its StepStats): the sums and counts of
+/// the values recorded since the read before.
 struct StatisticsReading {
+  /// The sum of each statistic's values since the read before (squared norms for the norms).
   std::array<double, statistic_count> sum{};
+  /// The number of values of each statistic in those sums.
   std::array<std::int64_t, statistic_count> count{};
-  std::int64_t steps = 0;  // steps ended since the read before
+  std::int64_t steps = 0;  ///< steps ended since the read before
 };
 
+/// The step statistics a strategy leaves in backend memory until the learner reads them; see the file's
+/// description.
 template <class Backend>
 class RecordedStatistics {
  public:
+  /// The slots of every statistic, zeroed.
   RecordedStatistics() : slots_(2 * statistic_count + 1) {}
 
-  // Where a statistic of the current step is to be written: one double of backend memory.
+  /// Where a statistic of the current step is to be written: one double of backend memory.
   double* slot(Statistic s) {
     recorded_this_step_ |= bit(s);
     return slots_.data() + index(s);
   }
-  // Where a value nobody reads is written (an objective taken for its gradient alone).
+  /// Where a value nobody reads is written (an objective taken for its gradient alone).
   double* discard_slot() { return slots_.data() + 2 * statistic_count; }
-  // Records statistic `to` of this step as the value recorded for `from`, which must be recorded already.
+  /// Records statistic `to` of this step as the value recorded for `from`, which must be recorded already.
   void copy(typename Backend::context& ctx, Statistic from, Statistic to) {
     METARM_REQUIRE(recorded(from), "RecordedStatistics::copy",
                    "statistic '" + std::string(statistic_name(from)) + "' is not recorded in this step");
     Backend::for_each(ctx, 1, detail::CopyStatistic{slots_.data(), static_cast<int>(from), static_cast<int>(to)});
     recorded_this_step_ |= bit(to);
   }
+  /// Whether statistic s was recorded in the current step.
   bool recorded(Statistic s) const { return (recorded_this_step_ & bit(s)) != 0; }
 
-  // A step begins: nothing is recorded in it yet.
+  /// A step begins: nothing is recorded in it yet.
   void begin_step() { recorded_this_step_ = 0; }
 
-  // The step ends: its recorded values are added to their sums by one small pass in backend memory.
+  /// The step ends: its recorded values are added to their sums by one small pass in backend memory.
   void end_step(typename Backend::context& ctx) {
     if (recorded_this_step_ != 0) {
       Backend::for_each(ctx, 1, detail::AccumulateStatistics{slots_.data(), recorded_this_step_});
@@ -91,10 +98,10 @@ class RecordedStatistics {
     ++steps_;
   }
 
-  // Reads the values and sums to the host (on a GPU, the one wait), writes the recorded values of the last
-  // step into `stats` (norms as norms), and starts the sums again. Throws when a loss or objective recorded
-  // since the read before was not finite, naming the steps it may come from: `last_step` is the number of the
-  // last step ended.
+  /// Reads the values and sums to the host (on a GPU, the one wait), writes the recorded values of the last
+  /// step into `stats` (norms as norms), and starts the sums again. Throws when a loss or objective recorded
+  /// since the read before was not finite, naming the steps it may come from: `last_step` is the number of the
+  /// last step ended.
   StatisticsReading read(typename Backend::context& ctx, StepStats& stats, std::int64_t last_step) {
     StatisticsReading reading;
     reading.steps = steps_;

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// Reptile (Nichol et al. 2018): K descent steps on the step's preference batch, then a move of the original
-// parameters toward where they ended:
-//   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L(phi_i)      K inner steps
-//   theta <- optimiser_step(theta, theta - phi_K)
-// The difference theta - phi_K is handed to the optimiser as the gradient, so with Sgd{.learning_rate =
-// epsilon} the update is exactly theta + epsilon (phi_K - theta); Adam gives the Adam-outer-loop variant of
-// the paper, and schedules and clipping apply as for every strategy. No second derivatives.
+/// \file
+/// Reptile (Nichol et al.\ 2018): K descent steps on the step's preference batch, then a move of the original
+/// parameters toward where they ended:
+/// \verbatim
+///   phi_0 = theta,  phi_{i+1} = phi_i - alpha grad L(phi_i)      K inner steps
+///   theta <- optimiser_step(theta, theta - phi_K)
+/// \endverbatim
+/// The difference theta - phi_K is handed to the optimiser as the gradient, so with Sgd{.learning_rate =
+/// epsilon} the update is exactly theta + epsilon (phi_K - theta); Adam gives the Adam-outer-loop variant of
+/// the paper, and schedules and clipping apply as for every strategy. No second derivatives.
 #pragma once
 
 #include <cmath>
@@ -17,17 +20,25 @@
 
 namespace metarm {
 
+/// Reptile: K descent steps on the preference batch, then the optimiser moves the parameters toward where they
+/// ended.
 class Reptile {
  public:
+  /// "reptile", as callbacks and checkpoints give it.
   static constexpr std::string_view name = "reptile";
+  /// It never reads the meta batch, so the learner gathers none.
   static constexpr bool uses_meta_batch = false;
 
+  /// Reptile's settings.
   struct Options {
+    /// K, the descent steps on the preference batch before each move.
     int inner_steps = 5;               // K
-    double inner_learning_rate = 0.1;  // alpha of the inner descent
+    double inner_learning_rate = 0.1;  ///< alpha of the inner descent
   };
 
+  /// The default Options: five inner steps of 0.1.
   Reptile() : Reptile(Options{}) {}
+  /// Reptile with `options`; throws unless inner_steps >= 1 and inner_learning_rate > 0.
   explicit Reptile(Options options) : options_(options) {
     METARM_REQUIRE(options_.inner_steps >= 1, "Reptile",
                    "argument 'inner_steps' must be >= 1, got " + std::to_string(options_.inner_steps));
@@ -36,8 +47,10 @@ class Reptile {
                        std::to_string(options_.inner_learning_rate));
   }
 
+  /// The settings.
   const Options& options() const { return options_; }
 
+  /// One update, as the file's description gives it; every statistic is recorded in backend memory.
   template <class Step>
   StepStats step(Step& s) {
     using T = typename Step::scalar_type;

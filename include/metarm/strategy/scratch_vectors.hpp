@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Parameter-sized vectors a strategy keeps across steps, found by name: s.scratch("adapted"), or a family
-// of them by name and index, s.scratch("inner point", i). Each is created zero-filled on first use and
-// reused afterwards, so after the first step asking for one allocates nothing.
+/// \file
+/// Parameter-sized vectors a strategy keeps across steps, found by name: s.scratch("adapted"), or a family
+/// of them by name and index, s.scratch("inner point", i). Each is created zero-filled on first use and
+/// reused afterwards, so after the first step asking for one allocates nothing.
 #pragma once
 
 #include <cstddef>
@@ -14,11 +15,14 @@
 
 namespace metarm {
 
+/// Named parameter-sized vectors a strategy keeps across steps; see the file's description.
 template <class T, class Backend>
 class ScratchVectors {
  public:
+  /// Vectors of `size` values each.
   explicit ScratchVectors(index_t size = 0) : size_(size) {}
 
+  /// The vector called (name, index), created zero-filled on first use.
   VectorView<T> get(std::string_view name, std::size_t index = 0) {
     for (Entry& e : entries_) {
       if (e.index == index && e.name == name) {
@@ -29,6 +33,7 @@ class ScratchVectors {
     return entries_.back().values.view();
   }
 
+  /// The number of vectors created so far.
   std::size_t size() const { return entries_.size(); }
 
  private:

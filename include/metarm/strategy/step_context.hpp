@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Everything a strategy may use to perform one update, in three parts:
-//  - the state being trained (TrainingState: parameters, optimiser and its state, the update) and the
-//    strategy's own parameter-sized scratch vectors (ScratchVectors), which persist across steps;
-//  - the two objectives of the step with their caches (ObjectiveEvaluator): the preference loss on this
-//    step's pairs and the meta objective on this step's prompts, their values, gradients and
-//    Hessian-vector products at any point of parameter space;
-//  - vector algebra on the backend.
-// Loss and MetaObjective are types (loss/): any strategy works with any of them.
-//
-// After the first step nothing is allocated: scratch vectors and workspaces are created on first use and
-// reused.
+/// \file
+/// Everything a strategy may use to perform one update, in three parts:
+///  - the state being trained (TrainingState: parameters, optimiser and its state, the update) and the
+///    strategy's own parameter-sized scratch vectors (ScratchVectors), which persist across steps;
+///  - the two objectives of the step with their caches (ObjectiveEvaluator): the preference loss on this
+///    step's pairs and the meta objective on this step's prompts, their values, gradients and
+///    Hessian-vector products at any point of parameter space;
+///  - vector algebra on the backend.
+/// Loss and MetaObjective are types (loss/): any strategy works with any of them.
+///
+/// After the first step nothing is allocated: scratch vectors and workspaces are created on first use and
+/// reused.
 #pragma once
 
 #include <cmath>
@@ -37,13 +38,13 @@
 
 namespace metarm {
 
-// How the preference batch's pairs were ordered where the strategy last took the preference loss (at the
-// adapted point, for MetaRM). NaN when not measured (backends whose memory the host cannot read).
+/// How the preference batch's pairs were ordered where the strategy last took the preference loss (at the
+/// adapted point, for MetaRM). NaN when not measured (backends whose memory the host cannot read).
 struct PreferenceBatchStats {
-  double accuracy = StepStats::not_measured;  // share of pairs with r_chosen > r_rejected, ties one half
-  double margin = StepStats::not_measured;    // mean r_chosen - r_rejected
-  double chosen = StepStats::not_measured;    // mean r_chosen
-  double rejected = StepStats::not_measured;  // mean r_rejected
+  double accuracy = StepStats::not_measured;  ///< share of pairs with r_chosen > r_rejected, ties one half
+  double margin = StepStats::not_measured;    ///< mean r_chosen - r_rejected
+  double chosen = StepStats::not_measured;    ///< mean r_chosen
+  double rejected = StepStats::not_measured;  ///< mean r_rejected
 };
 
 namespace detail {
@@ -66,35 +67,51 @@ Context&& made_current(Context& ctx) {
 
 }  // namespace detail
 
-// Input is the type of the batches' features: dense MatrixView (the default) or SparseMatrixView.
+/// The context through which a strategy performs one update; see the file's description.
+///
+/// Input is the type of the batches' features: dense MatrixView (the default) or SparseMatrixView.
 template <class Model, class Optimizer, class Backend, class Input = MatrixView<const typename Model::scalar_type>,
           class Loss = BradleyTerryLoss, class MetaObjective = DifferenceObjective>
 class StepContext {
  public:
+  /// The reward model type.
   using model_type = Model;
+  /// The optimiser type.
   using optimizer_type = Optimizer;
+  /// The backend.
   using backend_type = Backend;
+  /// The type of the batches' features.
   using input_type = Input;
+  /// The preference loss type.
   using loss_type = Loss;
+  /// The meta objective type.
   using meta_objective_type = MetaObjective;
+  /// The scalar type of the parameters.
   using scalar_type = typename Model::scalar_type;
+  /// The scalar type, for short.
   using T = scalar_type;
+  /// The training state: parameters, optimiser state and update count.
   using state_type = TrainingState<T, Backend, Optimizer>;
+  /// The number of optimiser state vectors.
   static constexpr std::size_t state_count = state_type::state_count;
-  // Whether the model provides an exact Hessian-vector product (every built-in model does); without one,
-  // Hessian-vector products fall back to central differences of gradients.
+  /// Whether the model provides an exact Hessian-vector product (every built-in model does); without one,
+  /// Hessian-vector products fall back to central differences of gradients.
   static constexpr bool has_exact_hvp = HasExactHvp<Model, Backend, Input>;
 
   static_assert(check_preference_loss<Loss, Backend, T>());
   static_assert(check_meta_objective<MetaObjective, Backend, T>());
 
-  // A preference batch cut in two: the first pairs (support) and the rest (query), for strategies that
-  // adapt on one part and evaluate on the other.
+  /// A preference batch cut in two: the first pairs (support) and the rest (query), for strategies that
+  /// adapt on one part and evaluate on the other.
   struct PreferenceSplit {
+    /// The first pairs, on which a strategy adapts.
     PreferenceBatch<T, Input> support;
+    /// The remaining pairs, on which it evaluates.
     PreferenceBatch<T, Input> query;
   };
 
+  /// The training of `model`: its state (zeroed), the two objectives, with `options.centering` set on the loss, and
+  /// the scratch vectors.
   StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx, Loss loss = Loss(),
               MetaObjective meta_objective = MetaObjective())
       : model_(std::move(model)),
@@ -107,41 +124,56 @@ class StepContext {
 
   // ---- the state being trained --------------------------------------------------------------------------
 
+  /// The parameters, which apply_update changes.
   VectorView<T> params() { return state_.params(); }
+  /// The number of parameters.
   index_t parameter_count() const { return state_.parameter_count(); }
+  /// The parameters' blocks.
   const Layout& layout() const { return model_.layout(); }
+  /// The reward model.
   const Model& model() const { return model_; }
+  /// The optimiser with its settings.
   const Optimizer& optimizer() const { return state_.optimizer(); }
+  /// The step settings: centering, clipping and schedule.
   const StepOptions& options() const { return options_; }
+  /// The preference loss.
   const Loss& loss() const { return preference_.objective(); }
+  /// The meta objective.
   const MetaObjective& meta_objective() const { return meta_.objective(); }
-  // Backend ops take the context by reference; it carries no state a caller of a const member could see.
+  /// Backend ops take the context by reference; it carries no state a caller of a const member could see.
   typename Backend::context& backend_context() const { return ctx_; }
+  /// The training state, as checkpoints save and restore it.
   state_type& training_state() { return state_; }
+  /// The training state, read-only.
   const state_type& training_state() const { return state_; }
 
-  // Number of optimiser updates applied so far.
+  /// Number of optimiser updates applied so far.
   std::int64_t updates() const { return state_.updates(); }
 
   // ---- this step's batches ------------------------------------------------------------------------------
 
+  /// This step's labelled pairs.
   const PreferenceBatch<T, Input>& preference_batch() const { return preference_batch_; }
+  /// This step's unlabelled prompts; empty for strategies that do not read them.
   const MetaBatch<T, Input>& meta_batch() const { return meta_batch_; }
+  /// Whether this step has a meta batch.
   bool has_meta_batch() const { return !meta_batch_.empty(); }
 
   // ---- objectives at any point `at` of parameter space (a view of parameter_count() values) ---------------
 
+  /// L(at) on this step's preference batch.
   T preference_loss(VectorView<const T> at) { return preference_loss_and_gradient(at, VectorView<T>{}); }
 
-  // Returns L(at) on this step's preference batch and overwrites grad with its gradient (unless empty).
+  /// Returns L(at) on this step's preference batch and overwrites grad with its gradient (unless empty).
   T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad) {
     return preference_loss_and_gradient(at, grad, preference_batch_);
   }
 
-  // The same on another batch of pairs, such as a part of split_preference_batch.
+  /// The same on another batch of pairs, such as a part of split_preference_batch.
   T preference_loss(VectorView<const T> at, const PreferenceBatch<T, Input>& batch) {
     return preference_loss_and_gradient(at, VectorView<T>{}, batch);
   }
+  /// L(at) on `batch`, with its gradient written over grad unless grad is empty.
   T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
     check_point(at, grad, "preference_loss_and_gradient");
     const T value = preference_.value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad);
@@ -149,11 +181,11 @@ class StepContext {
     return value;
   }
 
-  // The pairs' ordering where the preference loss was last taken.
+  /// The pairs' ordering where the preference loss was last taken.
   const PreferenceBatchStats& preference_batch_stats() const { return batch_stats_; }
 
-  // Returns the meta objective (J by default) at `at` on this step's meta batch and overwrites grad with its
-  // gradient (unless empty).
+  /// Returns the meta objective (J by default) at `at` on this step's meta batch and overwrites grad with its
+  /// gradient (unless empty).
   T meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
     check_point(at, grad, "meta_objective_and_gradient");
     METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_and_gradient",
@@ -161,26 +193,32 @@ class StepContext {
     return meta_.value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_),
                                     grad);
   }
+  /// The meta objective at `at` on this step's meta batch.
   T meta_objective_value(VectorView<const T> at) { return meta_objective_and_gradient(at, VectorView<T>{}); }
 
-  // The names MetaRM's paper gives them: the meta objective is the difference objective J unless the
-  // learner was given another.
+  /// The names MetaRM's paper gives them: the meta objective is the difference objective J unless the
+  /// learner was given another.
   T difference_objective(VectorView<const T> at) { return meta_objective_value(at); }
+  /// meta_objective_and_gradient, under the paper's name.
   T difference_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
     return meta_objective_and_gradient(at, grad);
   }
 
   // ---- the same, with the values left in backend memory ---------------------------------------------------
-  // These compute what the members above compute, but leave the value in backend memory as the step's
-  // statistic `into` instead of returning it, so that on a GPU the host does not wait for the device in the
-  // middle of a step. The learner reads the recorded statistics into the StepStats fields of the same names
-  // (overriding what the strategy set there) when the step ends (MetaLearner::step) or every
-  // FitOptions::statistics_every steps (fit). On backends the host can read, a NaN is still reported at once.
+  /// preference_loss_and_gradient on this step's preference batch, with L(at) left in backend memory as statistic
+  /// `into` instead of returned.
+  ///
+  /// These compute what the members above compute, but leave the value in backend memory as the step's
+  /// statistic `into` instead of returning it, so that on a GPU the host does not wait for the device in the
+  /// middle of a step. The learner reads the recorded statistics into the StepStats fields of the same names
+  /// (overriding what the strategy set there) when the step ends (MetaLearner::step) or every
+  /// FitOptions::statistics_every steps (fit). On backends the host can read, a NaN is still reported at once.
 
   void record_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
                                            Statistic into = Statistic::loss) {
     record_preference_loss_and_gradient(at, grad, preference_batch_, into);
   }
+  /// The same on `batch`, such as a part of split_preference_batch.
   void record_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
                                            const PreferenceBatch<T, Input>& batch, Statistic into) {
     check_point(at, grad, "record_preference_loss_and_gradient");
@@ -190,6 +228,7 @@ class StepContext {
     record_batch_stats(preference_.rewards());
   }
 
+  /// meta_objective_and_gradient with the value left in backend memory as statistic `into` instead of returned.
   void record_meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad,
                                           Statistic into = Statistic::objective) {
     check_point(at, grad, "record_meta_objective_and_gradient");
@@ -199,20 +238,25 @@ class StepContext {
     meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
                                     key_of(meta_batch_), grad, statistics_.slot(into));
   }
+  /// The meta objective at `at`, without its gradient, left in backend memory as statistic `into`.
   void record_meta_objective(VectorView<const T> at, Statistic into = Statistic::objective_after) {
     record_meta_objective_and_gradient(at, VectorView<T>{}, into);
   }
 
-  // Gradients alone: the objective's value is computed by the same pass but nobody reads it.
+  /// The gradient of L at `at` on this step's preference batch, written over grad.
+  ///
+  /// Gradients alone: the objective's value is computed by the same pass but nobody reads it.
   void preference_gradient(VectorView<const T> at, VectorView<T> grad) {
     preference_gradient(at, grad, preference_batch_);
   }
+  /// The same on `batch`.
   void preference_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
     check_point(at, grad, "preference_gradient");
     preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
                                           statistics_.discard_slot());
     record_batch_stats(preference_.rewards());
   }
+  /// The gradient of the meta objective at `at` on this step's meta batch, written over grad.
   void meta_objective_gradient(VectorView<const T> at, VectorView<T> grad) {
     check_point(at, grad, "meta_objective_gradient");
     METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_gradient",
@@ -221,11 +265,11 @@ class StepContext {
                                     key_of(meta_batch_), grad, statistics_.discard_slot());
   }
 
-  // Records the statistic `to` as the value already recorded for `from` in this step.
+  /// Records the statistic `to` as the value already recorded for `from` in this step.
   void record_copy(Statistic from, Statistic to) { statistics_.copy(ctx_, from, to); }
 
-  // The Euclidean norm of x as a norm statistic: the backend's squared_norm where the host can read memory
-  // (its fastest pass), else a reduction added in double, in a fixed order, left in backend memory.
+  /// The Euclidean norm of x as a norm statistic: the backend's squared_norm where the host can read memory
+  /// (its fastest pass), else a reduction added in double, in a fixed order, left in backend memory.
   void record_norm(VectorView<const T> x, Statistic into) {
     METARM_REQUIRE(is_norm(into), "StepContext::record_norm",
                    "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '" +
@@ -237,19 +281,21 @@ class StepContext {
     }
   }
 
-  // The statistics recorded so far (for the learner, and for tests).
+  /// The statistics recorded so far (for the learner, and for tests).
   RecordedStatistics<Backend>& recorded_statistics() { return statistics_; }
 
   // ---- Hessian-vector products at any point `at` --------------------------------------------------------
-  // Each overwrites `out` with H v, H the Hessian of the objective at `at`: exactly (forward-over-reverse)
-  // or by central differences of gradients, as options.method says. `out` may not alias `at` or `v`. An
-  // exact product at the point and on the batch of the same objective's last gradient skips the forward
-  // pass, which that gradient left in the objective's workspace.
+  /// H_L(at) v on this step's preference batch, or on `batch`.
+  ///
+  /// Each overwrites `out` with H v, H the Hessian of the objective at `at`: exactly (forward-over-reverse)
+  /// or by central differences of gradients, as options.method says. `out` may not alias `at` or `v`. An
+  /// exact product at the point and on the batch of the same objective's last gradient skips the forward
+  /// pass, which that gradient left in the objective's workspace.
 
-  // H_L(at) v on this step's preference batch, or on `batch`.
   void preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
     preference_hvp(at, v, out, preference_batch_, options);
   }
+  /// The same on `batch`, such as a part of split_preference_batch.
   void preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
                       const PreferenceBatch<T, Input>& batch, HvpOptions options = {}) {
     check_hvp(at, v, out, options, "preference_hvp");
@@ -259,7 +305,7 @@ class StepContext {
         fd_point(), fd_grad(), "preference_hvp");
   }
 
-  // H_J(at) v on this step's meta batch, J the meta objective.
+  /// H_J(at) v on this step's meta batch, J the meta objective.
   void meta_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
     METARM_REQUIRE(has_meta_batch(), "StepContext::meta_hvp",
                    "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
@@ -269,15 +315,16 @@ class StepContext {
         [&](VectorView<const T> point, VectorView<T> grad) { meta_objective_and_gradient(point, grad); }, fd_point(),
         fd_grad(), "meta_hvp");
   }
+  /// meta_hvp, under the paper's name.
   void difference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
     meta_hvp(at, v, out, options);
   }
 
   // ---- support and query ----------------------------------------------------------------------------------
 
-  // This step's preference batch as two batches: its first `support_pairs` pairs (0: half of them, rounded
-  // down) and the remaining ones. The columns are copied once per call into storage the context keeps, so
-  // both parts stay valid until the next call or the next step.
+  /// This step's preference batch as two batches: its first `support_pairs` pairs (0: half of them, rounded
+  /// down) and the remaining ones. The columns are copied once per call into storage the context keeps, so
+  /// both parts stay valid until the next call or the next step.
   PreferenceSplit split_preference_batch(index_t support_pairs = 0)
     requires std::is_same_v<Input, MatrixView<const T>>
   {
@@ -314,15 +361,17 @@ class StepContext {
 
   // ---- scratch and vector algebra -----------------------------------------------------------------------
 
-  // A parameter-sized vector that persists across steps, found by its name (and index, for a family such as
-  // the points of several inner steps); zero when first handed out.
+  /// A parameter-sized vector that persists across steps, found by its name (and index, for a family such as
+  /// the points of several inner steps); zero when first handed out.
   VectorView<T> scratch(std::string_view name, std::size_t index = 0) { return scratch_.get(name, index); }
-  // The same by number alone, as before vectors had names.
+  /// The same by number alone, as before vectors had names.
   VectorView<T> scratch(std::size_t slot) { return scratch_.get("", slot); }
 
+  /// to = from.
   void copy(VectorView<const T> from, VectorView<T> to) { Backend::copy(ctx_, from, to); }
+  /// y += alpha * x.
   void axpy(T alpha, VectorView<const T> x, VectorView<T> y) { Backend::axpy(ctx_, alpha, x, y); }
-  // to = y + alpha * x, in one pass on backends that fuse it; `to` may alias y but not x.
+  /// to = y + alpha * x, in one pass on backends that fuse it; `to` may alias y but not x.
   void add_scaled(VectorView<const T> y, T alpha, VectorView<const T> x, VectorView<T> to) {
     if constexpr (requires { Backend::add_scaled(ctx_, y, alpha, x, to); }) {
       Backend::add_scaled(ctx_, y, alpha, x, to);
@@ -331,22 +380,26 @@ class StepContext {
       Backend::axpy(ctx_, alpha, x, to);
     }
   }
+  /// x *= alpha.
   void scale(T alpha, VectorView<T> x) { Backend::scale(ctx_, alpha, x); }
+  /// Sets every element of x to `value`.
   void fill(VectorView<T> x, T value) { Backend::fill(ctx_, x, value); }
+  /// The dot product of x and y.
   T dot(VectorView<const T> x, VectorView<const T> y) { return Backend::dot(ctx_, x, y); }
+  /// The Euclidean norm of x, read on the host.
   double norm(VectorView<const T> x) { return std::sqrt(static_cast<double>(Backend::squared_norm(ctx_, x))); }
 
   // ---- the update -----------------------------------------------------------------------------------------
 
-  // The learning rate the next update will use: the optimiser's rate times the schedule's factor.
+  /// The learning rate the next update will use: the optimiser's rate times the schedule's factor.
   double learning_rate() const { return state_.learning_rate(); }
 
-  // Clips grad in place (when clipping is on), applies one optimiser update to params() and returns the
-  // gradient norm before clipping.
+  /// Clips grad in place (when clipping is on), applies one optimiser update to params() and returns the
+  /// gradient norm before clipping.
   double apply_update(VectorView<T> grad) { return state_.apply_update(ctx_, grad); }
 
-  // The same with the gradient norm before clipping recorded as the statistic `into` (see record_norm):
-  // clipping is then decided in backend memory, and nothing waits for the device.
+  /// The same with the gradient norm before clipping recorded as the statistic `into` (see record_norm):
+  /// clipping is then decided in backend memory, and nothing waits for the device.
   void apply_update(VectorView<T> grad, Statistic into) {
     METARM_REQUIRE(is_norm(into), "StepContext::apply_update",
                    "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '" +
@@ -354,11 +407,14 @@ class StepContext {
     state_.apply_update(ctx_, grad, statistics_.slot(into));
   }
 
+  /// The learning rate the last update used.
   double last_learning_rate() const { return state_.last_learning_rate(); }
 
   // ---- for the learner and tests ------------------------------------------------------------------------------
 
-  // New batches may reuse the memory of old ones, so no pass held is reusable afterwards.
+  /// Starts a step on these batches.
+  ///
+  /// New batches may reuse the memory of old ones, so no pass held is reusable afterwards.
   void set_batches(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
     preference_batch_ = pairs;
     meta_batch_ = meta;
@@ -366,12 +422,14 @@ class StepContext {
     meta_.forget();
     statistics_.begin_step();
   }
+  /// The parameters with their layout.
   FlatParams<T, Backend>& parameters() { return state_.parameters(); }
+  /// The parameters with their layout, read-only.
   const FlatParams<T, Backend>& parameters() const { return state_.parameters(); }
-  // The workspace of the preference loss (the meta objective has its own).
+  /// The workspace of the preference loss (the meta objective has its own).
   typename Model::template workspace<Backend>& workspace() { return preference_.workspace(); }
 
-  // Sizes workspaces for batches of up to `columns` columns so that the first step need not.
+  /// Sizes workspaces for batches of up to `columns` columns so that the first step need not.
   void reserve(index_t columns) {
     preference_.reserve(model_, columns);
     meta_.reserve(model_, columns);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the learner needs from a strategy: one member that performs one update through a StepContext and
-// returns its statistics. Checked with a message that says what is missing.
+/// \file
+/// What the learner needs from a strategy: one member that performs one update through a StepContext and
+/// returns its statistics. Checked with a message that says what is missing.
 #pragma once
 
 #include <concepts>
@@ -10,13 +11,15 @@
 
 namespace metarm {
 
+/// What a strategy type provides: a member step(s) that performs one update through the StepContext s and
+/// returns its statistics.
 template <class S, class Step>
 concept StrategyFor = requires(S& strategy, Step& step) {
   { strategy.step(step) } -> std::same_as<StepStats>;
 };
 
-// Strategies that never read the meta batch say so with `static constexpr bool uses_meta_batch = false`;
-// without the declaration a strategy is assumed to need one.
+/// Strategies that never read the meta batch say so with `static constexpr bool uses_meta_batch = false`;
+/// without the declaration a strategy is assumed to need one.
 template <class S>
 constexpr bool strategy_uses_meta_batch() {
   if constexpr (requires { S::uses_meta_batch; }) {
@@ -26,6 +29,7 @@ constexpr bool strategy_uses_meta_batch() {
   }
 }
 
+/// The strategy's `name`, as callbacks and checkpoints give it, or "custom" when S declares none.
 template <class S>
 constexpr std::string_view strategy_name() {
   if constexpr (requires { S::name; }) {
@@ -35,6 +39,7 @@ constexpr std::string_view strategy_name() {
   }
 }
 
+/// Fails to compile, with a message naming the member a strategy needs, unless S satisfies StrategyFor; true otherwise.
 template <class S, class Step>
 constexpr bool check_strategy() {
   static_assert(StrategyFor<S, Step>,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Plain Bradley-Terry training: theta <- optimiser_step(theta, grad L(theta)).
+/// \file
+/// Plain Bradley-Terry training: theta <- optimiser_step(theta, grad L(theta)).
 #pragma once
 
 #include <string_view>
@@ -8,11 +9,14 @@
 
 namespace metarm {
 
+/// Plain preference-loss training: the gradient of L at the parameters, handed to the optimiser.
 struct Vanilla {
+  /// "vanilla", as callbacks and checkpoints give it.
   static constexpr std::string_view name = "vanilla";
-  // The learner skips gathering meta batches for strategies that declare they do not read them.
+  /// The learner skips gathering meta batches for strategies that declare they do not read them.
   static constexpr bool uses_meta_batch = false;
 
+  /// One update; every statistic is recorded in backend memory (StepContext::record_*).
   template <class Step>
   StepStats step(Step& s) {
     auto grad = s.scratch("gradient");

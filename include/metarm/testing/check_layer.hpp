@@ -1,23 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-// check_layer: every check a layer must pass, from one line, in double on any backend.
-//
-//   const auto report = metarm::testing::check_layer<metarm::cpu>(MyLayer(16));
-//   REQUIRE(report.passed());   // report.describe() says what failed and by how much
-//
-// The layer is built on a random input x of options.input_width features by options.columns columns, with
-// random parameters theta, and judged through the scalar
-//   F(theta, x) = sum(U * y) + 1/2 sum(W * y * y),   y = layer(x; theta)
-// whose curvature in y (W > 0) makes every second-order term of the layer show. It checks:
-//  - the parameter and input gradients of backward against central differences of F, with the gradient
-//    written over the buffer and added to it;
-//  - the exact Hessian-vector product (forward_tangent, backward_tangent) along a random direction (v, x_t)
-//    against central differences of the gradients, and along v alone with x as data (x_t empty);
-//  - that it is symmetric: <u1, H u2> = <u2, H u1> for two random directions;
-//  - that backward_tangent without recompute (the gradients held from backward) gives the same result;
-//  - that once the workspace exists, a second round of all four passes allocates nothing, when a counting
-//    operator new is installed (count_allocations.hpp).
-// run_layer_passes gives the passes' outputs on host memory, so a CUDA test can compare a layer on both
-// backends (tests/cuda).
+/// \file
+/// check_layer: every check a layer must pass, from one line, in double on any backend.
+///
+/// \code
+///   const auto report = metarm::testing::check_layer<metarm::cpu>(MyLayer(16));
+///   REQUIRE(report.passed());   // report.describe() says what failed and by how much
+/// \endcode
+///
+/// The layer is built on a random input x of options.input_width features by options.columns columns, with
+/// random parameters theta, and judged through the scalar
+/// \verbatim
+///   F(theta, x) = sum(U * y) + 1/2 sum(W * y * y),   y = layer(x; theta)
+/// \endverbatim
+/// whose curvature in y (W > 0) makes every second-order term of the layer show. It checks:
+///  - the parameter and input gradients of backward against central differences of F, with the gradient
+///    written over the buffer and added to it;
+///  - the exact Hessian-vector product (forward_tangent, backward_tangent) along a random direction (v, x_t)
+///    against central differences of the gradients, and along v alone with x as data (x_t empty);
+///  - that it is symmetric: <u1, H u2> = <u2, H u1> for two random directions;
+///  - that backward_tangent without recompute (the gradients held from backward) gives the same result;
+///  - that once the workspace exists, a second round of all four passes allocates nothing, when a counting
+///    operator new is installed (count_allocations.hpp).
+/// run_layer_passes gives the passes' outputs on host memory, so a CUDA test can compare a layer on both
+/// backends (tests/cuda).
 #pragma once
 
 #include <algorithm>
@@ -36,36 +41,51 @@
 #include "metarm/params/layout.hpp"
 #include "metarm/testing/allocation_counter.hpp"
 
+/// \namespace metarm::testing
+/// Harnesses that check a layer, a preference loss or a meta objective of your own against finite differences,
+/// and allocation counting for test programs.
+
 namespace metarm::testing {
 
+/// How check_layer draws its test point, and the error it accepts.
 struct LayerCheckOptions {
+  /// The width of the random input.
   index_t input_width = 6;
+  /// The number of input columns.
   index_t columns = 5;
+  /// The seed of the input, the parameters and the directions.
   std::uint64_t seed = 1;
-  double parameter_noise = 0.3;  // added to the layer's initial parameters, so that no symmetry hides an error
-  double step = 1e-5;            // of the central differences
-  // Per coordinate |analytic - numeric| / max(1, |analytic|, |numeric|); above 1e-7 in double means a wrong
-  // derivative (truncation O(h^2) ~ 1e-10, rounding O(eps / h) ~ 1e-11).
+  double parameter_noise = 0.3;  ///< added to the layer's initial parameters, so that no symmetry hides an error
+  double step = 1e-5;            ///< of the central differences
+  /// The largest error that passes.
+  ///
+  /// Per coordinate |analytic - numeric| / max(1, |analytic|, |numeric|); above 1e-7 in double means a wrong
+  /// derivative (truncation O(h^2) ~ 1e-10, rounding O(eps / h) ~ 1e-11).
   double tolerance = 1e-7;
 };
 
+/// What check_layer measured: the worst error of each check, and the allocations of a second round of passes.
 struct LayerCheckReport {
+  /// The layer's describe().
   std::string layer;
-  double gradient_error = 0;        // parameters and input, written over the buffer
-  double accumulate_error = 0;      // the same, added to what the buffer held
-  double hvp_error = 0;             // along (v, x_t), parameters and input
-  double data_hvp_error = 0;        // along v, x as data
-  double symmetry_error = 0;        // |<u1, H u2> - <u2, H u1>| / max(1, |<u1, H u2>|)
-  double held_gradients_error = 0;  // backward_tangent without recompute against with it
-  std::optional<long> allocations_after_first;  // empty when no counting operator new is installed
+  double gradient_error = 0;        ///< parameters and input, written over the buffer
+  double accumulate_error = 0;      ///< the same, added to what the buffer held
+  double hvp_error = 0;             ///< along (v, x_t), parameters and input
+  double data_hvp_error = 0;        ///< along v, x as data
+  double symmetry_error = 0;        ///< |<u1, H u2> - <u2, H u1>| / max(1, |<u1, H u2>|)
+  double held_gradients_error = 0;  ///< backward_tangent without recompute against with it
+  std::optional<long> allocations_after_first;  ///< empty when no counting operator new is installed
+  /// The tolerance the errors were judged against.
   double tolerance = 0;
 
+  /// Whether every error is within the tolerance and, when counted, no pass allocated.
   bool passed() const {
     return gradient_error <= tolerance && accumulate_error <= tolerance && hvp_error <= tolerance &&
            data_hvp_error <= tolerance && symmetry_error <= tolerance && held_gradients_error <= tolerance &&
            allocations_after_first.value_or(0) == 0;
   }
 
+  /// One line with every error, for the message of a failed check.
   std::string describe() const {
     std::ostringstream out;
     out << layer << ": gradient " << gradient_error << ", accumulated gradient " << accumulate_error << ", hvp "
@@ -76,11 +96,23 @@ struct LayerCheckReport {
   }
 };
 
-// What the four passes of a layer give at one point, on host memory: y, the parameter and input gradients,
-// y_t, and the parameter and input parts of the Hessian-vector product along (v, x_t).
+/// What the four passes of a layer give at one point, on host memory: y, the parameter and input gradients,
+/// y_t, and the parameter and input parts of the Hessian-vector product along (v, x_t).
 struct LayerPassResults {
+  /// The layer's describe().
   std::string layer;
+  /// The layer's output y.
   std::vector<double> y, grad, dx, y_t, hv, dx_t;
+  /// \var metarm::testing::LayerPassResults::grad
+  /// The parameter gradient.
+  /// \var metarm::testing::LayerPassResults::dx
+  /// The input gradient.
+  /// \var metarm::testing::LayerPassResults::y_t
+  /// The tangent of y along (v, x_t).
+  /// \var metarm::testing::LayerPassResults::hv
+  /// The parameter part of the Hessian-vector product along (v, x_t).
+  /// \var metarm::testing::LayerPassResults::dx_t
+  /// The input part of the Hessian-vector product along (v, x_t).
 };
 
 namespace detail {
@@ -260,6 +292,7 @@ class LayerProbe {
 
 }  // namespace detail
 
+/// Runs every check of the file's description on `layer`, built on `options.input_width` features, on Backend.
 template <class Backend, class L>
 LayerCheckReport check_layer(L layer, LayerCheckOptions options = {}) {
   detail::LayerProbe<Backend, L> probe(std::move(layer), options);
@@ -330,8 +363,8 @@ LayerCheckReport check_layer(L layer, LayerCheckOptions options = {}) {
   return report;
 }
 
-// The outputs of the four passes at the probe's random point and direction (options.seed), for comparing
-// one layer on two backends.
+/// The outputs of the four passes at the probe's random point and direction (options.seed), for comparing
+/// one layer on two backends.
 template <class Backend, class L>
 LayerPassResults run_layer_passes(L layer, LayerCheckOptions options = {}) {
   detail::LayerProbe<Backend, L> probe(std::move(layer), options);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// check_preference_loss and check_meta_objective: the checks a loss or a meta objective must pass, from one
-// line, in double on any backend: the reward gradient against central differences of the value, the reward
-// Hessian product against central differences of the gradient, and its symmetry, at random rewards (with
-// margins, or with prompts of mixed sizes).
-//
-//   const auto report = metarm::testing::check_preference_loss<metarm::cpu>(MyLoss{});
-//   REQUIRE(report.passed());
+/// \file
+/// check_preference_loss and check_meta_objective: the checks a loss or a meta objective must pass, from one
+/// line, in double on any backend: the reward gradient against central differences of the value, the reward
+/// Hessian product against central differences of the gradient, and its symmetry, at random rewards (with
+/// margins, or with prompts of mixed sizes).
+///
+/// \code
+///   const auto report = metarm::testing::check_preference_loss<metarm::cpu>(MyLoss{});
+///   REQUIRE(report.passed());
+/// \endcode
 #pragma once
 
 #include <algorithm>
@@ -24,25 +27,38 @@
 
 namespace metarm::testing {
 
+/// How the loss checks draw their random rewards, and the error they accept.
 struct LossCheckOptions {
-  index_t pairs = 7;                            // for a preference loss
-  std::vector<index_t> responses{2, 3, 5, 4};   // per prompt, for a meta objective
+  index_t pairs = 7;                            ///< for a preference loss
+  std::vector<index_t> responses{2, 3, 5, 4};   ///< per prompt, for a meta objective
+  /// The seed of the rewards, margins and directions.
   std::uint64_t seed = 1;
+  /// The standard deviation of the random rewards.
   double reward_scale = 1.5;
+  /// The step of the central differences.
   double step = 1e-5;
+  /// The largest error that passes.
   double tolerance = 1e-7;
 };
 
+/// What a loss check measured: the worst error of each check.
 struct LossCheckReport {
+  /// The loss's or objective's name.
   std::string name;
+  /// The reward gradient against central differences of the value.
   double gradient_error = 0;
+  /// The reward Hessian product against central differences of the gradient.
   double hessian_error = 0;
+  /// |<u, H t> - <t, H u>| / max(1, |<u, H t>|) for two random directions.
   double symmetry_error = 0;
+  /// The tolerance the errors were judged against.
   double tolerance = 0;
 
+  /// Whether every error is within the tolerance.
   bool passed() const {
     return gradient_error <= tolerance && hessian_error <= tolerance && symmetry_error <= tolerance;
   }
+  /// One line with every error, for the message of a failed check.
   std::string describe() const {
     std::ostringstream out;
     out << name << ": reward gradient " << gradient_error << ", reward Hessian product " << hessian_error
@@ -113,6 +129,7 @@ struct HostVectors {
 
 }  // namespace detail
 
+/// Checks a preference loss on Backend at random rewards and margins; see the file's description.
 template <class Backend, class Loss>
 LossCheckReport check_preference_loss(const Loss& loss, LossCheckOptions options = {}) {
   static_assert(::metarm::check_preference_loss<Loss, Backend, double>());
@@ -143,6 +160,7 @@ LossCheckReport check_preference_loss(const Loss& loss, LossCheckOptions options
       });
 }
 
+/// Checks a meta objective on Backend at random rewards of prompts of the sizes in options.responses.
 template <class Backend, class Objective>
 LossCheckReport check_meta_objective(const Objective& objective, LossCheckOptions options = {}) {
   static_assert(::metarm::check_meta_objective<Objective, Backend, double>());

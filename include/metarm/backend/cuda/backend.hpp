@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// The CUDA backend: device memory, cuBLAS for the dense algebra and small kernels for the rest, with the
-// same static members as metarm::cpu, so every model, loss, optimiser, strategy and the learner run on it
-// unchanged. Include through metarm/backend/cuda.hpp, in a translation unit compiled by nvcc.
-//
-// Devices: every op first makes its context's device current (cuda_context::make_current), so contexts on
-// different devices may take turns in one thread; the device is left current afterwards.
-//
-// Host-device traffic: parameters, gradients, optimiser state, workspaces and scratch stay on the device.
-// The ops that return a value to the host (reduce, reduce_segments, dot, squared_norm, identical) and the
-// transfers wait for the stream; no other op does. reduce_into and reduce_segments_into leave their value in
-// device memory instead: the built-in strategies record their step statistics with them, so a training step
-// queues its work without waiting (docs/cuda.md, "What lives where"). Batches are uploaded from page-locked
-// staging (`staging`), which does not wait either.
+/// \file
+/// The CUDA backend: device memory, cuBLAS for the dense algebra and small kernels for the rest, with the
+/// same static members as metarm::cpu, so every model, loss, optimiser, strategy and the learner run on it
+/// unchanged. Include through metarm/backend/cuda.hpp, in a translation unit compiled by nvcc.
+///
+/// Devices: every op first makes its context's device current (cuda_context::make_current), so contexts on
+/// different devices may take turns in one thread; the device is left current afterwards.
+///
+/// Host-device traffic: parameters, gradients, optimiser state, workspaces and scratch stay on the device.
+/// The ops that return a value to the host (reduce, reduce_segments, dot, squared_norm, identical) and the
+/// transfers wait for the stream; no other op does. reduce_into and reduce_segments_into leave their value in
+/// device memory instead: the built-in strategies record their step statistics with them, so a training step
+/// queues its work without waiting (docs/cuda.md, "What lives where"). Batches are uploaded from page-locked
+/// staging (`staging`), which does not wait either.
 #pragma once
 
 #include <cublas_v2.h>
@@ -36,21 +37,27 @@
 
 namespace metarm {
 
+/// The CUDA backend policy: device memory, cuBLAS and the library's kernels, with the members of metarm::cpu.
 struct cuda {
+  /// The backend's name, as programs print it.
   static constexpr std::string_view name = "cuda";
+  /// Host code may not read its memory: values reach the host through copy_to_host and the reductions.
   static constexpr bool host_accessible = false;
 
+  /// One device, one stream and one cuBLAS handle; Options{.device, .tf32} chooses the device and TF32 products.
   using context = detail::cuda_context;
 
+  /// Owning device memory with cpu::buffer's interface, allocated on the device current at its first resize.
   template <class T>
   using buffer = detail::device_buffer<T>;
 
-  // Page-locked host memory from which uploads do not wait (see the learner's batch buffers).
+  /// Page-locked host memory from which uploads do not wait (see the learner's batch buffers).
   template <class T>
   using staging = detail::pinned_staging<T>;
 
   // ---- transfers (synchronous: the host memory may be reused as soon as they return) ---------------------
 
+  /// Copies source.size elements from device memory to `destination` on the host, waiting for the stream.
   template <class T>
   static void copy_to_host(context& ctx, VectorView<const T> source, T* destination) {
     if (source.size > 0) {
@@ -61,6 +68,7 @@ struct cuda {
     }
   }
 
+  /// Copies destination.size elements from `source` on the host into device memory, waiting for the copy.
   template <class T>
   static void copy_from_host(context& ctx, const T* source, VectorView<T> destination) {
     if (destination.size > 0) {
@@ -73,7 +81,9 @@ struct cuda {
 
   // ---- vector algebra -----------------------------------------------------------------------------------
 
-  // A memset when the value's bits are all zero (+0, not -0), a kernel otherwise.
+  /// Sets every element of x to `value`.
+  ///
+  /// A memset when the value's bits are all zero (+0, not -0), a kernel otherwise.
   template <class T>
   static void fill(context& ctx, VectorView<T> x, T value) {
     if (x.size == 0) return;
@@ -86,8 +96,10 @@ struct cuda {
                                                                 ctx.stream()>>>(x.data, x.size, value));
   }
 
-  // Overlapping ranges are copied as memmove copies them (cudaMemcpyAsync leaves that undefined), by one
-  // block of a kernel that walks the range in the safe direction; the library itself never overlaps them.
+  /// Copies source into destination, of the same size, in stream order.
+  ///
+  /// Overlapping ranges are copied as memmove copies them (cudaMemcpyAsync leaves that undefined), by one
+  /// block of a kernel that walks the range in the safe direction; the library itself never overlaps them.
   template <class T>
   static void copy(context& ctx, VectorView<const T> source, VectorView<T> destination) {
     check_same_size(source.size, destination.size, "cuda::copy");
@@ -105,7 +117,7 @@ struct cuda {
                                       ctx.stream()));
   }
 
-  // y += alpha * x
+  /// y += alpha * x
   template <class T>
   static void axpy(context& ctx, T alpha, VectorView<const T> x, VectorView<T> y) {
     check_same_size(x.size, y.size, "cuda::axpy");
@@ -119,6 +131,7 @@ struct cuda {
     }
   }
 
+  /// Multiplies every element of x by alpha (cuBLAS scal).
   template <class T>
   static void scale(context& ctx, T alpha, VectorView<T> x) {
     if (x.size == 0) return;
@@ -131,7 +144,9 @@ struct cuda {
     }
   }
 
-  // Returns to the host (a synchronising read).
+  /// The dot product of x and y, of the same size.
+  ///
+  /// Returns to the host (a synchronising read).
   template <class T>
   static T dot(context& ctx, VectorView<const T> x, VectorView<const T> y) {
     check_same_size(x.size, y.size, "cuda::dot");
@@ -147,7 +162,9 @@ struct cuda {
     return result;
   }
 
-  // Returns to the host (a synchronising read). cuBLAS's nrm2 scales against overflow.
+  /// The sum of the squares of the elements of x.
+  ///
+  /// Returns to the host (a synchronising read). cuBLAS's nrm2 scales against overflow.
   template <class T>
   static T squared_norm(context& ctx, VectorView<const T> x) {
     T norm = T(0);
@@ -162,7 +179,7 @@ struct cuda {
     return norm * norm;
   }
 
-  // Whether x and y have the same size and the same bits (a synchronising read, see cpu::identical).
+  /// Whether x and y have the same size and the same bits (a synchronising read, see cpu::identical).
   template <class T>
   static bool identical(context& ctx, VectorView<const T> x, VectorView<const T> y) {
     if (x.size != y.size) return false;
@@ -182,7 +199,7 @@ struct cuda {
 
   // ---- matrix algebra -----------------------------------------------------------------------------------
 
-  // C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
+  /// C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
   template <class T>
   static void gemm(context& ctx, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b,
                    T beta, MatrixView<T> c) {
@@ -211,6 +228,7 @@ struct cuda {
     }
   }
 
+  /// Every column of C gets `bias` added.
   template <class T>
   static void add_to_columns(context& ctx, VectorView<const T> bias, MatrixView<T> c) {
     check_same_size(bias.size, c.rows, "cuda::add_to_columns");
@@ -222,8 +240,8 @@ struct cuda {
                                                                          std::max(c.ld, c.rows)));
   }
 
-  // out += the sum of M's columns. Few rows (the head bias has one): a block per row adds its columns; many
-  // rows: a block per 32 rows, each warp a slice of the columns. Both add in a fixed order.
+  /// out += the sum of M's columns. Few rows (the head bias has one): a block per row adds its columns; many
+  /// rows: a block per 32 rows, each warp a slice of the columns. Both add in a fixed order.
   template <class T>
   static void accumulate_column_sum(context& ctx, MatrixView<const T> m, VectorView<T> out) {
     check_same_size(m.rows, out.size, "cuda::accumulate_column_sum");
@@ -244,6 +262,7 @@ struct cuda {
 
   // ---- generic loops (see cpu::for_each): functors whose call operator is METARM_HOST_DEVICE -------------
 
+  /// f(i) for every i in [0, n), in one grid-stride kernel on the context's stream.
   template <class F>
   static void for_each(context& ctx, index_t n, const F& f) {
     if (n <= 0) return;
@@ -252,10 +271,12 @@ struct cuda {
                        detail::kernels::for_each<F><<<blocks(n), detail::kernels::block_size, 0, ctx.stream()>>>(n, f));
   }
 
-  // Returns to the host (a synchronising read). Two passes that use the whole device: up to
-  // cuda_context::max_partials blocks each add their share of the terms in a fixed order and write the sum
-  // to the context's scratch, then one block adds those sums in order. The number of blocks depends on n
-  // alone, so every run, on any GPU, gives the same bits.
+  /// The sum of f(i) over i in [0, n), added in double in a fixed order.
+  ///
+  /// Returns to the host (a synchronising read). Two passes that use the whole device: up to
+  /// cuda_context::max_partials blocks each add their share of the terms in a fixed order and write the sum
+  /// to the context's scratch, then one block adds those sums in order. The number of blocks depends on n
+  /// alone, so every run, on any GPU, gives the same bits.
   template <class F>
   static double reduce(context& ctx, index_t n, const F& f) {
     if (n <= 0) return 0.0;
@@ -269,7 +290,9 @@ struct cuda {
     return ctx.read_result().value;
   }
 
-  // `offsets` is device memory of m + 1 positions.
+  /// f(p, begin, end) for every segment p of `offsets`, in one grid-stride kernel on the context's stream.
+  ///
+  /// `offsets` is device memory of m + 1 positions.
   template <class F>
   static void for_each_segment(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
@@ -280,7 +303,9 @@ struct cuda {
                                                               ctx.stream()>>>(offsets.data, segments, f));
   }
 
-  // Returns to the host (a synchronising read); in two passes, as reduce.
+  /// The sum of f(p, begin, end) over the segments of `offsets`, in double.
+  ///
+  /// Returns to the host (a synchronising read); in two passes, as reduce.
   template <class F>
   static double reduce_segments(context& ctx, VectorView<const index_t> offsets, const F& f) {
     const index_t segments = offsets.size - 1;
@@ -296,9 +321,9 @@ struct cuda {
     return ctx.read_result().value;
   }
 
-  // The reductions with their result left in device memory, divided by `divisor`: `out` points to one double
-  // of it. Nothing waits: the step statistics are recorded this way and read when the learner reads them.
-  // The terms are added in the same order as by reduce.
+  /// The reductions with their result left in device memory, divided by `divisor`: `out` points to one double
+  /// of it. Nothing waits: the step statistics are recorded this way and read when the learner reads them.
+  /// The terms are added in the same order as by reduce.
   template <class F>
   static void reduce_into(context& ctx, index_t n, const F& f, double* out, double divisor = 1.0) {
     ctx.make_current();
@@ -313,6 +338,7 @@ struct cuda {
     add_partials(ctx, parts, out, divisor, true);
   }
 
+  /// reduce_segments() divided by `divisor`, left in device memory at `out`; see reduce_into.
   template <class F>
   static void reduce_segments_into(context& ctx, VectorView<const index_t> offsets, const F& f, double* out,
                                    double divisor = 1.0) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Every CUDA runtime and cuBLAS call goes through these checks; a failure throws metarm::Error with the
-// call, the status name and the file:line.
+/// \file
+/// Every CUDA runtime and cuBLAS call goes through these checks; a failure throws metarm::Error with the
+/// call, the status name and the "file:line".
 #pragma once
 
 #include <cublas_v2.h>
@@ -36,13 +37,17 @@ inline void check_cublas(cublasStatus_t status, const char* call, const char* fi
 
 }  // namespace metarm::detail
 
+/// Calls a CUDA runtime function and throws metarm::Error, naming the call and its "file:line", when it fails.
 #define METARM_CUDA_CHECK(call) ::metarm::detail::check_cuda((call), #call, __FILE__, __LINE__)
+/// Calls a cuBLAS function and throws metarm::Error, naming the call and its "file:line", when it fails.
 #define METARM_CUBLAS_CHECK(call) ::metarm::detail::check_cublas((call), #call, __FILE__, __LINE__)
-// Launches a kernel (the launch expression, <<<...>>> and all, is the second argument) and checks it. A
-// launch reports its configuration errors only through cudaGetLastError(), which returns the last error of
-// any earlier runtime call as well; so the last error is read and dropped before the launch (an error left
-// by a call whose status was not checked, such as a cudaFree in a destructor), and what is read after it
-// is the launch's own.
+/// Checks a kernel launch: throws metarm::Error naming `what` when the launch expression fails to start.
+///
+/// Launches a kernel (the launch expression, <<<...>>> and all, is the second argument) and checks it. A
+/// launch reports its configuration errors only through cudaGetLastError(), which returns the last error of
+/// any earlier runtime call as well; so the last error is read and dropped before the launch (an error left
+/// by a call whose status was not checked, such as a cudaFree in a destructor), and what is read after it
+/// is the launch's own.
 #define METARM_CUDA_LAUNCH(what, ...)                                                 \
   do {                                                                                \
     (void)cudaGetLastError();                                                         \
