@@ -144,7 +144,8 @@ def main():
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {cpu_model()}; "
           f"flags: {cpu_flags()}")
-    print(f"metarm: {binary}, products by {product_kernels(binary)}" +
+    print(f"metarm: {binary}, products by {product_kernels(binary)}, elementwise loops on "
+          f"{product_kernels(binary, 'elementwise_kernels')}" +
           (", run with the peer's OpenBLAS settings" if blas_build else ""))
     print("peer environment: LD_LIBRARY_PATH=" + env.get("LD_LIBRARY_PATH", "") +
           " GLIBC_TUNABLES=" + env["GLIBC_TUNABLES"] + " (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset)")
@@ -280,11 +281,12 @@ def cpu_flags():
     return "unknown flags"
 
 
-def product_kernels(binary):
-    """What the binary's products run on, from the context of its shortest row."""
+def product_kernels(binary, key="product_kernels"):
+    """What the binary's products (or, with key="elementwise_kernels", its elementwise loops) run on, from the
+    context of its shortest row."""
     out = run_json([str(binary), "--benchmark_filter=^adam_update/params:1048576/threads:1/real_time$",
                     "--benchmark_min_time=0.01", "--benchmark_format=json"], env=METARM_ENV)
-    return json.loads(out).get("context", {}).get("product_kernels", "unknown")
+    return json.loads(out).get("context", {}).get(key, "unknown")
 
 
 def cpu_model():

@@ -238,6 +238,7 @@ BENCHMARK(optimizer_traffic)
 // The context of every run names the kernels that ran the products (and, through them, the instruction set).
 int main(int argc, char** argv) {
   benchmark::AddCustomContext("product_kernels", metarm::cpu::product_kernels());
+  benchmark::AddCustomContext("elementwise_kernels", metarm::cpu::elementwise_kernels());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

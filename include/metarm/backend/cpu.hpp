@@ -27,6 +27,21 @@ extern "C" char* openblas_get_config(void);
 extern "C" char* openblas_get_corename(void);
 #endif
 
+// The elementwise loops are compiled twice, for AVX2 and for the build's own target, and the CPU picks its
+// version when the program starts (GCC's target_clones, through an ifunc), so that a program built without
+// -march still runs them eight floats wide. AVX2 without FMA computes each element bit for bit as the
+// build's own target does (an AVX-512F clone would fuse multiplies and adds, and round differently), and a
+// reduction's interleaved partial sums are the same sums at any width. A build that targets AVX2 or more
+// (-march=native on a recent CPU) needs no clone and keeps its own, wider or fused, code.
+// METARM_NO_VECTOR_CLONES turns it off.
+#if defined(__x86_64__) && !defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
+    !defined(__CUDACC__) && !defined(METARM_NO_VECTOR_CLONES)
+#define METARM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define METARM_DETAIL_VECTOR_CLONES_ON 1
+#else
+#define METARM_VECTOR_CLONES
+#endif
+
 #include "metarm/backend/host.hpp"
 #include "metarm/backend/sparse_view.hpp"
 #include "metarm/backend/transpose.hpp"
@@ -347,6 +362,21 @@ struct cpu {
 #endif
   }
 
+  /// Which instruction set runs the elementwise loops (for_each, reduce) of layers, losses and optimisers:
+  /// the AVX2 version chosen at run time (a build without AVX2 on a CPU with it), or the build's own target.
+  static std::string elementwise_kernels() {
+#if defined(METARM_DETAIL_VECTOR_CLONES_ON)
+    if (__builtin_cpu_supports("avx2")) return "AVX2, chosen at run time";
+    return "the build's target (this CPU has no AVX2)";
+#elif defined(__AVX512F__)
+    return "the build's target (AVX-512F)";
+#elif defined(__AVX2__)
+    return "the build's target (AVX2)";
+#else
+    return "the build's target";
+#endif
+  }
+
   /// Every column of C gets `bias` added.
   template <class T>
   static void add_to_columns(context&, VectorView<const T> bias, MatrixView<T> c) {
@@ -428,15 +458,7 @@ struct cpu {
   /// element is computed the same way whatever the split, so results do not depend on the thread count.
   template <class F>
   static void for_each(context& ctx, index_t n, const F& f) {
-    for_blocks(ctx, n, [&f](index_t begin, index_t count) {
-      const index_t end = begin + count;
-#if defined(_OPENMP) || defined(METARM_OPENMP_SIMD)
-#pragma omp simd
-#endif
-      for (index_t i = begin; i < end; ++i) {
-        f(i);
-      }
-    });
+    for_blocks(ctx, n, [&f](index_t begin, index_t count) { block_for_each(f, begin, begin + count); });
   }
 
   /// The sum of f(i) over i in [0, n), added in double. f may also write outputs of its own index, which lets
@@ -512,7 +534,17 @@ struct cpu {
   static constexpr int reduction_lanes = 16;
 
   template <class F>
-  static double block_sum(const F& f, index_t begin, index_t end) {
+  METARM_VECTOR_CLONES static void block_for_each(const F& f, index_t begin, index_t end) {
+#if defined(_OPENMP) || defined(METARM_OPENMP_SIMD)
+#pragma omp simd
+#endif
+    for (index_t i = begin; i < end; ++i) {
+      f(i);
+    }
+  }
+
+  template <class F>
+  METARM_VECTOR_CLONES static double block_sum(const F& f, index_t begin, index_t end) {
     double lane[reduction_lanes] = {};
     index_t i = begin;
     for (; i + reduction_lanes <= end; i += reduction_lanes) {
