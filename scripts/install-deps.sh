@@ -14,6 +14,8 @@ packages+=(libopenblas-openmp-dev)
 # The Debian package (scripts/package.sh): dpkg-shlibdeps names the programs' shared libraries, and the
 # package's tests build a consumer through pkg-config.
 packages+=(dpkg-dev pkgconf)
+# ThreadSanitizer's run-time library for g++ (scripts/test.sh --tsan).
+packages+=(libtsan2)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -5,6 +5,9 @@
 #                                found (they run on a GPU and are reported as skipped without one)
 #   scripts/test.sh --sanitize   tests only, with AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/
 #                                (CPU backend only: the sanitizers do not cover device code)
+#   scripts/test.sh --tsan       the concurrency tests only, with ThreadSanitizer, in build-tsan/ (OpenMP and
+#                                the BLAS off: neither libgomp nor OpenBLAS is built with ThreadSanitizer, so
+#                                it would report their own synchronisation as races)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -20,6 +23,14 @@ if [ "${1:-}" = "--sanitize" ]; then
   # Packaging and compile-only checks say nothing more under a sanitizer.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -j "$jobs" --output-on-failure -E '^(package|compile):'
+elif [ "${1:-}" = "--tsan" ]; then
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS="-O1 -fsanitize=thread -fno-omit-frame-pointer" \
+    -DMETARM_BUILD_EXAMPLES=OFF -DMETARM_BUILD_BENCHMARKS=OFF -DMETARM_ENABLE_CUDA=OFF \
+    -DMETARM_USE_OPENMP=OFF -DMETARM_USE_BLAS=OFF
+  cmake --build build-tsan -j "$jobs" --target metarm_concurrency_test
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir build-tsan -j "$jobs" --output-on-failure -R '^concurrency/'
 else
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
   cmake --build build -j "$jobs"

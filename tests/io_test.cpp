@@ -191,6 +191,42 @@ TEST_CASE("safetensors: a checkpoint truncated at every byte, or with any header
   }
 }
 
+// A write killed between mkstemp and rename leaves "<target>.tmp-XXXXXX"; the next save to that target removes
+// such files, and only those: not another target's, not a near miss of the pattern, not a link.
+TEST_CASE("a save removes the temporary files that interrupted saves to the same path left", "[io][checkpoint]") {
+  TempDir dir;
+  Rng rng(44);
+  const index_t d = 3;
+  const auto w = test::random_vector<double>(rng, d);
+  MetaLearner learner(Mlp<Tanh, double>(d, {2}), Vanilla{}, Sgd{}, LearnerOptions{.seed = 1});
+  learner.fit(test::separable_pairs<double>(rng, d, 20, w), nullptr, FitOptions<double>{.epochs = 1, .batch_size = 10});
+  const std::string target = dir.at("c.safetensors");
+  save_checkpoint(target, learner);
+  const auto touch = [&](const std::string& name) { std::ofstream(dir.at(name)) << "partial"; };
+  touch("c.safetensors.tmp-aB3xY9");  // stale, twice
+  touch("c.safetensors.tmp-000000");
+  const std::vector<std::string> kept = {"d.safetensors.tmp-aB3xY9", "c.safetensors.tmp-aB3xY",
+                                         "c.safetensors.tmp-aB3xY9z", "c.safetensors.tmp-aB3x.9", "xc.safetensors.tmp-aB3xY9"};
+  for (const auto& name : kept) touch(name);
+  std::filesystem::create_symlink(dir.at("d.safetensors.tmp-aB3xY9"), dir.at("c.safetensors.tmp-link00"));
+  std::filesystem::create_directory(dir.at("c.safetensors.tmp-dir000"));
+
+  save_checkpoint(target, learner);
+  CHECK_FALSE(std::filesystem::exists(dir.at("c.safetensors.tmp-aB3xY9")));
+  CHECK_FALSE(std::filesystem::exists(dir.at("c.safetensors.tmp-000000")));
+  for (const auto& name : kept) {
+    INFO(name);
+    CHECK(std::filesystem::exists(dir.at(name)));
+  }
+  CHECK(std::filesystem::is_symlink(dir.at("c.safetensors.tmp-link00")));
+  CHECK(std::filesystem::is_directory(dir.at("c.safetensors.tmp-dir000")));
+  // The checkpoint itself is whole, and no temporary file of this save remains.
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path)) ++entries;
+  CHECK(entries == 1 + kept.size() + 2);
+  CHECK(Checkpoint::read(target).model_description() == "mlp<tanh>(3,2,1)");
+}
+
 TEST_CASE("checkpoints restore parameters, optimiser state, update count and metadata", "[io][checkpoint]") {
   TempDir dir;
   Rng rng(41);

@@ -57,32 +57,35 @@ struct cpu {
   /// Views handed out by this backend can be read and written by host code directly.
   static constexpr bool host_accessible = true;
 
-  /// Per-run execution settings. Eigen's thread count is process-wide, so setting it here sets it for every
-  /// context in the process.
+  /// Per-run execution settings. Each context owns its thread count: nothing here or in the ops changes
+  /// Eigen's, OpenMP's or the BLAS's process-wide settings, so learners on different threads, each with its own
+  /// context, do not disturb one another.
   class context {
    public:
-    /// Eigen's default thread count (see set_threads).
+    /// A context that runs on the calling thread's OpenMP default (see set_threads).
     context() = default;
-    /// A context that runs on `threads` threads (0: Eigen's default).
+    /// A context that runs on `threads` threads (0: the calling thread's OpenMP default).
     explicit context(int threads) { set_threads(threads); }
 
-    /// Sets the thread count of Eigen's products and of the backend's own loops.
+    /// Sets the thread count of the products and of the backend's own loops, for this context only.
     ///
-    /// 0 keeps Eigen's default (all cores when built with OpenMP, else 1). With OpenMP the calling thread's
-    /// OpenMP default follows too, so that a BLAS that Eigen hands its products to (EIGEN_USE_BLAS with an
-    /// OpenMP build of OpenBLAS) uses the same count.
+    /// 0 follows the OpenMP default of the thread that runs each op, read when the op runs (OMP_NUM_THREADS,
+    /// else all cores); without OpenMP every op runs on one thread.
     void set_threads(int threads) {
       METARM_REQUIRE(threads >= 0, "cpu::context", "argument 'threads' must be >= 0, got " + std::to_string(threads));
       threads_ = threads;
-      if (threads > 0) {
-        Eigen::setNbThreads(threads);
-#if defined(_OPENMP)
-        omp_set_num_threads(threads);
-#endif
-      }
     }
-    /// The thread count in effect: the one set, else Eigen's.
-    int threads() const { return threads_ > 0 ? threads_ : Eigen::nbThreads(); }
+    /// The thread count in effect: the one set, else the calling thread's OpenMP default (1 without OpenMP).
+    int threads() const {
+      if (threads_ > 0) {
+        return threads_;
+      }
+#if defined(_OPENMP)
+      return omp_get_max_threads();
+#else
+      return 1;
+#endif
+    }
 
     /// Host work is complete when an op returns.
     void synchronize() const {}
@@ -275,7 +278,7 @@ struct cpu {
 
   /// C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
   template <class T>
-  static void gemm(context&, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
+  static void gemm(context& ctx, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
                    MatrixView<T> c) {
     const index_t m = trans_a == Trans::yes ? a.cols : a.rows;
     const index_t k = trans_a == Trans::yes ? a.rows : a.cols;
@@ -295,13 +298,13 @@ struct cpu {
       return;
     }
 #if defined(_OPENMP)
-    // The products of a training step are thin (one side is a batch of 64 to 128 columns), and Eigen's own
-    // split of them over threads gains little or loses. So the product is split here instead: each thread
-    // takes a share of the rows of C (when op(A) is the larger operand) or of its columns, and runs one
-    // Eigen product on it, which Eigen keeps on that thread. Below about 2^21 multiply-adds any split costs
-    // more than it saves (a 64 x 64 x 64 product runs at under half its one-thread speed on two), so small
-    // products run on one thread. Eigen's thread count is process-wide; it is restored before returning.
-    const int threads = Eigen::nbThreads();
+    // The products of a training step are thin (one side is a batch of 64 to 128 columns), and a BLAS's or
+    // Eigen's own split of them over threads gains little or loses. So the product is split here instead:
+    // each thread takes a share of the rows of C (when op(A) is the larger operand) or of its columns, and
+    // runs one product on it, which stays on that thread (see serial_product). Below about 2^21
+    // multiply-adds any split costs more than it saves (a 64 x 64 x 64 product runs at under half its
+    // one-thread speed on two), so small products run on the calling thread.
+    const int threads = ctx.threads();
     if (threads > 1 && omp_in_parallel() == 0) {
       const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
       if (work >= static_cast<double>(index_t{1} << 21)) {
@@ -313,37 +316,24 @@ struct cpu {
           if (split_rows) {
             const auto [first, count] = share(m, part, parts, 16);
             if (count > 0) {
-              product(trans_a, trans_b, alpha,
-                      trans_a == Trans::no ? a.row_block(first, count) : a.columns(first, count), b, beta,
-                      c.row_block(first, count));
+              serial_product(trans_a, trans_b, alpha,
+                             trans_a == Trans::no ? a.row_block(first, count) : a.columns(first, count), b, beta,
+                             c.row_block(first, count));
             }
           } else {
             const auto [first, count] = share(n, part, parts, 4);
             if (count > 0) {
-              product(trans_a, trans_b, alpha, a,
-                      trans_b == Trans::no ? b.columns(first, count) : b.row_block(first, count), beta,
-                      c.columns(first, count));
+              serial_product(trans_a, trans_b, alpha, a,
+                             trans_b == Trans::no ? b.columns(first, count) : b.row_block(first, count), beta,
+                             c.columns(first, count));
             }
           }
         }
         return;
       }
-      Eigen::setNbThreads(1);
-      const int openmp_threads = omp_get_max_threads();
-      omp_set_num_threads(1);  // for a BLAS behind Eigen
-      struct RestoreThreads {
-        int threads;
-        int openmp_threads;
-        ~RestoreThreads() {
-          Eigen::setNbThreads(threads);
-          omp_set_num_threads(openmp_threads);
-        }
-      } restore{threads, openmp_threads};
-      product(trans_a, trans_b, alpha, a, b, beta, c);
-      return;
     }
 #endif
-    product(trans_a, trans_b, alpha, a, b, beta, c);
+    serial_product(trans_a, trans_b, alpha, a, b, beta, c);
   }
 
   /// Names the kernels that run the matrix products, for `metarm version` and benchmark logs.
@@ -585,6 +575,35 @@ struct cpu {
       const index_t begin = b * block;
       body(begin, std::min(block, size - begin));
     }
+  }
+
+  // product() on the calling thread alone, whatever the kernels behind it would choose. Both kinds of
+  // kernel decide their own thread count per call from OpenMP state: an OpenMP build of OpenBLAS (0.3.21)
+  // runs one thread inside an active parallel region (omp_in_parallel()) or below m n k = 2^18, and
+  // otherwise as many as omp_get_max_threads(); Eigen's own GEMM (Parallelizer.h, Eigen 3.4) runs one
+  // thread inside a team of more than one, and otherwise Eigen::nbThreads(), which is
+  // omp_get_max_threads() unless a program called Eigen::setNbThreads. Inside gemm's split the region is
+  // active and nothing needs doing. Elsewhere the calling thread's nthreads-var is set to 1 around the call:
+  // OpenMP scopes that setting to the current task (a thread outside any parallel region has its own), so
+  // no other thread sees it; a team of one thread would not do, since omp_in_parallel() is false in it.
+  template <class T>
+  static void serial_product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b,
+                             T beta, MatrixView<T> c) {
+#if defined(_OPENMP)
+    if (omp_in_parallel() == 0) {
+      const int own_default = omp_get_max_threads();
+      if (own_default > 1) {
+        struct RestoreOwnDefault {
+          int threads;
+          ~RestoreOwnDefault() { omp_set_num_threads(threads); }
+        } restore{own_default};
+        omp_set_num_threads(1);
+        product(trans_a, trans_b, alpha, a, b, beta, c);
+        return;
+      }
+    }
+#endif
+    product(trans_a, trans_b, alpha, a, b, beta, c);
   }
 
   // C = alpha * op(A) * op(B) + beta * C on one thread, in two Eigen product expressions per transpose pair
