@@ -6,8 +6,9 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev zlib1g-dev nlohmann-json3-dev)
 
-packages+=(gnuplot-nox)  # the figures of metarm-simulate
-packages+=(doxygen)      # the API reference (scripts/docs.sh), built by a ctest case
+packages+=(libcli11-dev)  # the command lines of metarm and metarm-simulate
+packages+=(gnuplot-nox)   # the figures of metarm-simulate
+packages+=(doxygen)       # the API reference (scripts/docs.sh), built by a ctest case
 # The CPU's matrix products (METARM_USE_BLAS=AUTO finds it): kernels chosen at run time for the CPU, OpenMP
 # threads as the rest of the library.
 packages+=(libopenblas-openmp-dev)

@@ -114,6 +114,42 @@ resume)
   echo "2 epochs, then resumed to 4, score exactly like 4 epochs at once"
   ;;
 
+config)
+  write_pairs "$work/train.jsonl" 200 0
+  write_pairs "$work/meta.jsonl" 50 7000
+  write_pairs "$work/test.jsonl" 60 1000
+  # Every setting away from its default, so that one the written file lacks changes the model.
+  expect_status 0 "$metarm" train --pairs "$work/train.jsonl" --meta "$work/meta.jsonl" --strategy metarm --eta 0.5 \
+    --model mlp:4 --features hash:10,ngrams:1 --epochs 3 --batch 8 --meta-batch 4 --lr 0.02 --weight-decay 0.01 \
+    --clip 5 --seed 7 --eval "$work/test.jsonl" "$work/train.jsonl" --quiet --out "$work/flags.safetensors"
+  sed "s|$work/||g; s|flags\.safetensors|CKPT|g; s|flags\.toml|SETTINGS|g" "$work/out" >"$work/flags.out"
+  [ -s "$work/flags.toml" ] || fail "no settings written beside the checkpoint"
+  for line in 'strategy="metarm"' 'eta=0.5' 'model="mlp:4"' 'features="hash:10,ngrams:1"' 'epochs=3' 'batch=8' \
+              'meta-batch=4' 'seed=7' 'clip=5' "eval=[\"$work/test.jsonl\", \"$work/train.jsonl\"]"; do
+    grep -qxF "$line" "$work/flags.toml" || { cat "$work/flags.toml" >&2; fail "the settings lack the line $line"; }
+  done
+  expect_status 0 "$metarm" train --config "$work/flags.toml" --out "$work/again.safetensors"
+  sed "s|$work/||g; s|again\.safetensors|CKPT|g; s|again\.toml|SETTINGS|g" "$work/out" >"$work/again.out"
+  cmp -s "$work/flags.out" "$work/again.out" || { diff "$work/flags.out" "$work/again.out" >&2; fail "the run from --config reports differently"; }
+  diff <(grep -v '^out=' "$work/flags.toml") <(grep -v '^out=' "$work/again.toml") >&2 || fail "the run from --config has other settings"
+  expect_status 0 "$metarm" score --model "$work/flags.safetensors" --input "$work/test.jsonl" --out "$work/a.jsonl"
+  expect_status 0 "$metarm" score --model "$work/again.safetensors" --input "$work/test.jsonl" --out "$work/b.jsonl"
+  cmp -s "$work/a.jsonl" "$work/b.jsonl" || fail "the model trained from --config scores differently"
+  # The command line wins over the file; a value from the file is checked as if typed; unknown keys are named.
+  expect_status 0 "$metarm" train --config "$work/flags.toml" --epochs 1 --out "$work/short.safetensors"
+  grep -qx 'epochs=1' "$work/short.toml" || fail "--epochs on the command line did not win over the file"
+  sed 's/^epochs=3$/epochs=zero/' "$work/flags.toml" >"$work/bad.toml"
+  expect_status 2 "$metarm" train --config "$work/bad.toml"
+  grep -q -- "--epochs needs an integer" "$work/err" || fail "a bad value in the file is not explained"
+  printf 'colour="blue"\n' >>"$work/bad.toml"
+  sed -i 's/^epochs=zero$/epochs=3/' "$work/bad.toml"
+  expect_status 2 "$metarm" train --config "$work/bad.toml"
+  grep -q "unknown option 'colour'" "$work/err" || fail "an unknown key in the file is not named"
+  expect_status 2 "$metarm" train --config "$work/absent.toml"
+  [ "$(wc -l <"$work/err")" -eq 1 ] || fail "a missing --config file is not reported on one line"
+  echo "train writes its settings beside the checkpoint; --config with them trains the same model"
+  ;;
+
 data-errors)
   write_pairs "$work/train.jsonl" 20 0
   printf '{"prompt": "p", "chosen": "a", "rejected": 5}\n' >>"$work/train.jsonl"

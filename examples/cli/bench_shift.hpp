@@ -18,16 +18,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
-#include <mutex>
 #include <numeric>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <unistd.h>
 
 #include "common.hpp"
+#include "common/parallel.hpp"
 
 namespace cli {
 
@@ -44,8 +42,10 @@ struct BenchSettings {
   double lr = 1e-3, weight_decay = 0.0;
   int threads = 1;
   std::int64_t max_pairs = 0;
-  std::string csv, seeds_csv;
+  std::string csv = "bench-shift.csv", seeds_csv;
   bool quiet = false;
+  double eta = 0.0;  // with --eta
+  std::string eta_grid_text = "1,3,10,30,100,300,1000", model_text = "linear", features_text = "hash:18";
 };
 
 // One HH-RLHF split as text (for lengths and prompt groups) and as features.
@@ -154,29 +154,6 @@ inline std::vector<double> train_and_measure(const BenchSettings& s, const SeedD
   });
 }
 
-// Runs jobs(0..count) on `threads` threads; each job writes only its own results.
-inline void run_parallel(std::size_t count, int threads, const std::function<void(std::size_t)>& job) {
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto worker = [&] {
-    for (std::size_t i = next++; i < count; i = next++) {
-      try {
-        job(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        next = count;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
-}
-
 inline std::string default_hh_dir() {
   for (const char* candidate : {"../shared/data/hh-rlhf", "../../shared/data/hh-rlhf"}) {
     if (std::filesystem::is_directory(candidate)) return candidate;
@@ -184,82 +161,58 @@ inline std::string default_hh_dir() {
   return "";
 }
 
-inline std::vector<double> parse_list(const std::string& text, const std::string& option) {
-  std::vector<double> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    std::size_t used = 0;
-    double x = 0;
-    try {
-      x = std::stod(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used != item.size() || item.empty() || !(x >= 0) || !std::isfinite(x)) {
-      throw UsageError("--" + option + " needs comma-separated numbers >= 0, got '" + item + "'");
-    }
-    out.push_back(x);
-    start = comma + 1;
-  }
-  return out;
+inline CLI::App* bench_shift_options(CLI::App& top, BenchSettings& s) {
+  CLI::App* app = top.add_subcommand("bench-shift", "Vanilla vs MetaRM under the HH-RLHF policy shift, over several seeds");
+  options::describe(*app, "metarm bench-shift [--hh DIR] [options]",
+                    "Compares Vanilla and MetaRM under the HH-RLHF policy shift (base -> rejection-sampled -> online), "
+                    "with harmless-base as a control; prints accuracy per set (mean and 95% CI over seeds), the paired "
+                    "MetaRM - Vanilla difference and the length-only baseline, and writes the table as CSV.");
+  app->add_option("--hh", s.hh_dir,
+                  "HH-RLHF test splits (helpful-base, helpful-rejection-sampled, helpful-online, harmless-base) "
+                  "(default ../shared/data/hh-rlhf if present)")
+      ->option_text("DIR")
+      ->check(CLI::ExistingDirectory);
+  options::integer(*app, "--seeds", s.seeds, "N", "evaluation seeds (each draws its own splits, initialisation and order) "
+                   "(default 10)", 1, 100000);
+  options::integer(*app, "--first-seed", s.first_seed, "S", "first evaluation seed (default 1)", 0, INT64_MAX / 2);
+  // No default: without --eta, eta is chosen per seed.
+  options::number(*app, "--eta", s.eta, "X", "use this eta for every seed instead of choosing it", {0.0, 1e9})
+      ->default_str("");
+  app->add_option("--eta-grid", s.eta_grid_text,
+                  "candidates for eta, chosen per seed by accuracy on its meta split (default 1,3,10,30,100,300,1000)")
+      ->option_text("LIST")
+      ->check(options::check([](const std::string& text) { options::number_list("--eta-grid", text, {0.0, 1e9}); }));
+  app->add_option("--model", s.model_text, "linear, or mlp:H[,H...] (default linear)")->option_text("SPEC")->check(model_check());
+  app->add_option("--features", s.features_text, "hash:BITS[,ngrams:N][,structure:0|1][,seed:S] (default hash:18)")
+      ->option_text("SPEC")
+      ->check(features_check());
+  options::integer(*app, "--epochs", s.epochs, "N", "passes over the training pairs (default 2)", 1, 100000);
+  options::integer(*app, "--batch", s.batch, "N", "pairs per step (default 16)", 1, 1 << 24);
+  options::integer(*app, "--meta-batch", s.meta_batch, "N", "meta prompts per step (default 16)", 1, 1 << 24);
+  options::number(*app, "--lr", s.lr, "X", "AdamW learning rate (default 1e-3)", {0.0, 1e6});
+  options::number(*app, "--weight-decay", s.weight_decay, "X", "AdamW decoupled weight decay (default 0)", {0.0, 1e6});
+  options::integer(*app, "--threads", s.threads, "T", "training runs in parallel (default 1)", 1, 1024);
+  options::integer(*app, "--max-pairs", s.max_pairs, "N", "read at most N pairs per split (a quick, reduced run) (default 0)",
+                   0, INT64_MAX);
+  app->add_option("--csv", s.csv, "write the table as CSV (default bench-shift.csv)")->option_text("FILE");
+  app->add_option("--seeds-csv", s.seeds_csv, "write every seed's accuracies as CSV")->option_text("FILE");
+  app->add_flag("--quiet", s.quiet, "no progress output");
+  return app;
 }
 
-inline int bench_shift_command(int argc, char** argv) {
-  Arguments a("bench-shift", {
-      {"hh", "DIR", "HH-RLHF test splits (helpful-base, helpful-rejection-sampled, helpful-online, harmless-base)",
-       "../shared/data/hh-rlhf if present"},
-      {"seeds", "N", "evaluation seeds (each draws its own splits, initialisation and order)", "10"},
-      {"first-seed", "S", "first evaluation seed", "1"},
-      {"eta", "X", "use this eta for every seed instead of choosing it", ""},
-      {"eta-grid", "LIST", "candidates for eta, chosen per seed by accuracy on its meta split", "1,3,10,30,100,300,1000"},
-      {"model", "SPEC", "linear, or mlp:H[,H...]", "linear"},
-      {"features", "SPEC", "hash:BITS[,ngrams:N][,structure:0|1][,seed:S]", "hash:18"},
-      {"epochs", "N", "passes over the training pairs", "2"},
-      {"batch", "N", "pairs per step", "16"},
-      {"meta-batch", "N", "meta prompts per step", "16"},
-      {"lr", "X", "AdamW learning rate", "1e-3"},
-      {"weight-decay", "X", "AdamW decoupled weight decay", "0"},
-      {"threads", "T", "training runs in parallel", "1"},
-      {"max-pairs", "N", "read at most N pairs per split (a quick, reduced run)", "0"},
-      {"csv", "FILE", "write the table as CSV", "bench-shift.csv"},
-      {"seeds-csv", "FILE", "write every seed's accuracies as CSV", ""},
-      {"quiet", "", "no progress output", ""},
-  });
-  a.set_summary("[--hh DIR] [options]",
-                "Compares Vanilla and MetaRM under the HH-RLHF policy shift (base -> rejection-sampled -> online), with "
-                "harmless-base as a control; prints accuracy per set (mean and 95% CI over seeds), the paired "
-                "MetaRM - Vanilla difference and the length-only baseline, and writes the table as CSV.");
-  if (!a.parse(argc, argv, 2)) return 0;
-  BenchSettings s;
-  s.hh_dir = a.has("hh") ? a.get("hh") : default_hh_dir();
+inline int bench_shift_command(CLI::App& app, BenchSettings& s) {
+  options::apply_config(app);
+  options::reject_extras(app);
+  if (s.hh_dir.empty()) s.hh_dir = default_hh_dir();
   if (s.hh_dir.empty()) throw UsageError("no --hh DIR given and ../shared/data/hh-rlhf does not exist");
-  if (!std::filesystem::is_directory(s.hh_dir)) throw UsageError("--hh " + s.hh_dir + " is not a directory");
-  s.seeds = static_cast<int>(a.integer("seeds", 1, 100000));
-  s.first_seed = static_cast<std::uint64_t>(a.integer("first-seed", 0, INT64_MAX / 2));
-  if (a.has("eta")) {
-    s.eta_grid = {a.number("eta", 0.0, 1e9)};
+  if (app.count("--eta") > 0) {
+    s.eta_grid = {s.eta};
     s.eta_fixed = true;
   } else {
-    s.eta_grid = parse_list(a.get("eta-grid"), "eta-grid");
+    s.eta_grid = options::number_list("--eta-grid", s.eta_grid_text, {0.0, 1e9});
   }
-  s.model = ModelSpec::parse(a.get("model"));
-  try {
-    s.features = metarm::FeaturizerSettings::parse(a.get("features"));
-  } catch (const metarm::Error& e) {
-    throw UsageError("--features: " + e.message());
-  }
-  s.epochs = static_cast<int>(a.integer("epochs", 1, 100000));
-  s.batch = a.integer("batch", 1, 1 << 24);
-  s.meta_batch = a.integer("meta-batch", 1, 1 << 24);
-  s.lr = a.number("lr", 0.0, 1e6);
-  s.weight_decay = a.number("weight-decay", 0.0, 1e6);
-  s.threads = static_cast<int>(a.integer("threads", 1, 1024));
-  s.max_pairs = a.integer("max-pairs", 0, INT64_MAX);
-  s.csv = a.get("csv");
-  s.seeds_csv = a.get("seeds-csv");
-  s.quiet = a.flag("quiet");
+  s.model = ModelSpec::parse(s.model_text);
+  s.features = metarm::FeaturizerSettings::parse(s.features_text);
 
   const auto started = std::chrono::steady_clock::now();
   const metarm::TextFeaturizer featurizer(s.features);
@@ -282,7 +235,7 @@ inline int bench_shift_command(int argc, char** argv) {
   }
   std::atomic<int> done{0};
   const bool terminal = isatty(fileno(stderr)) != 0;
-  run_parallel(runs.size(), s.threads, [&](std::size_t job) {
+  options::run_parallel(runs.size(), s.threads, [&](std::size_t job) {
     const std::size_t i = job / candidates, c = job % candidates;
     const SeedData& d = data[i];
     runs[job] = train_and_measure(s, d, c == 0 ? -1.0 : s.eta_grid[c - 1],

@@ -13,11 +13,12 @@
 
 #include <metarm/io.hpp>
 
-#include "args.hpp"
+#include "common/options.hpp"
 
 namespace cli {
 
 using metarm::index_t;
+using options::UsageError;
 
 // "linear" or "mlp:H[,H...]" (ReLU hidden layers).
 struct ModelSpec {
@@ -35,22 +36,8 @@ struct ModelSpec {
     ModelSpec spec;
     if (text == "linear") return spec;
     if (text.rfind("mlp:", 0) != 0) throw UsageError("--model must be linear or mlp:H[,H...], got '" + text + "'");
-    std::size_t start = 4;
-    while (start <= text.size()) {
-      const std::size_t comma = std::min(text.find(',', start), text.size());
-      const std::string item = text.substr(start, comma - start);
-      std::size_t used = 0;
-      long long h = 0;
-      try {
-        h = std::stoll(item, &used);
-      } catch (...) {
-        used = 0;
-      }
-      if (used != item.size() || item.empty() || h < 1 || h > 1 << 16) {
-        throw UsageError("--model mlp:H[,H...] needs hidden sizes in [1, 65536], got '" + item + "'");
-      }
+    for (const std::int64_t h : options::integer_list("--model mlp:H[,H...]", text.substr(4), 1, 1 << 16)) {
       spec.hidden.push_back(h);
-      start = comma + 1;
     }
     return spec;
   }
@@ -91,6 +78,20 @@ struct ModelSpec {
     return spec;
   }
 };
+
+// Checks of --model and --features at parse time, in the words of the parsers that read them.
+inline CLI::Validator model_check() {
+  return options::check([](const std::string& text) { ModelSpec::parse(text); });
+}
+inline CLI::Validator features_check() {
+  return options::check([](const std::string& text) {
+    try {
+      metarm::FeaturizerSettings::parse(text);
+    } catch (const metarm::Error& e) {
+      throw UsageError("--features: " + e.message());
+    }
+  });
+}
 
 // The program trains float models on sparse text features with AdamW (weight decay 0 makes it Adam).
 template <class Model, class Strategy>

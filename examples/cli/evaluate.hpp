@@ -34,23 +34,35 @@ int with_checkpoint(const std::string& path, F&& f) {
   });
 }
 
-inline int eval_command(int argc, char** argv) {
-  Arguments a("eval", {
-      {"model", "CKPT", "checkpoint written by metarm train", "", false, true},
-      {"pairs", "FILE", "labelled pairs to evaluate, JSONL (.gz)", "", true, true},
-      {"json", "FILE", "also write one JSON line of metrics per file ('-': standard output)", ""},
-  });
-  a.set_summary("--model CKPT --pairs FILE... [--json FILE]",
-                "Evaluates a checkpoint on labelled pairs: accuracy, margin, loss, reward statistics, the difference "
-                "objective J over each pair's two responses, and the length-only baseline (the direction the "
-                "checkpoint's training pairs favoured: longer or shorter wins).");
-  if (!a.parse(argc, argv, 2)) return 0;
-  OutputFile json(a.get("json"), "w");
-  return with_checkpoint(a.get("model"), [&](auto& learner, const metarm::TextFeaturizer& featurizer,
+struct EvalSettings {
+  std::string model, json;
+  std::vector<std::string> pairs;
+};
+
+inline CLI::App* eval_options(CLI::App& top, EvalSettings& s) {
+  CLI::App* app = top.add_subcommand(
+      "eval", "accuracy, margin, reward statistics, J and the length-only baseline of a checkpoint");
+  options::describe(*app, "metarm eval --model CKPT --pairs FILE... [--json FILE]",
+                    "Evaluates a checkpoint on labelled pairs: accuracy, margin, loss, reward statistics, the difference "
+                    "objective J over each pair's two responses, and the length-only baseline (the direction the "
+                    "checkpoint's training pairs favoured: longer or shorter wins).");
+  app->add_option("--model", s.model, "checkpoint written by metarm train (required)")->option_text("CKPT");
+  app->add_option("--pairs", s.pairs, "labelled pairs to evaluate, JSONL (.gz) (required)")->option_text("FILE...");
+  app->add_option("--json", s.json, "also write one JSON line of metrics per file ('-': standard output)")
+      ->option_text("FILE");
+  return app;
+}
+
+inline int eval_command(CLI::App& app, const EvalSettings& s) {
+  options::apply_config(app);
+  options::require(app, {"--model", "--pairs"});
+  options::reject_extras(app);
+  OutputFile json(s.json, "w");
+  return with_checkpoint(s.model, [&](auto& learner, const metarm::TextFeaturizer& featurizer,
                                              const metarm::Checkpoint& checkpoint) {
     const int direction = checkpoint.has("length_direction") && checkpoint.value("length_direction") == "shorter" ? -1 : +1;
     std::printf("model %s, features %s\n", checkpoint.model_description().c_str(), checkpoint.value("featurizer").c_str());
-    for (const std::string& path : a.all("pairs")) {
+    for (const std::string& path : s.pairs) {
       const auto text = load_pairs(path, true);
       const auto pairs = metarm::featurize_pairs(featurizer, text.pairs);
       const auto as_meta = metarm::SparseMetaSet<float>::from_pairs(pairs);
@@ -74,23 +86,33 @@ inline int eval_command(int argc, char** argv) {
   });
 }
 
-inline int score_command(int argc, char** argv) {
-  Arguments a("score", {
-      {"model", "CKPT", "checkpoint written by metarm train", "", false, true},
-      {"input", "FILE", "JSONL (.gz) lines: {prompt, response}, {prompt, responses: [...]}, or pairs", "", false, true},
-      {"out", "FILE", "where to write the rewards ('-': standard output)", "-"},
-  });
-  a.set_summary("--model CKPT --input FILE [--out FILE]",
-                "Writes one JSON line per response: {\"line\": L, \"index\": i, \"reward\": r, \"normalized\": z}, "
-                "where i counts the responses of input line L (0 = chosen, 1 = rejected for pairs) and z = (r - mean) "
-                "/ std with the reward statistics stored in the checkpoint.");
-  if (!a.parse(argc, argv, 2)) return 0;
-  OutputFile out(a.get("out"), "w");
-  return with_checkpoint(a.get("model"), [&](auto& learner, const metarm::TextFeaturizer& featurizer,
+struct ScoreSettings {
+  std::string model, input, out = "-";
+};
+
+inline CLI::App* score_options(CLI::App& top, ScoreSettings& s) {
+  CLI::App* app = top.add_subcommand("score", "one reward per response, as JSON lines");
+  options::describe(*app, "metarm score --model CKPT --input FILE [--out FILE]",
+                    "Writes one JSON line per response: {\"line\": L, \"index\": i, \"reward\": r, \"normalized\": z}, "
+                    "where i counts the responses of input line L (0 = chosen, 1 = rejected for pairs) and z = (r - mean) "
+                    "/ std with the reward statistics stored in the checkpoint.");
+  app->add_option("--model", s.model, "checkpoint written by metarm train (required)")->option_text("CKPT");
+  app->add_option("--input", s.input, "JSONL (.gz) lines: {prompt, response}, {prompt, responses: [...]}, or pairs (required)")
+      ->option_text("FILE");
+  app->add_option("--out", s.out, "where to write the rewards ('-': standard output) (default -)")->option_text("FILE");
+  return app;
+}
+
+inline int score_command(CLI::App& app, const ScoreSettings& s) {
+  options::apply_config(app);
+  options::require(app, {"--model", "--input"});
+  options::reject_extras(app);
+  OutputFile out(s.out, "w");
+  return with_checkpoint(s.model, [&](auto& learner, const metarm::TextFeaturizer& featurizer,
                                              const metarm::Checkpoint& checkpoint) {
     const double mean = checkpoint.has("reward_mean") ? checkpoint.number("reward_mean") : 0.0;
     const double std_dev = checkpoint.has("reward_std") ? checkpoint.number("reward_std") : 1.0;
-    metarm::LineReader reader(a.get("input"));
+    metarm::LineReader reader(s.input);
     std::string line;
     metarm::TextFeaturizer::Column column;
     std::int64_t lines = 0, responses = 0;
@@ -136,7 +158,7 @@ inline int score_command(int argc, char** argv) {
       ++lines;
       responses += static_cast<std::int64_t>(rewards.size());
     }
-    if (lines == 0) throw metarm::Error(a.get("input"), "no records to score (the file is empty)");
+    if (lines == 0) throw metarm::Error(s.input, "no records to score (the file is empty)");
     std::fflush(out.get());
     std::fprintf(stderr, "scored %lld responses on %lld lines\n", static_cast<long long>(responses),
                  static_cast<long long>(lines));

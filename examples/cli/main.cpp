@@ -3,8 +3,8 @@
 // HH-RLHF policy-shift benchmark. Exit status: 0 success, 1 an error in data or files (named with its file
 // and line), 2 wrong usage (with a one-line reason).
 #include <cstdio>
-#include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include <unistd.h>
@@ -13,41 +13,53 @@
 #include "evaluate.hpp"
 #include "train.hpp"
 
-namespace {
-
-void print_usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: metarm COMMAND [options]   (metarm COMMAND --help for its options)\n\n"
-               "commands:\n"
-               "  train        train a reward model (vanilla or MetaRM) on text preference pairs\n"
-               "  eval         accuracy, margin, reward statistics, J and the length-only baseline of a checkpoint\n"
-               "  score        one reward per response, as JSON lines\n"
-               "  bench-shift  Vanilla vs MetaRM under the HH-RLHF policy shift, over several seeds\n"
-               "  version      print the library version\n");
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "metarm: missing command (train, eval, score, bench-shift; metarm --help lists them)\n");
     return 2;
   }
   const std::string command = argv[1];
+  CLI::App app("", "metarm");
+  app.formatter(std::make_shared<options::Layout>("metarm COMMAND [options]   (metarm COMMAND --help for its options)", ""));
+  app.option_defaults()->group("options");
+  app.set_help_flag("-h,--help", "this text");
+  app.allow_extras();  // an unknown command is named below, in the program's words
+  cli::TrainSettings train;
+  cli::EvalSettings eval;
+  cli::ScoreSettings score;
+  cli::BenchSettings bench;
+  CLI::App* train_app = cli::train_options(app, train);
+  CLI::App* eval_app = cli::eval_options(app, eval);
+  CLI::App* score_app = cli::score_options(app, score);
+  CLI::App* bench_app = cli::bench_shift_options(app, bench);
+  CLI::App* version_app = app.add_subcommand("version", "print the library version");
+  version_app->formatter(std::make_shared<options::Layout>("metarm version", "Prints the library version and the matrix products it uses."));
+  version_app->option_defaults()->group("options");
+  version_app->set_help_flag("-h,--help", "this text");
+  for (CLI::App* sub : {train_app, eval_app, score_app, bench_app, version_app}) sub->group("commands");
   try {
-    if (command == "--help" || command == "-h" || command == "help") {
-      print_usage(stdout);
+    try {
+      if (command == "help" || command == "--version") {
+        // Older spellings of "--help" and "version".
+        argv[1] = const_cast<char*>(command == "help" ? "--help" : "version");
+      }
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      std::printf("%s", app.help().c_str());
       return 0;
+    } catch (const CLI::ParseError& e) {
+      throw cli::UsageError(options::one_line(e));
     }
-    if (command == "version" || command == "--version") {
+    if (*version_app) {
+      options::reject_extras(*version_app);
       std::printf("metarm %s\nmatrix products: %s\n", std::string(metarm::version).c_str(),
                   metarm::cpu::product_kernels().c_str());
       return 0;
     }
-    if (command == "train") return cli::train_command(argc, argv);
-    if (command == "eval") return cli::eval_command(argc, argv);
-    if (command == "score") return cli::score_command(argc, argv);
-    if (command == "bench-shift") return cli::bench_shift_command(argc, argv);
+    if (*train_app) return cli::train_command(*train_app, train);
+    if (*eval_app) return cli::eval_command(*eval_app, eval);
+    if (*score_app) return cli::score_command(*score_app, score);
+    if (*bench_app) return cli::bench_shift_command(*bench_app, bench);
     std::fprintf(stderr, "metarm: unknown command '%s' (train, eval, score, bench-shift)\n", command.c_str());
     return 2;
   } catch (const cli::UsageError& e) {

@@ -7,11 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <thread>  // hardware_concurrency
 #include <vector>
 
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include <metarm/sim.hpp>
 
 #include "command_line.hpp"
+#include "common/parallel.hpp"
 #include "report.hpp"
 
 namespace {
@@ -56,44 +56,26 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms) {
   // Each worker runs its own simulation; Eigen's own threads would only contend with them.
   metarm::cpu::context single_threaded(1);
 
-  std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done{0};
   std::mutex report_mutex;
-  std::exception_ptr failure;
   const auto start = std::chrono::steady_clock::now();
   const bool terminal = isatty(fileno(stderr)) != 0;
-  auto worker = [&] {
-    for (std::size_t task = next++; task < seeds; task = next++) {
-      const std::uint64_t seed = settings.first_seed + task;
-      try {
-        auto results = metarm::sim::simulate_rlhf(
-            settings.sim, seed, std::span<const metarm::sim::RewardModelArm<metarm::ReLU>>(recipes));
-        for (std::size_t a = 0; a < arms.size(); ++a) grid[a][task] = std::move(results[a]);
-      } catch (...) {
-        std::lock_guard lock(report_mutex);
-        if (!failure) failure = std::current_exception();
-        next = seeds;
-        return;
-      }
-      const std::size_t finished = ++done;
-      if (!settings.quiet) {
-        std::lock_guard lock(report_mutex);
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        // On a terminal the line is rewritten in place; in a log, each seed gets a line of its own.
-        std::fprintf(stderr, "%s[%zu/%zu] seed %llu done, %.1fs elapsed, about %.0fs left%s", terminal ? "\r" : "",
-                     finished, seeds, static_cast<unsigned long long>(seed), elapsed,
-                     elapsed / static_cast<double>(finished) * static_cast<double>(seeds - finished),
-                     terminal ? "   " : "\n");
-        std::fflush(stderr);
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
+  options::run_parallel(seeds, static_cast<int>(threads), [&](std::size_t task) {
+    const std::uint64_t seed = settings.first_seed + task;
+    auto results = metarm::sim::simulate_rlhf(settings.sim, seed,
+                                              std::span<const metarm::sim::RewardModelArm<metarm::ReLU>>(recipes));
+    for (std::size_t a = 0; a < arms.size(); ++a) grid[a][task] = std::move(results[a]);
+    const std::size_t finished = ++done;
+    if (settings.quiet) return;
+    std::lock_guard lock(report_mutex);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // On a terminal the line is rewritten in place; in a log, each seed gets a line of its own.
+    std::fprintf(stderr, "%s[%zu/%zu] seed %llu done, %.1fs elapsed, about %.0fs left%s", terminal ? "\r" : "",
+                 finished, seeds, static_cast<unsigned long long>(seed), elapsed,
+                 elapsed / static_cast<double>(finished) * static_cast<double>(seeds - finished), terminal ? "   " : "\n");
+    std::fflush(stderr);
+  });
   if (!settings.quiet && terminal) std::fprintf(stderr, "\n");
-  if (failure) std::rethrow_exception(failure);
   return grid;
 }
 
@@ -135,9 +117,10 @@ int run(const RunSettings& settings) {
   write_file_atomically(out_dir / "summary.csv", summary_csv(arms, grid, o.rounds));
   write_file_atomically(out_dir / "worlds.csv", worlds_csv(grid));
   write_file_atomically(out_dir / "options.csv", options_csv(settings));
+  write_file_atomically(out_dir / "config.toml", settings.settings);
   const GapHistograms gaps = gap_histograms(arms, grid, o.rounds, settings.bins);
   write_file_atomically(out_dir / "reward_gaps.csv", histograms_csv(arms, gaps));
-  std::printf("wrote %s/{rounds,summary,worlds,options,reward_gaps}.csv", out_dir.string().c_str());
+  std::printf("wrote %s/{rounds,summary,worlds,options,reward_gaps}.csv, config.toml", out_dir.string().c_str());
 
   const std::filesystem::path script = out_dir / "figures.gp";
   write_file_atomically(script, gnuplot_script(arms, grid, o.rounds, gaps, out_dir.string()));
@@ -169,12 +152,17 @@ int run(const RunSettings& settings) {
 
 int main(int argc, char** argv) {
   simulate::RunSettings settings;
+  const auto app = simulate::command_line(settings);
   try {
-    settings = simulate::parse_command_line(argc, argv);
-    if (settings.help) {
-      std::printf("%s", simulate::usage_text());
+    try {
+      app->parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      std::printf("%s", app->help().c_str());
       return 0;
+    } catch (const CLI::ParseError& e) {
+      throw simulate::UsageError(options::one_line(e));
     }
+    simulate::finish(*app, settings);
     settings.sim.validate();
   } catch (const simulate::UsageError& e) {
     std::fprintf(stderr, "metarm-simulate: %s\n", e.what());

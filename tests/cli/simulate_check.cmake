@@ -3,7 +3,8 @@
 #   cmake -DPROGRAM=<metarm-simulate> -DWORK_DIR=<scratch dir> -DMODE=<mode> -P simulate_check.cmake
 # MODE: files       every output file exists, every CSV parses (same field count as its header, numbers where
 #                   numbers belong), row counts match the run, figures are PNG images when gnuplot is installed
-#       reproducible two runs with the same seed, on 1 and on 2 threads, write byte-identical CSV files
+#       reproducible two runs with the same seed, on 1 and on 2 threads, and a run from the first one's
+#                   config.toml, write byte-identical CSV files
 #       usage       wrong usage exits with status 2 and a one-line reason; --help exits 0 and names every knob
 cmake_minimum_required(VERSION 3.21)
 
@@ -86,6 +87,15 @@ if(MODE STREQUAL "files")
   if(NOT last_output MATCHES "shifted acc" OR NOT last_output MATCHES "metarm eta 1 - vanilla")
     message(FATAL_ERROR "the per-round table is missing from stdout:\n${last_output}")
   endif()
+  if(NOT EXISTS "${dir}/config.toml")
+    message(FATAL_ERROR "missing ${dir}/config.toml")
+  endif()
+  file(STRINGS "${dir}/config.toml" settings)
+  foreach(line "context-dim=3" "eta=1" "adapted=true" "seeds=2")
+    if(NOT line IN_LIST settings)
+      message(FATAL_ERROR "config.toml lacks the line '${line}'")
+    endif()
+  endforeach()
   if(NOT EXISTS "${dir}/figures.gp")
     message(FATAL_ERROR "missing ${dir}/figures.gp")
   endif()
@@ -115,6 +125,20 @@ elseif(MODE STREQUAL "reproducible")
                     RESULT_VARIABLE different)
     if(different)
       message(FATAL_ERROR "${csv} differs between two runs with the same seed")
+    endif()
+  endforeach()
+  # The settings written into the output directory repeat the run without the command line's options.
+  file(REMOVE_RECURSE "${WORK_DIR}/repeat-d")
+  execute_process(COMMAND "${PROGRAM}" --config "${WORK_DIR}/repeat-a/config.toml" --out "${WORK_DIR}/repeat-d"
+                  RESULT_VARIABLE status OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "metarm-simulate --config exited with ${status}\n${output}${errors}")
+  endif()
+  foreach(csv IN LISTS csv_files)
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${WORK_DIR}/repeat-a/${csv}" "${WORK_DIR}/repeat-d/${csv}"
+                    RESULT_VARIABLE different)
+    if(different)
+      message(FATAL_ERROR "${csv} differs between a run and its repetition from config.toml")
     endif()
   endforeach()
   run_program("${WORK_DIR}/repeat-c" --first-seed 2 --plot no)
