@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
     }
     if (*version_app) {
       options::reject_extras(*version_app);
-      std::printf("metarm %s\nmatrix products: %s\n", std::string(metarm::version).c_str(),
-                  metarm::cpu::product_kernels().c_str());
+      std::printf("metarm %s\nmatrix products: %s\nelementwise loops: %s\n", std::string(metarm::version).c_str(),
+                  metarm::cpu::product_kernels().c_str(), metarm::cpu::elementwise_kernels().c_str());
       return 0;
     }
     if (*train_app) return cli::train_command(*train_app, train);
