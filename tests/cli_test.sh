@@ -17,14 +17,8 @@ expect_status() {  # expect_status WANT COMMAND...
   local got=$?
   [ "$got" -eq "$want" ] || { cat "$work/out" "$work/err" >&2; fail "'$*' exited $got, expected $want"; }
 }
-# A small TRL-style file whose chosen responses say "thanks" and whose rejected ones do not.
-write_pairs() {  # write_pairs FILE COUNT OFFSET
-  local i
-  for ((i = $3; i < $3 + $2; i++)); do
-    printf '{"prompt": "\\n\\nHuman: question %d\\n\\nAssistant:", "chosen": "word%d thanks for asking", "rejected": "word%d no idea"}\n' \
-      "$i" "$((i % 13))" "$((i % 11))"
-  done >"$1"
-}
+# shellcheck source=cli/pairs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli/pairs.sh"
 
 case "$case_name" in
 usage)
