@@ -2,27 +2,19 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds the API reference (HTML) from the headers' comments with doxygen (docs/Doxyfile), and fails on any
 # warning: an undocumented public name, a markup error, a reference that does not resolve.
-#   scripts/docs.sh [output folder]      (default build/docs/html; open index.html in it)
-# Installs Debian's doxygen first when it is missing; DOXYGEN names another doxygen to run.
+#   scripts/docs.sh [output folder]      (default build/api-reference; open index.html in it)
+# Runs scripts/install-deps.sh first when doxygen is missing; DOXYGEN names another doxygen to run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$root/build/docs/html}
+out=${1:-$root/build/api-reference}
 case "$out" in /*) ;; *) out="$(pwd)/$out" ;; esac
 
 doxygen=${DOXYGEN:-doxygen}
 if ! command -v "$doxygen" >/dev/null; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "docs: need root (or sudo) to install doxygen" >&2; exit 1; }
-    sudo="sudo"
-  fi
-  echo "docs: installing doxygen"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends doxygen >/dev/null
+  "$root/scripts/install-deps.sh"  # doxygen is among the packages it installs
 fi
 
-# The version, read from the header as CMakeLists.txt reads it.
+# The version, from version.hpp, which a ctest case keeps equal to the CMake project version.
 version=$(sed -n 's/^#define METARM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' \
             "$root/include/metarm/core/version.hpp" | paste -sd.)
 
