@@ -22,7 +22,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   cmake --build build-asan -j "$jobs"
   # Packaging and compile-only checks say nothing more under a sanitizer.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan -j "$jobs" --output-on-failure -E '^(package|compile):'
+    ctest --no-tests=error --test-dir build-asan -j "$jobs" --output-on-failure -E '^(package|compile):'
 elif [ "${1:-}" = "--tsan" ]; then
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_CXX_FLAGS="-O1 -fsanitize=thread -fno-omit-frame-pointer" \
@@ -30,9 +30,9 @@ elif [ "${1:-}" = "--tsan" ]; then
     -DMETARM_USE_OPENMP=OFF -DMETARM_USE_BLAS=OFF
   cmake --build build-tsan -j "$jobs" --target metarm_concurrency_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    ctest --test-dir build-tsan -j "$jobs" --output-on-failure -R '^concurrency/'
+    ctest --no-tests=error --test-dir build-tsan -j "$jobs" --output-on-failure -R '^concurrency/'
 else
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
   cmake --build build -j "$jobs"
-  ctest --test-dir build -j "$jobs" --output-on-failure
+  ctest --no-tests=error --test-dir build -j "$jobs" --output-on-failure
 fi

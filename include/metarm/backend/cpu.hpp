@@ -33,9 +33,11 @@ extern "C" char* openblas_get_corename(void);
 // build's own target does (an AVX-512F clone would fuse multiplies and adds, and round differently), and a
 // reduction's interleaved partial sums are the same sums at any width. A build that targets AVX2 or more
 // (-march=native on a recent CPU) needs no clone and keeps its own, wider or fused, code.
-// METARM_NO_VECTOR_CLONES turns it off.
+// METARM_NO_VECTOR_CLONES turns it off. ThreadSanitizer builds go without: the ifunc resolver runs while the
+// dynamic loader relocates the program, before the sanitizer's runtime is set up, and its instrumented entry
+// crashes there.
 #if defined(__x86_64__) && !defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
-    !defined(__CUDACC__) && !defined(METARM_NO_VECTOR_CLONES)
+    !defined(__CUDACC__) && !defined(METARM_NO_VECTOR_CLONES) && !defined(__SANITIZE_THREAD__)
 #define METARM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #define METARM_DETAIL_VECTOR_CLONES_ON 1
 #else
@@ -278,7 +280,7 @@ struct cpu {
 
   /// C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0.
   template <class T>
-  static void gemm(context& ctx, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
+  static void gemm([[maybe_unused]] context& ctx, Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
                    MatrixView<T> c) {
     const index_t m = trans_a == Trans::yes ? a.cols : a.rows;
     const index_t k = trans_a == Trans::yes ? a.rows : a.cols;
