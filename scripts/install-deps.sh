@@ -17,6 +17,8 @@ packages+=(libopenblas-openmp-dev)
 packages+=(dpkg-dev pkgconf)
 # ThreadSanitizer's run-time library for g++ (scripts/test.sh --tsan).
 packages+=(libtsan2)
+# Data-parallel training (metarm::mpi, metarm/distributed/mpi.hpp) and its tests, which run under mpirun.
+packages+=(libopenmpi-dev openmpi-bin)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -21,6 +21,7 @@
 #include "metarm/backend/transpose.hpp"
 #include "metarm/backend/views.hpp"
 
+#include "metarm/distributed/communicator.hpp"
 #include "metarm/params/flat_params.hpp"
 #include "metarm/params/layout.hpp"
 

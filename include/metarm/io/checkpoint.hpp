@@ -104,8 +104,14 @@ inline std::vector<std::uint64_t> rng_words(const Rng& rng) {
 
 /// Saves the learner's parameters, optimiser state, update count and fit state, with `extra` added to the
 /// metadata (keys of its own must not collide with the ones listed above).
+///
+/// In a data-parallel group only rank 0 writes: the ranks hold the same state, and one file may be resumed on
+/// any number of ranks.
 template <class Learner>
 void save_checkpoint(const std::string& path, Learner& learner, const std::map<std::string, std::string>& extra = {}) {
+  if constexpr (requires { learner.communicator().rank(); }) {
+    if (learner.communicator().rank() != 0) return;
+  }
   using T = typename Learner::scalar_type;
   using Backend = typename Learner::backend_type;
   using Optimizer = typename Learner::optimizer_type;

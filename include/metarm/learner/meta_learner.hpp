@@ -3,9 +3,17 @@
 /// MetaLearner: owns a reward model's parameters, optimiser state and workspaces, and trains them with a
 /// strategy. `step` performs one update on given batches; `fit` runs epochs of shuffled batches with
 /// callbacks; `evaluate` reports metrics on held-out data.
+///
+/// Data parallel: with a communicator of N ranks (set_communicator), every rank holds the whole sets and the
+/// same parameters, `fit` draws the same data order on every rank and each rank takes every N-th pair (and
+/// meta prompt) of each global batch, starting at its rank; the step context averages the gradients, so the
+/// ranks apply the global batch's update and stay identical. FitOptions::batch_size and meta_batch_size are
+/// the global sizes and must divide by N. Step statistics are averaged over the ranks; evaluation runs on
+/// every rank on the whole set (docs/distributed.md).
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -125,7 +133,8 @@ class MetaLearner {
   /// statistics the strategy recorded in backend memory are read when it ends (on a GPU, the step's one wait).
   StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {}) {
     StepStats stats = run_step(pairs, meta);
-    step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
+    StatisticsReading reading = step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
+    average_statistics(stats, reading);
     return stats;
   }
 
@@ -146,6 +155,9 @@ class MetaLearner {
       total_steps = std::min(total_steps, options.max_steps);
     }
     const index_t meta_take = needs_meta ? std::min(options.meta_batch_size, meta->prompts()) : 0;
+    check_shards(pairs, batch_size, meta_take, options);
+    const auto ranks = static_cast<index_t>(communicator().size());
+    const auto rank = static_cast<index_t>(communicator().rank());
 
     // The data order lives in fit_state_, so a checkpoint taken between steps can hand it to a later fit.
     FitState& state = fit_state_;
@@ -182,6 +194,7 @@ class MetaLearner {
       max_columns = std::max(max_columns, largest_meta_columns(*meta, meta_take));
     }
     step_.reserve(max_columns);
+    shard_.reserve(static_cast<std::size_t>(std::max(batch_size, meta_take)));
 
     FitResult result;
     [[maybe_unused]] const FitBeginEvent begin{strategy_name<Strategy>(), options.epochs, batches, total_steps, pairs,
@@ -208,18 +221,17 @@ class MetaLearner {
         const index_t first = b * batch_size;
         const index_t count = std::min(batch_size, pairs - first);
         detail::make_current(step_.backend_context());  // a callback may have run work on another device
-        const PreferenceBatch<T, Input> pair_batch = pair_buffer_.gather(
-            step_.backend_context(), train,
-            std::span<const index_t>(order.data() + first, static_cast<std::size_t>(count)));
+        const PreferenceBatch<T, Input> pair_batch =
+            pair_buffer_.gather(step_.backend_context(), train, shard_of(order, first, count, rank, ranks));
         MetaBatch<T, Input> meta_batch{};
         if (needs_meta) {
           if (state.meta_cursor + meta_take > static_cast<std::int64_t>(meta_order.size())) {
             state.meta_rng.shuffle(meta_order.begin(), meta_order.end());
             state.meta_cursor = 0;
           }
-          meta_batch = meta_buffer_.gather(
-              step_.backend_context(), *meta,
-              std::span<const index_t>(meta_order.data() + state.meta_cursor, static_cast<std::size_t>(meta_take)));
+          meta_batch = meta_buffer_.gather(step_.backend_context(), *meta,
+                                           shard_of(meta_order, static_cast<index_t>(state.meta_cursor), meta_take,
+                                                    rank, ranks));
           state.meta_cursor += meta_take;
         }
         StepStats stats = run_step(pair_batch, meta_batch);
@@ -235,7 +247,8 @@ class MetaLearner {
         const bool eval_due = options.eval_every > 0 && step_count % options.eval_every == 0 && has_eval(options);
         const bool last_step = b + 1 == batches || (options.max_steps > 0 && step_count >= options.max_steps);
         if (step_count % options.statistics_every == 0 || eval_due || last_step) {
-          const StatisticsReading reading = recorded.read(step_.backend_context(), stats, step_count);
+          StatisticsReading reading = recorded.read(step_.backend_context(), stats, step_count);
+          average_statistics(stats, reading);
           loss_sum += reading.sum[static_cast<std::size_t>(Statistic::loss)];
           objective_sum += reading.sum[static_cast<std::size_t>(Statistic::objective)];
           const StepEvent event{step_count, epoch, options.epochs, b + 1, batches, total_steps, stats};
@@ -380,6 +393,12 @@ class MetaLearner {
   typename step_context_type::state_type& training_state() { return step_.training_state(); }
   /// The training state, read-only.
   const typename step_context_type::state_type& training_state() const { return step_.training_state(); }
+  /// Makes this learner one rank of a data-parallel group (see the file's description); the communicator
+  /// must outlive the learner. Call it before training: the ranks must start from the same parameters, which
+  /// the same LearnerOptions::seed gives them.
+  void set_communicator(CommunicatorRef communicator) { step_.set_communicator(communicator); }
+  /// The data-parallel group (one process unless set_communicator was called).
+  const CommunicatorRef& communicator() const { return step_.communicator(); }
   /// The backend context the learner's work runs on.
   backend_context_type& backend_context() const { return step_.backend_context(); }
   /// The number of optimiser updates applied so far.
@@ -403,6 +422,52 @@ class MetaLearner {
     stats.rewards_chosen = batch.chosen;
     stats.rewards_rejected = batch.rejected;
     return stats;
+  }
+
+  // Every rank takes the same number of pairs from every batch, and of prompts from every meta batch, so that
+  // the mean of the ranks' means is the global batch's mean.
+  void check_shards(index_t pairs, index_t batch_size, index_t meta_take, const fit_options_type& options) const {
+    const int ranks = communicator().size();
+    if (ranks == 1) return;
+    const char* where = "MetaLearner::fit";
+    const std::string among = " among " + std::to_string(ranks) + " ranks";
+    METARM_REQUIRE(batch_size % ranks == 0, where,
+                   "the global batch of " + std::to_string(batch_size) + " pairs (argument 'batch_size') does not divide" +
+                       among + "; choose a multiple of " + std::to_string(ranks));
+    const index_t last = pairs % batch_size;
+    METARM_REQUIRE(options.drop_last || last % ranks == 0, where,
+                   "the last batch of each epoch has " + std::to_string(last) + " pairs (" + std::to_string(pairs) +
+                       " pairs in batches of " + std::to_string(batch_size) + "), which do not divide" + among +
+                       "; set drop_last or choose a batch size that leaves a multiple of " + std::to_string(ranks));
+    METARM_REQUIRE(meta_take % ranks == 0, where,
+                   "the global meta batch of " + std::to_string(meta_take) +
+                       " prompts (argument 'meta_batch_size', at most the meta set's prompts) does not divide" +
+                       among + "; choose a multiple of " + std::to_string(ranks));
+  }
+
+  // This rank's share of the `count` indices from `first` on: every ranks-th one, starting at its rank.
+  std::span<const index_t> shard_of(const std::vector<index_t>& order, index_t first, index_t count, index_t rank,
+                                    index_t ranks) {
+    if (ranks == 1) return {order.data() + first, static_cast<std::size_t>(count)};
+    shard_.clear();
+    for (index_t i = first + rank; i < first + count; i += ranks) shard_.push_back(order[static_cast<std::size_t>(i)]);
+    return {shard_.data(), shard_.size()};
+  }
+
+  // The step's statistics and the sums since the last reading, averaged over the ranks in one all-reduce.
+  void average_statistics(StepStats& stats, StatisticsReading& reading) const {
+    const CommunicatorRef& group = communicator();
+    if (!group.distributed()) return;
+    // The learning rate and the norms (of gradients averaged already) are the same on every rank.
+    double* const field[] = {&stats.loss,     &stats.inner_loss, &stats.objective,      &stats.objective_after,
+                             &stats.accuracy, &stats.margin,     &stats.rewards_chosen, &stats.rewards_rejected};
+    constexpr std::size_t fields = sizeof(field) / sizeof(field[0]);
+    std::array<double, fields + statistic_count> values{};
+    for (std::size_t k = 0; k < fields; ++k) values[k] = *field[k];
+    for (std::size_t k = 0; k < static_cast<std::size_t>(statistic_count); ++k) values[fields + k] = reading.sum[k];
+    group.all_reduce(values.data(), static_cast<index_t>(values.size()), Reduction::mean);
+    for (std::size_t k = 0; k < fields; ++k) *field[k] = values[k];
+    for (std::size_t k = 0; k < static_cast<std::size_t>(statistic_count); ++k) reading.sum[k] = values[fields + k];
   }
 
   void check_dim(index_t dim, const char* where, const char* argument) const {
@@ -535,6 +600,7 @@ class MetaLearner {
   typename Backend::template buffer<T> eval_features_;
   std::uint64_t fits_ = 0;
   FitState fit_state_;
+  std::vector<index_t> shard_;  // this rank's indices of the batch being gathered
 };
 
 /// A learner whose first layer reads sparse features (SparsePreferenceSet, SparseMetaSet), for example hashed

@@ -11,6 +11,11 @@
 ///
 /// After the first step nothing is allocated: scratch vectors and workspaces are created on first use and
 /// reused.
+///
+/// Under a communicator of several ranks (set_communicator), each rank's batches are its shard of the global
+/// batch, and every gradient and Hessian-vector product the context hands out, and every value it returns,
+/// is already the mean over the ranks: the global batch's. Values recorded in backend memory stay the rank's
+/// own until the learner averages the statistics it reads.
 #pragma once
 
 #include <cmath>
@@ -19,10 +24,12 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/data/batch.hpp"
+#include "metarm/distributed/communicator.hpp"
 #include "metarm/grad/hessian_vector.hpp"
 #include "metarm/loss/bradley_terry.hpp"
 #include "metarm/loss/difference_objective.hpp"
@@ -175,10 +182,9 @@ class StepContext {
   }
   /// L(at) on `batch`, with its gradient written over grad unless grad is empty.
   T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
-    check_point(at, grad, "preference_loss_and_gradient");
-    const T value = preference_.value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad);
-    record_batch_stats(preference_.rewards());
-    return value;
+    const T value = rank_preference_loss_and_gradient(at, grad, batch);
+    average_over_ranks(grad);
+    return average_over_ranks(value);
   }
 
   /// The pairs' ordering where the preference loss was last taken.
@@ -187,11 +193,9 @@ class StepContext {
   /// Returns the meta objective (J by default) at `at` on this step's meta batch and overwrites grad with its
   /// gradient (unless empty).
   T meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
-    check_point(at, grad, "meta_objective_and_gradient");
-    METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_and_gradient",
-                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
-    return meta_.value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_),
-                                    grad);
+    const T value = rank_meta_objective_and_gradient(at, grad);
+    average_over_ranks(grad);
+    return average_over_ranks(value);
   }
   /// The meta objective at `at` on this step's meta batch.
   T meta_objective_value(VectorView<const T> at) { return meta_objective_and_gradient(at, VectorView<T>{}); }
@@ -226,6 +230,7 @@ class StepContext {
     preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
                                           statistics_.slot(into));
     record_batch_stats(preference_.rewards());
+    average_over_ranks(grad);
   }
 
   /// meta_objective_and_gradient with the value left in backend memory as statistic `into` instead of returned.
@@ -237,6 +242,7 @@ class StepContext {
                    "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
     meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
                                     key_of(meta_batch_), grad, statistics_.slot(into));
+    average_over_ranks(grad);
   }
   /// The meta objective at `at`, without its gradient, left in backend memory as statistic `into`.
   void record_meta_objective(VectorView<const T> at, Statistic into = Statistic::objective_after) {
@@ -255,6 +261,7 @@ class StepContext {
     preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
                                           statistics_.discard_slot());
     record_batch_stats(preference_.rewards());
+    average_over_ranks(grad);
   }
   /// The gradient of the meta objective at `at` on this step's meta batch, written over grad.
   void meta_objective_gradient(VectorView<const T> at, VectorView<T> grad) {
@@ -263,6 +270,7 @@ class StepContext {
                    "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
     meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
                                     key_of(meta_batch_), grad, statistics_.discard_slot());
+    average_over_ranks(grad);
   }
 
   /// Records the statistic `to` as the value already recorded for `from` in this step.
@@ -301,8 +309,9 @@ class StepContext {
     check_hvp(at, v, out, options, "preference_hvp");
     preference_.hvp(
         ctx_, model_, at, batch.features, batch.margins, key_of(batch), v, out, options,
-        [&](VectorView<const T> point, VectorView<T> grad) { preference_loss_and_gradient(point, grad, batch); },
+        [&](VectorView<const T> point, VectorView<T> grad) { rank_preference_loss_and_gradient(point, grad, batch); },
         fd_point(), fd_grad(), "preference_hvp");
+    average_over_ranks(out);
   }
 
   /// H_J(at) v on this step's meta batch, J the meta objective.
@@ -312,12 +321,45 @@ class StepContext {
     check_hvp(at, v, out, options, "meta_hvp");
     meta_.hvp(
         ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_), v, out, options,
-        [&](VectorView<const T> point, VectorView<T> grad) { meta_objective_and_gradient(point, grad); }, fd_point(),
-        fd_grad(), "meta_hvp");
+        [&](VectorView<const T> point, VectorView<T> grad) { rank_meta_objective_and_gradient(point, grad); },
+        fd_point(), fd_grad(), "meta_hvp");
+    average_over_ranks(out);
   }
   /// meta_hvp, under the paper's name.
   void difference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
     meta_hvp(at, v, out, options);
+  }
+
+  // ---- ranks ----------------------------------------------------------------------------------------------
+
+  /// Makes this context one rank of a data-parallel group; see the file's description. The communicator
+  /// must outlive the context.
+  void set_communicator(CommunicatorRef communicator) { communicator_ = communicator; }
+  /// The data-parallel group (one process unless set_communicator was called).
+  const CommunicatorRef& communicator() const { return communicator_; }
+
+  /// Replaces x, a vector in backend memory, with its mean over the ranks, in one all-reduce; nothing with
+  /// one rank. The context's gradients and products are averaged already: this is for vectors a strategy
+  /// computes from its rank's batches by other means.
+  void average_over_ranks(VectorView<T> x) {
+    if (!communicator_.distributed() || x.empty()) return;
+    if constexpr (Backend::host_accessible) {
+      communicator_.all_reduce(x.data, x.size, Reduction::mean);
+    } else {
+      if (communicator_.memory() == CommunicatorMemory::device) {
+        communicator_.all_reduce(x.data, x.size, Reduction::mean);
+        return;
+      }
+      staging_.resize(static_cast<std::size_t>(x.size));  // grows once: a step reduces vectors of one size
+      Backend::copy_to_host(ctx_, as_const(x), staging_.data());
+      communicator_.all_reduce(staging_.data(), x.size, Reduction::mean);
+      Backend::copy_from_host(ctx_, staging_.data(), x);
+    }
+  }
+  /// The mean of `value` over the ranks.
+  T average_over_ranks(T value) const {
+    communicator_.all_reduce(&value, 1, Reduction::mean);
+    return value;
   }
 
   // ---- support and query ----------------------------------------------------------------------------------
@@ -465,6 +507,22 @@ class StepContext {
     return {features_address(batch.features), batch.features.cols, batch.offsets.data};
   }
 
+  // The objectives on this rank's batches alone.
+  T rank_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
+                                      const PreferenceBatch<T, Input>& batch) {
+    check_point(at, grad, "preference_loss_and_gradient");
+    const T value = preference_.value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad);
+    record_batch_stats(preference_.rewards());
+    return value;
+  }
+  T rank_meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
+    check_point(at, grad, "meta_objective_and_gradient");
+    METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_and_gradient",
+                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
+    return meta_.value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_),
+                                    grad);
+  }
+
   VectorView<T> fd_point() {
     if (fd_point_.size() != parameter_count()) fd_point_.resize(parameter_count());
     return fd_point_.view();
@@ -545,6 +603,8 @@ class StepContext {
   MetaBatch<T, Input> meta_batch_{};
   PreferenceBatchStats batch_stats_{};
   RecordedStatistics<Backend> statistics_;
+  CommunicatorRef communicator_;
+  std::vector<T> staging_;  // host copies of device vectors for communicators of host memory
 };
 
 }  // namespace metarm
