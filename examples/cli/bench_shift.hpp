@@ -26,6 +26,7 @@
 
 #include "common.hpp"
 #include "common/parallel.hpp"
+#include "common/ranks.hpp"
 
 namespace cli {
 
@@ -200,9 +201,10 @@ inline CLI::App* bench_shift_options(CLI::App& top, BenchSettings& s) {
   return app;
 }
 
-inline int bench_shift_command(CLI::App& app, BenchSettings& s) {
+inline int bench_shift_command(CLI::App& app, BenchSettings& s, const options::ProgramRanks& ranks) {
   options::apply_config(app);
   options::reject_extras(app);
+  if (!ranks.root()) s.quiet = true;  // rank 0 reports for all
   if (s.hh_dir.empty()) s.hh_dir = default_hh_dir();
   if (s.hh_dir.empty()) throw UsageError("no --hh DIR given and ../shared/data/hh-rlhf does not exist");
   if (app.count("--eta") > 0) {
@@ -234,8 +236,12 @@ inline int bench_shift_command(CLI::App& app, BenchSettings& s) {
     std::fprintf(stderr, "training %zu seeds x (vanilla + %zu eta)\n", seeds, s.eta_grid.size());
   }
   std::atomic<int> done{0};
+  std::size_t own_runs = 0;  // this rank's share, which its progress counts
+  for (std::size_t job = 0; job < runs.size(); ++job) own_runs += ranks.owns(job) ? 1 : 0;
   const bool terminal = isatty(fileno(stderr)) != 0;
+  // Under mpirun each rank trains its share of the runs, and then every rank holds all results.
   options::run_parallel(runs.size(), s.threads, [&](std::size_t job) {
+    if (!ranks.owns(job)) return;
     const std::size_t i = job / candidates, c = job % candidates;
     const SeedData& d = data[i];
     runs[job] = train_and_measure(s, d, c == 0 ? -1.0 : s.eta_grid[c - 1],
@@ -243,14 +249,16 @@ inline int bench_shift_command(CLI::App& app, BenchSettings& s) {
     const int finished = ++done;
     if (s.quiet) return;
     // In place on a terminal; in a log, a line at every tenth of the runs.
-    const std::size_t every = std::max<std::size_t>(1, runs.size() / 10);
+    const std::size_t every = std::max<std::size_t>(1, own_runs / 10);
     if (terminal) {
-      std::fprintf(stderr, "\r  %d/%zu runs\033[K", finished, runs.size());
-    } else if (static_cast<std::size_t>(finished) % every == 0 || static_cast<std::size_t>(finished) == runs.size()) {
-      std::fprintf(stderr, "  %d/%zu runs\n", finished, runs.size());
+      std::fprintf(stderr, "\r  %d/%zu runs\033[K", finished, own_runs);
+    } else if (static_cast<std::size_t>(finished) % every == 0 || static_cast<std::size_t>(finished) == own_runs) {
+      std::fprintf(stderr, "  %d/%zu runs\n", finished, own_runs);
     }
   });
   if (!s.quiet && terminal) std::fprintf(stderr, "\n");
+  ranks.gather(runs);
+  if (!ranks.root()) return 0;
   std::vector<std::vector<double>> vanilla(seeds), metarm_results(seeds);
   std::vector<double> chosen_eta(seeds);
   std::vector<double> meta_accuracy(candidates, 0.0);  // mean over seeds, for the record
@@ -336,7 +344,11 @@ inline int bench_shift_command(CLI::App& app, BenchSettings& s) {
   }
   std::printf("\nlength-only: the rule \"the %s response wins\", its direction fitted on each seed's training pairs\n",
               data.front().length_direction > 0 ? "longer" : "shorter");
-  std::printf("wall time %.1f s (%d thread(s))\n", seconds, s.threads);
+  if (ranks.group().distributed()) {
+    std::printf("wall time %.1f s (%d ranks x %d thread(s))\n", seconds, ranks.group().size(), s.threads);
+  } else {
+    std::printf("wall time %.1f s (%d thread(s))\n", seconds, s.threads);
+  }
 
   if (!s.csv.empty()) {
     std::string text = "set,pairs,seeds,vanilla_mean,vanilla_ci95,metarm_mean,metarm_ci95,difference_mean,"

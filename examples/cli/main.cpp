@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // metarm: train, evaluate and apply reward models on text preference data from the command line, and run the
 // HH-RLHF policy-shift benchmark. Exit status: 0 success, 1 an error in data or files (named with its file
-// and line), 2 wrong usage (with a one-line reason).
+// and line), 2 wrong usage (with a one-line reason). Under mpirun, train runs data parallel and bench-shift hands
+// its runs out over the ranks (common/ranks.hpp); an error on any rank ends them all with its message.
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -10,10 +11,12 @@
 #include <unistd.h>
 
 #include "bench_shift.hpp"
+#include "common/ranks.hpp"
 #include "evaluate.hpp"
 #include "train.hpp"
 
 int main(int argc, char** argv) {
+  const options::ProgramRanks ranks(&argc, &argv, "metarm");
   if (argc < 2) {
     std::fprintf(stderr, "metarm: missing command (train, eval, score, bench-shift; metarm --help lists them)\n");
     return 2;
@@ -56,20 +59,19 @@ int main(int argc, char** argv) {
                   metarm::cpu::product_kernels().c_str(), metarm::cpu::elementwise_kernels().c_str());
       return 0;
     }
-    if (*train_app) return cli::train_command(*train_app, train);
+    if (*train_app) return cli::train_command(*train_app, train, ranks);
     if (*eval_app) return cli::eval_command(*eval_app, eval);
     if (*score_app) return cli::score_command(*score_app, score);
-    if (*bench_app) return cli::bench_shift_command(*bench_app, bench);
+    if (*bench_app) return cli::bench_shift_command(*bench_app, bench, ranks);
     std::fprintf(stderr, "metarm: unknown command '%s' (train, eval, score, bench-shift)\n", command.c_str());
     return 2;
   } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "metarm %s: %s (see metarm %s --help)\n", command.c_str(), e.what(), command.c_str());
     return 2;
-  } catch (const metarm::Error& e) {
-    // A progress bar may have left its line open on a terminal.
-    std::fprintf(stderr, "%smetarm %s: error: %s\n", isatty(2) ? "\n" : "", command.c_str(), e.what());
-    return 1;
   } catch (const std::exception& e) {
+    // The other ranks may be waiting for this one in a collective: end them all.
+    ranks.abort_if_distributed("metarm " + command + ": error: " + e.what());
+    // A progress bar may have left its line open on a terminal.
     std::fprintf(stderr, "%smetarm %s: error: %s\n", isatty(2) ? "\n" : "", command.c_str(), e.what());
     return 1;
   }

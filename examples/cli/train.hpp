@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "common/ranks.hpp"
 
 namespace cli {
 
@@ -54,8 +55,9 @@ inline CLI::App* train_options(CLI::App& top, TrainSettings& s) {
       ->option_text("SPEC")
       ->check(features_check());
   options::integer(*app, "--epochs", s.epochs, "N", "passes over the pairs (default 2)", 1, 1000000);
-  options::integer(*app, "--batch", s.batch, "N", "pairs per step (default 16)", 1, 1 << 24);
-  options::integer(*app, "--meta-batch", s.meta_batch, "N", "meta prompts per step (MetaRM) (default 16)", 1, 1 << 24);
+  options::integer(*app, "--batch", s.batch, "N", "pairs per step, over all ranks under mpirun (default 16)", 1, 1 << 24);
+  options::integer(*app, "--meta-batch", s.meta_batch, "N",
+                   "meta prompts per step (MetaRM), over all ranks under mpirun (default 16)", 1, 1 << 24);
   options::number(*app, "--lr", s.lr, "X", "AdamW learning rate (default 1e-3)", {0.0, 1e6});
   options::number(*app, "--weight-decay", s.weight_decay, "X", "AdamW decoupled weight decay (default 0)", {0.0, 1e6});
   options::number(*app, "--clip", s.clip, "X", "clip gradients to this global norm (0: off) (default 0)", {0.0, 1e30});
@@ -83,7 +85,7 @@ inline std::string settings_path(const std::string& checkpoint) {
 }
 
 template <class Model, class Strategy>
-int run_training(const TrainSettings& s, Model model, Strategy strategy) {
+int run_training(const TrainSettings& s, const options::ProgramRanks& ranks, Model model, Strategy strategy) {
   using L = Learner<Model, Strategy>;
   constexpr bool uses_meta = metarm::strategy_uses_meta_batch<Strategy>();
   const metarm::TextFeaturizer featurizer(s.features);
@@ -105,7 +107,10 @@ int run_training(const TrainSettings& s, Model model, Strategy strategy) {
 
   metarm::LearnerOptions options{.seed = s.seed, .step = {.clip_norm = s.clip}};
   L learner(model, std::move(strategy), metarm::AdamW{.learning_rate = s.lr, .weight_decay = s.weight_decay}, options,
-            metarm::cpu::context(s.threads));
+            metarm::cpu::context(ranks.threads_for(s.threads)));
+  // Under mpirun: --batch and --meta-batch are the global batches, each rank trains on its share of them, and
+  // rank 0 alone logs and writes the checkpoint and the settings.
+  learner.set_communicator(ranks.group());
 
   const int direction = length_direction(train_text.pairs);
   std::map<std::string, std::string> metadata{
@@ -142,12 +147,12 @@ int run_training(const TrainSettings& s, Model model, Strategy strategy) {
     }
   }
 
-  OutputFile log(s.log_path, s.resume.empty() ? "w" : "a");
+  OutputFile log(ranks.root() ? s.log_path : std::string(), s.resume.empty() ? "w" : "a");
   metarm::ProgressBar progress(stderr);
   metarm::MetricsLog metrics_log(log.get() != nullptr ? log.get() : stderr, s.log_every);
   metarm::SaveCheckpoints<L> saver(learner, s.out, s.save_every, metadata);
   const metarm::FitResult result =
-      learner.fit(train, uses_meta ? &meta : nullptr, fit, Maybe(s.quiet ? nullptr : &progress), saver,
+      learner.fit(train, uses_meta ? &meta : nullptr, fit, Maybe(s.quiet || !ranks.root() ? nullptr : &progress), saver,
                   Maybe(log.get() != nullptr ? &metrics_log : nullptr));
 
   // Reward statistics for normalising scores: on the first --eval set, else on the training pairs.
@@ -158,8 +163,9 @@ int run_training(const TrainSettings& s, Model model, Strategy strategy) {
   metadata["reward_stats_on"] = eval_sets.empty() ? s.pairs_path : s.eval_paths.front();
   metadata["train.stop"] = result.stop.describe();
   metarm::save_checkpoint(s.out, learner, metadata);
-  metarm::write_file_atomically(settings_path(s.out), s.settings);
+  if (ranks.root()) metarm::write_file_atomically(settings_path(s.out), s.settings);
 
+  if (!ranks.root()) return 0;  // every rank holds the same model; rank 0 reports on it
   std::printf("trained %s on %lld pairs: %lld steps, %s; checkpoint %s, settings %s\n",
               learner.model().describe().c_str(), static_cast<long long>(train.size()),
               static_cast<long long>(result.steps), result.stop.describe().c_str(), s.out.c_str(),
@@ -176,18 +182,19 @@ int run_training(const TrainSettings& s, Model model, Strategy strategy) {
 }
 
 // After parsing: the checks that involve more than one option, then the run.
-inline int train_command(CLI::App& app, TrainSettings& s) {
+inline int train_command(CLI::App& app, TrainSettings& s, const options::ProgramRanks& ranks) {
   options::apply_config(app);
   options::require(app, {"--pairs", "--out"});
   options::reject_extras(app);
+  if (!ranks.root()) s.quiet = true;  // rank 0 reports progress for all
   if (s.strategy == "metarm" && s.meta_path.empty()) throw UsageError("--strategy metarm needs --meta FILE");
   if (s.strategy == "vanilla" && !s.meta_path.empty()) throw UsageError("--meta is only used by --strategy metarm");
   s.model = ModelSpec::parse(s.model_text);
   s.features = metarm::FeaturizerSettings::parse(s.features_text);
   s.settings = options::settings_text(app, "metarm train");
   return with_model(s.model, s.features.dim(), [&](auto model) {
-    if (s.strategy == "metarm") return run_training(s, std::move(model), metarm::MetaRM(s.eta));
-    return run_training(s, std::move(model), metarm::Vanilla{});
+    if (s.strategy == "metarm") return run_training(s, ranks, std::move(model), metarm::MetaRM(s.eta));
+    return run_training(s, ranks, std::move(model), metarm::Vanilla{});
   });
 }
 

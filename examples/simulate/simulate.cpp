@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // metarm-simulate: the paper's iterative RLHF loop in miniature, measured over seeds (docs/simulation.md).
 // Runs a vanilla arm and one MetaRM arm per eta on the same seeds, prints a per-round table of means with 95%
-// confidence intervals (and MetaRM's paired difference to vanilla), and writes CSV files and figures.
+// confidence intervals (and MetaRM's paired difference to vanilla), and writes CSV files and figures. Under
+// mpirun the seeds are handed out over the ranks and the tables are the same as in one process.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +20,7 @@
 
 #include "command_line.hpp"
 #include "common/parallel.hpp"
+#include "common/ranks.hpp"
 #include "report.hpp"
 
 namespace {
@@ -37,9 +39,54 @@ std::vector<Arm> make_arms(const RunSettings& settings) {
   return arms;
 }
 
-// Runs every seed (all arms of a seed together) on a pool of threads; results land in a fixed place, so the
-// output does not depend on the thread count or on which thread finishes first.
-ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms) {
+// A seed's results as numbers, so that ranks can gather them (common/ranks.hpp), and back. The seed and the
+// arms' names are known to every rank and not sent.
+using metarm::sim::RoundRecord;
+using metarm::sim::SeedResult;
+constexpr double RoundRecord::*round_fields[] = {
+    &RoundRecord::shifted_accuracy, &RoundRecord::shifted_gold_accuracy, &RoundRecord::shifted_label_agreement,
+    &RoundRecord::difference_objective, &RoundRecord::reward_gap, &RoundRecord::sft_accuracy,
+    &RoundRecord::sft_gold_accuracy, &RoundRecord::meta_accuracy, &RoundRecord::gold_reward,
+    &RoundRecord::proxy_reward, &RoundRecord::kl_to_sft, &RoundRecord::policy_std, &RoundRecord::train_loss,
+    &RoundRecord::train_objective, &RoundRecord::ascent_norm, &RoundRecord::meta_objective,
+    &RoundRecord::reward_scale};
+static_assert(sizeof(RoundRecord) == sizeof(double) + std::size(round_fields) * sizeof(double) +
+                                         sizeof(std::vector<double>),
+              "a field added to RoundRecord must be added to round_fields and to the round's numbers here");
+
+void append(const SeedResult& result, std::vector<double>& out) {
+  out.insert(out.end(), {result.sft_gold_reward, result.sft_label_agreement, result.sft_expected_agreement,
+                         static_cast<double>(result.rounds.size())});
+  for (const RoundRecord& r : result.rounds) {
+    out.push_back(r.round);
+    for (auto field : round_fields) out.push_back(r.*field);
+    out.push_back(static_cast<double>(r.reward_gaps.size()));
+    out.insert(out.end(), r.reward_gaps.begin(), r.reward_gaps.end());
+  }
+}
+
+SeedResult read_seed_result(const std::vector<double>& in, std::size_t& at, std::uint64_t seed, const std::string& arm) {
+  SeedResult result;
+  result.seed = seed;
+  result.arm = arm;
+  result.sft_gold_reward = in.at(at++);
+  result.sft_label_agreement = in.at(at++);
+  result.sft_expected_agreement = in.at(at++);
+  result.rounds.resize(static_cast<std::size_t>(in.at(at++)));
+  for (RoundRecord& r : result.rounds) {
+    r.round = static_cast<int>(in.at(at++));
+    for (auto field : round_fields) r.*field = in.at(at++);
+    const auto gaps = static_cast<std::size_t>(in.at(at++));
+    r.reward_gaps.assign(in.begin() + static_cast<std::ptrdiff_t>(at), in.begin() + static_cast<std::ptrdiff_t>(at + gaps));
+    at += gaps;
+  }
+  return result;
+}
+
+// Runs every seed (all arms of a seed together) on a pool of threads, and under mpirun the seeds of this
+// rank only, then gathers them; results land in a fixed place, so the output does not depend on the number
+// of threads or ranks or on which finishes first.
+ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms, const options::ProgramRanks& ranks) {
   std::vector<metarm::sim::RewardModelArm<metarm::ReLU>> recipes;
   for (const Arm& arm : arms) {
     switch (arm.kind) {
@@ -60,32 +107,49 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms) {
   std::mutex report_mutex;
   const auto start = std::chrono::steady_clock::now();
   const bool terminal = isatty(fileno(stderr)) != 0;
+  std::size_t own_seeds = 0;  // this rank's share, which its progress counts
+  for (std::size_t task = 0; task < seeds; ++task) own_seeds += ranks.owns(task) ? 1 : 0;
+  std::vector<std::vector<double>> numbers(seeds);
   options::run_parallel(seeds, static_cast<int>(threads), [&](std::size_t task) {
+    if (!ranks.owns(task)) return;
     const std::uint64_t seed = settings.first_seed + task;
     auto results = metarm::sim::simulate_rlhf(settings.sim, seed,
                                               std::span<const metarm::sim::RewardModelArm<metarm::ReLU>>(recipes));
-    for (std::size_t a = 0; a < arms.size(); ++a) grid[a][task] = std::move(results[a]);
+    for (std::size_t a = 0; a < arms.size(); ++a) {
+      if (ranks.group().distributed()) append(results[a], numbers[task]);
+      grid[a][task] = std::move(results[a]);
+    }
     const std::size_t finished = ++done;
     if (settings.quiet) return;
     std::lock_guard lock(report_mutex);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // On a terminal the line is rewritten in place; in a log, each seed gets a line of its own.
     std::fprintf(stderr, "%s[%zu/%zu] seed %llu done, %.1fs elapsed, about %.0fs left%s", terminal ? "\r" : "",
-                 finished, seeds, static_cast<unsigned long long>(seed), elapsed,
-                 elapsed / static_cast<double>(finished) * static_cast<double>(seeds - finished), terminal ? "   " : "\n");
+                 finished, own_seeds, static_cast<unsigned long long>(seed), elapsed,
+                 elapsed / static_cast<double>(finished) * static_cast<double>(own_seeds - finished),
+                 terminal ? "   " : "\n");
     std::fflush(stderr);
   });
   if (!settings.quiet && terminal) std::fprintf(stderr, "\n");
+  if (ranks.group().distributed()) {
+    ranks.gather(numbers);
+    for (std::size_t task = 0; task < seeds; ++task) {
+      std::size_t at = 0;
+      for (std::size_t a = 0; a < arms.size(); ++a) {
+        grid[a][task] = read_seed_result(numbers[task], at, settings.first_seed + task, arms[a].name);
+      }
+    }
+  }
   return grid;
 }
 
 bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
-int run(const RunSettings& settings) {
+int run(const RunSettings& settings, const options::ProgramRanks& ranks) {
   settings.sim.validate();
   const std::vector<Arm> arms = make_arms(settings);
   const std::filesystem::path out_dir = settings.out_dir;
-  std::filesystem::create_directories(out_dir);
+  if (ranks.root()) std::filesystem::create_directories(out_dir);
 
   const auto& o = settings.sim;
   std::printf("metarm %s simulate: %d seeds x %zu reward models, %d rounds; world %lld+%lld features, beta %g; "
@@ -98,8 +162,9 @@ int run(const RunSettings& settings) {
               o.policy_steps, o.kl_weight, o.shared_policy ? "; one policy, driven by the vanilla reward model" : "");
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
-  const ResultGrid grid = run_all(settings, arms);
+  const ResultGrid grid = run_all(settings, arms, ranks);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!ranks.root()) return 0;  // rank 0 prints and writes for all
 
   double agreement = 0.0, expected = 0.0;
   for (const auto& seed : grid[0]) {
@@ -151,6 +216,7 @@ int run(const RunSettings& settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const options::ProgramRanks ranks(&argc, &argv, "metarm-simulate");
   simulate::RunSettings settings;
   const auto app = simulate::command_line(settings);
   try {
@@ -164,6 +230,7 @@ int main(int argc, char** argv) {
     }
     simulate::finish(*app, settings);
     settings.sim.validate();
+    if (!ranks.root()) settings.quiet = true;  // rank 0 reports progress
   } catch (const simulate::UsageError& e) {
     std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
     return 2;
@@ -172,8 +239,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return run(settings);
+    return run(settings, ranks);
   } catch (const std::exception& e) {
+    ranks.abort_if_distributed(std::string("metarm-simulate: ") + e.what());
     std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
     return 1;
   }
