@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The GPU run: builds metarm's CUDA programs with this machine's CUDA toolkit and runs, in this order and each
 # whatever happened before it,
-#   cases-separate   every CUDA test case in its own process (ctest -R '^cuda/')
+#   cases-separate   every CUDA test case in its own process (ctest -R '^cuda/'), with the data-parallel ones
+#                    (NCCL, ranks sharing a GPU) where MPI and NCCL were found
 #   cases-together   all of them in one process (the single binary metarm_cuda_tests)
 #   quickstart       examples/cuda_quickstart
 #   extensions       examples/custom_extensions_cuda (a layer and a loss of one header each, on the GPU)
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build=$2; shift ;;
     --out) out=$2; shift ;;
     --deps) deps=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -181,6 +182,10 @@ stage_build() {
   fi
   local keep_going=(-k 0)
   grep -q "^CMAKE_GENERATOR:INTERNAL=Ninja" "$build/CMakeCache.txt" || keep_going=(-k)
+  # The data-parallel GPU cases (NCCL, and ranks sharing a GPU), where CMake found MPI and NCCL.
+  if cmake --build "$build" --target help 2>/dev/null | grep -q '^metarm_nccl_test:'; then
+    targets+=(metarm_nccl_test)
+  fi
   local jobs
   jobs=$(nproc)
   [ $dry -eq 1 ] && jobs=1  # CI's machine has 2 cores, and the build is normally up to date
