@@ -108,6 +108,22 @@ resume)
   echo "2 epochs, then resumed to 4, score exactly like 4 epochs at once"
   ;;
 
+diverge)
+  # An update that diverges: with AdamW's decoupled decay, learning rate times weight decay 1e10 multiplies the
+  # weights by about -1e10 a step, so float32 overflows within a few steps. The run stops naming the step, the
+  # parameter block and the last good checkpoint, which stays loadable.
+  write_pairs "$work/train.jsonl" 64 0
+  expect_status 1 "$metarm" train --pairs "$work/train.jsonl" --batch 8 --epochs 50 --lr 1e5 --weight-decay 1e5 --save-every 1 \
+    --features hash:10 --quiet --out "$work/rm.safetensors"
+  cat "$work/err"
+  grep -q "in step [0-9]" "$work/err" || fail "the step is not named"
+  grep -q "parameter block 'head.[a-z]*'.*diverged" "$work/err" || fail "the diverged parameter block is not named"
+  grep -q "the last good checkpoint is $work/rm.safetensors, saved at step [0-9]" "$work/err" ||
+    fail "the last good checkpoint is not named"
+  [ "$(wc -l <"$work/err")" -eq 1 ] || fail "the error is not one line"
+  expect_status 0 "$metarm" eval --model "$work/rm.safetensors" --pairs "$work/train.jsonl"
+  echo "a diverging run names the step, the block and the last good checkpoint, which loads"
+  ;;
 config)
   write_pairs "$work/train.jsonl" 200 0
   write_pairs "$work/meta.jsonl" 50 7000

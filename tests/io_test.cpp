@@ -227,6 +227,56 @@ TEST_CASE("a save removes the temporary files that interrupted saves to the same
   CHECK(Checkpoint::read(target).model_description() == "mlp<tanh>(3,2,1)");
 }
 
+TEST_CASE("non-finite parameters or optimiser state are not written over a good checkpoint", "[io][checkpoint]") {
+  TempDir dir;
+  Rng rng(45);
+  const index_t d = 3;
+  const auto w = test::random_vector<double>(rng, d);
+  MetaLearner learner(Mlp<Tanh, double>(d, {2}), Vanilla{}, Adam{}, LearnerOptions{.seed = 1});
+  learner.fit(test::separable_pairs<double>(rng, d, 20, w), nullptr, FitOptions<double>{.epochs = 1, .batch_size = 10});
+  const std::string target = dir.at("c.safetensors");
+  save_checkpoint(target, learner);
+  const auto read_bytes = [&] {
+    std::ifstream in(target, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto good = read_bytes();
+  const auto saved = learner.parameters();
+
+  for (const double bad : {std::nan(""), double(INFINITY)}) {
+    auto values = saved;
+    values[values.size() - 2] = bad;  // head.weight's last value (head.bias is last)
+    learner.set_parameters(values);
+    try {
+      save_checkpoint(target, learner);
+      FAIL("a checkpoint with a non-finite parameter was written");
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      INFO(what);
+      CHECK(what.find(target) != std::string::npos);
+      CHECK(what.find("not written") != std::string::npos);
+      CHECK(what.find("'head.weight'") != std::string::npos);
+    }
+    CHECK(read_bytes() == good);
+  }
+  // The optimiser's state is checked too.
+  learner.set_parameters(saved);
+  auto& state = learner.training_state();
+  bool poisoned = false;
+  state.for_each_saved_vector([&](const std::string& prefix, auto& vector) {
+    if (!poisoned && !prefix.empty()) {
+      std::vector<double> nan(1, std::nan(""));
+      cpu::context ctx;
+      cpu::copy_from_host(ctx, nan.data(), VectorView<double>{vector.view().data, 1});
+      poisoned = true;
+    }
+  });
+  REQUIRE(poisoned);
+  CHECK_THROWS_WITH(save_checkpoint(target, learner), Catch::Contains("optimizer."));
+  CHECK(read_bytes() == good);
+  learner.set_parameters(saved);
+}
+
 TEST_CASE("checkpoints restore parameters, optimiser state, update count and metadata", "[io][checkpoint]") {
   TempDir dir;
   Rng rng(41);

@@ -43,6 +43,30 @@ TEMPLATE_TEST_CASE("training converges on a separable problem", "[learner]", flo
   CHECK(metarm_accuracy > 0.95);
 }
 
+TEST_CASE("a diverging fit stops naming the step and the parameter block that diverged", "[learner]") {
+  Rng rng(9);
+  const index_t d = 5;
+  const auto w = test::random_vector<double>(rng, d);
+  const auto pairs = test::separable_pairs<float>(rng, d, 64, w);
+  // A learning rate near float's largest value: the first update leaves finite parameters of about 1e38, the
+  // rewards of the next step overflow, and its update is not finite.
+  MetaLearner learner(Mlp<Tanh, float>(d, {4}), Vanilla{}, Sgd{.learning_rate = 1e38}, LearnerOptions{.seed = 3});
+  try {
+    learner.fit(pairs, nullptr, FitOptions<float>{.epochs = 5, .batch_size = 16});
+    FAIL("the fit did not stop");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find("(in step ") != std::string::npos);
+    CHECK(what.find("parameter block '") != std::string::npos);
+    CHECK(what.find("diverged") != std::string::npos);
+    CHECK(what.find("lower the learning rate") != std::string::npos);
+  }
+  // A fit that stays finite names no block.
+  MetaLearner calm(Mlp<Tanh, float>(d, {4}), Vanilla{}, Sgd{.learning_rate = 0.1f}, LearnerOptions{.seed = 3});
+  CHECK_NOTHROW(calm.fit(pairs, nullptr, FitOptions<float>{.epochs = 1, .batch_size = 16}));
+}
+
 TEST_CASE("the same seed gives identical bits and another seed does not", "[learner]") {
   Rng rng(101);
   const index_t d = 5;

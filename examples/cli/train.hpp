@@ -151,9 +151,19 @@ int run_training(const TrainSettings& s, const options::ProgramRanks& ranks, Mod
   metarm::ProgressBar progress(stderr);
   metarm::MetricsLog metrics_log(log.get() != nullptr ? log.get() : stderr, s.log_every);
   metarm::SaveCheckpoints<L> saver(learner, s.out, s.save_every, metadata);
-  const metarm::FitResult result =
-      learner.fit(train, uses_meta ? &meta : nullptr, fit, Maybe(s.quiet || !ranks.root() ? nullptr : &progress), saver,
-                  Maybe(log.get() != nullptr ? &metrics_log : nullptr));
+  metarm::FitResult result;
+  try {
+    result = learner.fit(train, uses_meta ? &meta : nullptr, fit, Maybe(s.quiet || !ranks.root() ? nullptr : &progress),
+                         saver, Maybe(log.get() != nullptr ? &metrics_log : nullptr));
+  } catch (const metarm::Error& e) {
+    // Where the user can go back to: a diverged step writes no checkpoint over a good one.
+    const std::string last_good =
+        saver.saved() > 0 ? "the last good checkpoint is " + s.out + ", saved at step " +
+                                std::to_string(saver.last_saved_step())
+        : !s.resume.empty() ? "the last good checkpoint is still " + s.resume
+                            : "no checkpoint was written";
+    throw metarm::Error(e.context(), e.message() + "; " + last_good);
+  }
 
   // Reward statistics for normalising scores: on the first --eval set, else on the training pairs.
   const auto& stats_set = eval_sets.empty() ? train : eval_sets.front();

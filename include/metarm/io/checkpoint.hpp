@@ -18,6 +18,7 @@
 #pragma once
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -107,6 +108,9 @@ inline std::vector<std::uint64_t> rng_words(const Rng& rng) {
 ///
 /// In a data-parallel group only rank 0 writes: the ranks hold the same state, and one file may be resumed on
 /// any number of ranks.
+///
+/// A state with a non-finite value (a diverged update) is not written: the error names the block, and the
+/// file already at `path`, the last good checkpoint, stays as it was.
 template <class Learner>
 void save_checkpoint(const std::string& path, Learner& learner, const std::map<std::string, std::string>& extra = {}) {
   if constexpr (requires { learner.communicator().rank(); }) {
@@ -122,6 +126,13 @@ void save_checkpoint(const std::string& path, Learner& learner, const std::map<s
   state.for_each_saved_vector([&](const std::string& prefix, FlatParams<T, Backend>& vector) {
     const auto values = detail::to_host<T, Backend>(ctx, as_const(vector.view()));
     for (const ParamBlock& b : vector.layout().blocks()) {
+      for (index_t i = 0; i < b.size(); ++i) {
+        if (!std::isfinite(static_cast<double>(values[static_cast<std::size_t>(b.offset + i)]))) {
+          throw Error(path, "not written: after update " + std::to_string(state.updates()) + " '" + prefix + b.name +
+                                "' holds a non-finite value (at index " + std::to_string(i) +
+                                "); the updates diverged, and the checkpoint already here, if any, is kept");
+        }
+      }
       writer.add<T>(prefix + b.name, detail::block_shape(b), detail::block_to_row_major<T>(values, b));
     }
   });
@@ -344,20 +355,25 @@ class SaveCheckpoints {
 
   /// Saves every `every_steps` steps.
   void on_step(const StepEvent& e) {
-    if (every_ > 0 && e.step % every_ == 0) save();
+    if (every_ > 0 && e.step % every_ == 0) save(e.step);
   }
   /// Saves at the end of the epoch.
-  void on_epoch_end(const EpochEvent&) { save(); }
+  void on_epoch_end(const EpochEvent& e) { save(e.step); }
 
   /// The number of checkpoints saved.
   std::int64_t saved() const { return saved_; }
+  /// The fit's step at the last save (the last good checkpoint), or -1 before the first.
+  std::int64_t last_saved_step() const { return last_step_; }
+  /// The path it saves to.
+  const std::string& path() const { return path_; }
   /// The metadata added to each checkpoint, which may change between saves.
   std::map<std::string, std::string>& metadata() { return metadata_; }
 
  private:
-  void save() {
+  void save(std::int64_t step) {
     save_checkpoint(path_, *learner_, metadata_);
     ++saved_;
+    last_step_ = step;
   }
 
   Learner* learner_;
@@ -365,6 +381,7 @@ class SaveCheckpoints {
   std::int64_t every_;
   std::map<std::string, std::string> metadata_;
   std::int64_t saved_ = 0;
+  std::int64_t last_step_ = -1;
 };
 
 }  // namespace metarm

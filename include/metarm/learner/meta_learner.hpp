@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -132,8 +133,14 @@ class MetaLearner {
   /// One update on a preference batch and (for strategies that use one) a meta batch in backend memory. The
   /// statistics the strategy recorded in backend memory are read when it ends (on a GPU, the step's one wait).
   StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {}) {
-    StepStats stats = run_step(pairs, meta);
-    StatisticsReading reading = step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
+    StepStats stats;
+    StatisticsReading reading;
+    try {
+      stats = run_step(pairs, meta);
+      reading = step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
+    } catch (const Error& e) {
+      throw_with_cause(e, step_.updates() + 1);
+    }
     average_statistics(stats, reading);
     return stats;
   }
@@ -234,7 +241,12 @@ class MetaLearner {
                                                     rank, ranks));
           state.meta_cursor += meta_take;
         }
-        StepStats stats = run_step(pair_batch, meta_batch);
+        StepStats stats;
+        try {
+          stats = run_step(pair_batch, meta_batch);
+        } catch (const Error& e) {
+          throw_with_cause(e, step_count + 1);
+        }
         ++step_count;
         ++epoch_steps;
         state.steps = step_count;
@@ -247,7 +259,12 @@ class MetaLearner {
         const bool eval_due = options.eval_every > 0 && step_count % options.eval_every == 0 && has_eval(options);
         const bool last_step = b + 1 == batches || (options.max_steps > 0 && step_count >= options.max_steps);
         if (step_count % options.statistics_every == 0 || eval_due || last_step) {
-          StatisticsReading reading = recorded.read(step_.backend_context(), stats, step_count);
+          StatisticsReading reading;
+          try {
+            reading = recorded.read(step_.backend_context(), stats, step_count);
+          } catch (const Error& e) {
+            throw_with_cause(e, -1);  // the statistics name their steps
+          }
           average_statistics(stats, reading);
           loss_sum += reading.sum[static_cast<std::size_t>(Statistic::loss)];
           objective_sum += reading.sum[static_cast<std::size_t>(Statistic::objective)];
@@ -422,6 +439,49 @@ class MetaLearner {
     stats.rewards_chosen = batch.chosen;
     stats.rewards_rejected = batch.rejected;
     return stats;
+  }
+
+  // A step's error with the step (`step`, or -1 when the message names it) and, for values that are no longer
+  // finite, where the parameters stand: a block that holds a non-finite value (an update diverged), or else
+  // the largest parameter, whose size says whether the rewards could overflow. Looked at only on failure.
+  [[noreturn]] void throw_with_cause(const Error& e, std::int64_t step) const {
+    std::string message = e.message();
+    if (step >= 0) message += " (in step " + std::to_string(step) + ")";
+    const bool numeric = message.find("NaN") != std::string::npos || message.find("infinit") != std::string::npos ||
+                         message.find("not finite") != std::string::npos;
+    if (numeric) message += "; " + parameter_state();
+    throw Error(e.context(), message);
+  }
+
+  std::string parameter_state() const {
+    const std::vector<T> values = parameters();
+    const std::string advice = "lower the learning rate, or clip gradients (StepOptions::clip_norm)";
+    std::string largest_block;
+    double largest = 0.0;
+    for (const ParamBlock& block : step_.model().layout().blocks()) {
+      index_t bad = 0, first = -1;
+      for (index_t i = 0; i < block.size(); ++i) {
+        const double v = static_cast<double>(values[static_cast<std::size_t>(block.offset + i)]);
+        if (!std::isfinite(v)) {
+          if (bad++ == 0) first = i;
+        } else if (std::abs(v) > largest) {
+          largest = std::abs(v);
+          largest_block = block.name;
+        }
+      }
+      if (bad > 0) {
+        return "after update " + std::to_string(updates()) + " parameter block '" + block.name + "' holds " +
+               std::to_string(bad) + " non-finite value" + (bad == 1 ? "" : "s") + " of " +
+               std::to_string(block.size()) + " (the first at index " + std::to_string(first) +
+               "): the updates diverged; " + advice;
+      }
+    }
+    char magnitude[32];
+    std::snprintf(magnitude, sizeof magnitude, "%.3g", largest);
+    return "after update " + std::to_string(updates()) + " the parameters are finite, the largest " + magnitude +
+           " in parameter block '" + largest_block + "'" +
+           (largest > 1e10 ? ": the updates diverged and the rewards overflow; " + advice
+                           : ": a feature or margin of the batch may be NaN or infinite");
   }
 
   // Every rank takes the same number of pairs from every batch, and of prompts from every meta batch, so that
