@@ -154,16 +154,10 @@ int main(int argc, char** argv) {
   simulate::RunSettings settings;
   const auto app = simulate::command_line(settings);
   try {
-    try {
-      app->parse(argc, argv);
-    } catch (const CLI::CallForHelp&) {
+    if (!simulate::parse(*app, settings, argc, argv)) {
       std::printf("%s", app->help().c_str());
       return 0;
-    } catch (const CLI::ParseError& e) {
-      throw simulate::UsageError(options::one_line(e));
     }
-    simulate::finish(*app, settings);
-    settings.sim.validate();
   } catch (const simulate::UsageError& e) {
     std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
     return 2;
