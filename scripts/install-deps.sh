@@ -17,6 +17,8 @@ packages+=(libopenblas-openmp-dev)
 packages+=(dpkg-dev pkgconf)
 # ThreadSanitizer's run-time library for g++ (scripts/test.sh --tsan).
 packages+=(libtsan2)
+# libFuzzer and the sanitizers under clang (scripts/fuzz.sh).
+packages+=(clang-14 libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
