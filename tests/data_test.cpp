@@ -110,6 +110,9 @@ TEST_CASE("text pairs: every malformed input is an error naming the file, line a
   // A finite margin beyond float's range has no value in the featurised sets, which hold floats.
   expect("huge_margin.jsonl", "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"margin\": -1e300}\n",
          {"huge_margin.jsonl:1", "\"margin\"", "-1e+300", "beyond the range of float"});
+  // Valid JSON whose number nlohmann cannot hold (beyond double) is an Error too, not nlohmann's own exception.
+  expect("overflow.jsonl", "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"margin\": 2e370}\n",
+         {"overflow.jsonl:1", "number overflow", "2e370"});
   expect("empty.jsonl", "", {"empty.jsonl", "no preference pairs", "empty"});
   expect("blank.jsonl", "\n  \n", {"blank.jsonl", "empty"});
   expect("identical.jsonl", good + hh_line("q", "same", "same"), {"identical.jsonl:2", "identical"},
