@@ -15,7 +15,7 @@ while IFS= read -r -d '' f; do
     echo "check-licence: ${f#./} has no '$tag' in its first two lines" >&2
     missing=$((missing + 1))
   fi
-done < <(find include examples tests benchmarks scripts cmake .ci -type f \
+done < <(find include examples tests benchmarks fuzz scripts cmake .ci -type f \
            \( -name '*.hpp' -o -name '*.cpp' -o -name '*.cu' -o -name '*.sh' -o -name '*.py' \
               -o -name '*.cmake' -o -name '*.in' -o -name 'CMakeLists.txt' -o -name Makefile -o -path '.ci/run' \) -not -path '*/licence_fixture/*' -print0 2>/dev/null;
          find . -maxdepth 1 -name CMakeLists.txt -print0)

@@ -19,6 +19,8 @@ packages+=(dpkg-dev pkgconf)
 packages+=(libtsan2)
 # Data-parallel training (metarm::mpi, metarm/distributed/mpi.hpp) and its tests, which run under mpirun.
 packages+=(libopenmpi-dev openmpi-bin)
+# libFuzzer and the sanitizers under clang (scripts/fuzz.sh).
+packages+=(clang-14 libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

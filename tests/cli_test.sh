@@ -157,6 +157,14 @@ config)
   grep -q "unknown option 'colour'" "$work/err" || fail "an unknown key in the file is not named"
   expect_status 2 "$metarm" train --config "$work/absent.toml"
   [ "$(wc -l <"$work/err")" -eq 1 ] || fail "a missing --config file is not reported on one line"
+  # Values CLI11 itself refuses are wrong usage too, named with the file: two values for a one-value option,
+  # a flag that is neither true nor false.
+  printf 'pairs=["a.jsonl","b.jsonl"]\nout="x.safetensors"\n' >"$work/list.toml"
+  expect_status 2 "$metarm" train --config "$work/list.toml"
+  grep -q -- "--config $work/list.toml: --pairs" "$work/err" || fail "two values for --pairs in the file are not named"
+  printf 'quiet=maybe\n' >"$work/flag.toml"
+  expect_status 2 "$metarm" train --config "$work/flag.toml" --pairs a.jsonl --out x.safetensors
+  grep -q -- "--config $work/flag.toml: .*quiet" "$work/err" || fail "a bad flag value in the file is not named"
   echo "train writes its settings beside the checkpoint; --config with them trains the same model"
   ;;
 

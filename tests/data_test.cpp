@@ -107,6 +107,12 @@ TEST_CASE("text pairs: every malformed input is an error naming the file, line a
          {"wrong_type.jsonl:1", "\"chosen\"", "must be a string", "number"});
   expect("margin.jsonl", "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"margin\": \"big\"}\n",
          {"margin.jsonl:1", "\"margin\"", "must be a number"});
+  // A finite margin beyond float's range has no value in the featurised sets, which hold floats.
+  expect("huge_margin.jsonl", "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"margin\": -1e300}\n",
+         {"huge_margin.jsonl:1", "\"margin\"", "-1e+300", "beyond the range of float"});
+  // Valid JSON whose number nlohmann cannot hold (beyond double) is an Error too, not nlohmann's own exception.
+  expect("overflow.jsonl", "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"margin\": 2e370}\n",
+         {"overflow.jsonl:1", "number overflow", "2e370"});
   expect("empty.jsonl", "", {"empty.jsonl", "no preference pairs", "empty"});
   expect("blank.jsonl", "\n  \n", {"blank.jsonl", "empty"});
   expect("identical.jsonl", good + hh_line("q", "same", "same"), {"identical.jsonl:2", "identical"},
@@ -345,6 +351,17 @@ TEST_CASE("embedding sets from safetensors tensors, with margins and meta respon
   not_finite.add<float>("rejected", {1, 2}, std::vector<float>{0, 0});
   test::require_error_naming([&] { read_embedding_pairs<float>(SafetensorsFile::parse("n.safetensors", not_finite.serialize())); },
                              {"n.safetensors", "row 0", "not finite"});
+  // Finite float64 values beyond float's range: refused, naming the value, rather than converted (undefined).
+  SafetensorsWriter too_large;
+  too_large.add<double>("chosen", {1, 2}, std::vector<double>{1, 0});
+  too_large.add<double>("rejected", {1, 2}, std::vector<double>{0, 1e300});
+  too_large.add<double>("responses", {1, 2, 2}, std::vector<double>{1, 2, 3, -1e39});
+  const SafetensorsFile large = SafetensorsFile::parse("l.safetensors", too_large.serialize());
+  test::require_error_naming([&] { read_embedding_pairs<float>(large); },
+                             {"l.safetensors", "row 0: feature 1 of the rejected embedding", "1e+300"});
+  test::require_error_naming([&] { read_embedding_meta<float>(large); },
+                             {"l.safetensors", "prompt 0: response 1, feature 1", "-1e+39"});
+  CHECK(read_embedding_pairs<double>(large).rejected(0)[1] == 1e300);
   SafetensorsWriter lonely;
   lonely.add<float>("responses", {1, 1, 2}, std::vector<float>{1, 2});
   test::require_error_naming([&] { read_embedding_meta<float>(SafetensorsFile::parse("k.safetensors", lonely.serialize())); },

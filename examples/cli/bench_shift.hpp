@@ -24,30 +24,13 @@
 
 #include <unistd.h>
 
+#include "command_line.hpp"
 #include "common.hpp"
 #include "common/parallel.hpp"
 #include "common/ranks.hpp"
 
 namespace cli {
 
-struct BenchSettings {
-  std::string hh_dir;
-  int seeds = 10;
-  std::uint64_t first_seed = 1;
-  std::vector<double> eta_grid;
-  bool eta_fixed = false;
-  ModelSpec model;
-  metarm::FeaturizerSettings features;
-  int epochs = 2;
-  index_t batch = 16, meta_batch = 16;
-  double lr = 1e-3, weight_decay = 0.0;
-  int threads = 1;
-  std::int64_t max_pairs = 0;
-  std::string csv = "bench-shift.csv", seeds_csv;
-  bool quiet = false;
-  double eta = 0.0;  // with --eta
-  std::string eta_grid_text = "1,3,10,30,100,300,1000", model_text = "linear", features_text = "hash:18";
-};
 
 // One HH-RLHF split as text (for lengths and prompt groups) and as features.
 struct HhSplit {
@@ -155,67 +138,8 @@ inline std::vector<double> train_and_measure(const BenchSettings& s, const SeedD
   });
 }
 
-inline std::string default_hh_dir() {
-  for (const char* candidate : {"../shared/data/hh-rlhf", "../../shared/data/hh-rlhf"}) {
-    if (std::filesystem::is_directory(candidate)) return candidate;
-  }
-  return "";
-}
-
-inline CLI::App* bench_shift_options(CLI::App& top, BenchSettings& s) {
-  CLI::App* app = top.add_subcommand("bench-shift", "Vanilla vs MetaRM under the HH-RLHF policy shift, over several seeds");
-  options::describe(*app, "metarm bench-shift [--hh DIR] [options]",
-                    "Compares Vanilla and MetaRM under the HH-RLHF policy shift (base -> rejection-sampled -> online), "
-                    "with harmless-base as a control; prints accuracy per set (mean and 95% CI over seeds), the paired "
-                    "MetaRM - Vanilla difference and the length-only baseline, and writes the table as CSV.");
-  app->add_option("--hh", s.hh_dir,
-                  "HH-RLHF test splits (helpful-base, helpful-rejection-sampled, helpful-online, harmless-base) "
-                  "(default ../shared/data/hh-rlhf if present)")
-      ->option_text("DIR")
-      ->check(CLI::ExistingDirectory);
-  options::integer(*app, "--seeds", s.seeds, "N", "evaluation seeds (each draws its own splits, initialisation and order) "
-                   "(default 10)", 1, 100000);
-  options::integer(*app, "--first-seed", s.first_seed, "S", "first evaluation seed (default 1)", 0, INT64_MAX / 2);
-  // No default: without --eta, eta is chosen per seed.
-  options::number(*app, "--eta", s.eta, "X", "use this eta for every seed instead of choosing it", {0.0, 1e9})
-      ->default_str("");
-  app->add_option("--eta-grid", s.eta_grid_text,
-                  "candidates for eta, chosen per seed by accuracy on its meta split (default 1,3,10,30,100,300,1000)")
-      ->option_text("LIST")
-      ->check(options::check([](const std::string& text) { options::number_list("--eta-grid", text, {0.0, 1e9}); }));
-  app->add_option("--model", s.model_text, "linear, or mlp:H[,H...] (default linear)")->option_text("SPEC")->check(model_check());
-  app->add_option("--features", s.features_text, "hash:BITS[,ngrams:N][,structure:0|1][,seed:S] (default hash:18)")
-      ->option_text("SPEC")
-      ->check(features_check());
-  options::integer(*app, "--epochs", s.epochs, "N", "passes over the training pairs (default 2)", 1, 100000);
-  options::integer(*app, "--batch", s.batch, "N", "pairs per step (default 16)", 1, 1 << 24);
-  options::integer(*app, "--meta-batch", s.meta_batch, "N", "meta prompts per step (default 16)", 1, 1 << 24);
-  options::number(*app, "--lr", s.lr, "X", "AdamW learning rate (default 1e-3)", {0.0, 1e6});
-  options::number(*app, "--weight-decay", s.weight_decay, "X", "AdamW decoupled weight decay (default 0)", {0.0, 1e6});
-  options::integer(*app, "--threads", s.threads, "T", "training runs in parallel (default 1)", 1, 1024);
-  options::integer(*app, "--max-pairs", s.max_pairs, "N", "read at most N pairs per split (a quick, reduced run) (default 0)",
-                   0, INT64_MAX);
-  app->add_option("--csv", s.csv, "write the table as CSV (default bench-shift.csv)")->option_text("FILE");
-  app->add_option("--seeds-csv", s.seeds_csv, "write every seed's accuracies as CSV")->option_text("FILE");
-  app->add_flag("--quiet", s.quiet, "no progress output");
-  return app;
-}
-
-inline int bench_shift_command(CLI::App& app, BenchSettings& s, const options::ProgramRanks& ranks) {
-  options::apply_config(app);
-  options::reject_extras(app);
+inline int bench_shift_command(BenchSettings s, const options::ProgramRanks& ranks) {
   if (!ranks.root()) s.quiet = true;  // rank 0 reports for all
-  if (s.hh_dir.empty()) s.hh_dir = default_hh_dir();
-  if (s.hh_dir.empty()) throw UsageError("no --hh DIR given and ../shared/data/hh-rlhf does not exist");
-  if (app.count("--eta") > 0) {
-    s.eta_grid = {s.eta};
-    s.eta_fixed = true;
-  } else {
-    s.eta_grid = options::number_list("--eta-grid", s.eta_grid_text, {0.0, 1e9});
-  }
-  s.model = ModelSpec::parse(s.model_text);
-  s.features = metarm::FeaturizerSettings::parse(s.features_text);
-
   const auto started = std::chrono::steady_clock::now();
   const metarm::TextFeaturizer featurizer(s.features);
   const std::array<HhSplit, 4> splits{load_hh_split(s.hh_dir, "helpful-base", featurizer, s.max_pairs, s.quiet),

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "command_line.hpp"
 #include "common.hpp"
 
 namespace cli {
@@ -34,29 +35,7 @@ int with_checkpoint(const std::string& path, F&& f) {
   });
 }
 
-struct EvalSettings {
-  std::string model, json;
-  std::vector<std::string> pairs;
-};
-
-inline CLI::App* eval_options(CLI::App& top, EvalSettings& s) {
-  CLI::App* app = top.add_subcommand(
-      "eval", "accuracy, margin, reward statistics, J and the length-only baseline of a checkpoint");
-  options::describe(*app, "metarm eval --model CKPT --pairs FILE... [--json FILE]",
-                    "Evaluates a checkpoint on labelled pairs: accuracy, margin, loss, reward statistics, the difference "
-                    "objective J over each pair's two responses, and the length-only baseline (the direction the "
-                    "checkpoint's training pairs favoured: longer or shorter wins).");
-  app->add_option("--model", s.model, "checkpoint written by metarm train (required)")->option_text("CKPT");
-  app->add_option("--pairs", s.pairs, "labelled pairs to evaluate, JSONL (.gz) (required)")->option_text("FILE...");
-  app->add_option("--json", s.json, "also write one JSON line of metrics per file ('-': standard output)")
-      ->option_text("FILE");
-  return app;
-}
-
-inline int eval_command(CLI::App& app, const EvalSettings& s) {
-  options::apply_config(app);
-  options::require(app, {"--model", "--pairs"});
-  options::reject_extras(app);
+inline int eval_command(const EvalSettings& s) {
   OutputFile json(s.json, "w");
   return with_checkpoint(s.model, [&](auto& learner, const metarm::TextFeaturizer& featurizer,
                                              const metarm::Checkpoint& checkpoint) {
@@ -86,27 +65,7 @@ inline int eval_command(CLI::App& app, const EvalSettings& s) {
   });
 }
 
-struct ScoreSettings {
-  std::string model, input, out = "-";
-};
-
-inline CLI::App* score_options(CLI::App& top, ScoreSettings& s) {
-  CLI::App* app = top.add_subcommand("score", "one reward per response, as JSON lines");
-  options::describe(*app, "metarm score --model CKPT --input FILE [--out FILE]",
-                    "Writes one JSON line per response: {\"line\": L, \"index\": i, \"reward\": r, \"normalized\": z}, "
-                    "where i counts the responses of input line L (0 = chosen, 1 = rejected for pairs) and z = (r - mean) "
-                    "/ std with the reward statistics stored in the checkpoint.");
-  app->add_option("--model", s.model, "checkpoint written by metarm train (required)")->option_text("CKPT");
-  app->add_option("--input", s.input, "JSONL (.gz) lines: {prompt, response}, {prompt, responses: [...]}, or pairs (required)")
-      ->option_text("FILE");
-  app->add_option("--out", s.out, "where to write the rewards ('-': standard output) (default -)")->option_text("FILE");
-  return app;
-}
-
-inline int score_command(CLI::App& app, const ScoreSettings& s) {
-  options::apply_config(app);
-  options::require(app, {"--model", "--input"});
-  options::reject_extras(app);
+inline int score_command(const ScoreSettings& s) {
   OutputFile out(s.out, "w");
   return with_checkpoint(s.model, [&](auto& learner, const metarm::TextFeaturizer& featurizer,
                                              const metarm::Checkpoint& checkpoint) {

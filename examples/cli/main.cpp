@@ -5,12 +5,12 @@
 // its runs out over the ranks (common/ranks.hpp); an error on any rank ends them all with its message.
 #include <cstdio>
 #include <exception>
-#include <memory>
 #include <string>
 
 #include <unistd.h>
 
 #include "bench_shift.hpp"
+#include "command_line.hpp"
 #include "common/ranks.hpp"
 #include "evaluate.hpp"
 #include "train.hpp"
@@ -22,47 +22,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argv[1];
-  CLI::App app("", "metarm");
-  app.formatter(std::make_shared<options::Layout>("metarm COMMAND [options]   (metarm COMMAND --help for its options)", ""));
-  app.option_defaults()->group("options");
-  app.set_help_flag("-h,--help", "this text");
-  app.allow_extras();  // an unknown command is named below, in the program's words
-  cli::TrainSettings train;
-  cli::EvalSettings eval;
-  cli::ScoreSettings score;
-  cli::BenchSettings bench;
-  CLI::App* train_app = cli::train_options(app, train);
-  CLI::App* eval_app = cli::eval_options(app, eval);
-  CLI::App* score_app = cli::score_options(app, score);
-  CLI::App* bench_app = cli::bench_shift_options(app, bench);
-  CLI::App* version_app = app.add_subcommand("version", "print the library version");
-  version_app->formatter(std::make_shared<options::Layout>("metarm version", "Prints the library version and the matrix products it uses."));
-  version_app->option_defaults()->group("options");
-  version_app->set_help_flag("-h,--help", "this text");
-  for (CLI::App* sub : {train_app, eval_app, score_app, bench_app, version_app}) sub->group("commands");
+  cli::CommandLine line;
   try {
-    try {
-      if (command == "help" || command == "--version") {
-        // Older spellings of "--help" and "version".
-        argv[1] = const_cast<char*>(command == "help" ? "--help" : "version");
-      }
-      app.parse(argc, argv);
-    } catch (const CLI::CallForHelp&) {
-      std::printf("%s", app.help().c_str());
-      return 0;
-    } catch (const CLI::ParseError& e) {
-      throw cli::UsageError(options::one_line(e));
+    switch (cli::parse_command_line(line, argc, argv)) {
+      case cli::Command::help:
+        std::printf("%s", line.app.help().c_str());
+        return 0;
+      case cli::Command::version:
+        std::printf("metarm %s\nmatrix products: %s\nelementwise loops: %s\n", std::string(metarm::version).c_str(),
+                    metarm::cpu::product_kernels().c_str(), metarm::cpu::elementwise_kernels().c_str());
+        return 0;
+      case cli::Command::train: return cli::train_command(line.train, ranks);
+      case cli::Command::eval: return cli::eval_command(line.eval);
+      case cli::Command::score: return cli::score_command(line.score);
+      case cli::Command::bench_shift: return cli::bench_shift_command(line.bench, ranks);
+      case cli::Command::unknown: break;
     }
-    if (*version_app) {
-      options::reject_extras(*version_app);
-      std::printf("metarm %s\nmatrix products: %s\nelementwise loops: %s\n", std::string(metarm::version).c_str(),
-                  metarm::cpu::product_kernels().c_str(), metarm::cpu::elementwise_kernels().c_str());
-      return 0;
-    }
-    if (*train_app) return cli::train_command(*train_app, train, ranks);
-    if (*eval_app) return cli::eval_command(*eval_app, eval);
-    if (*score_app) return cli::score_command(*score_app, score);
-    if (*bench_app) return cli::bench_shift_command(*bench_app, bench, ranks);
     std::fprintf(stderr, "metarm: unknown command '%s' (train, eval, score, bench-shift)\n", command.c_str());
     return 2;
   } catch (const cli::UsageError& e) {

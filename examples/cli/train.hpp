@@ -8,76 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "command_line.hpp"
 #include "common.hpp"
 #include "common/ranks.hpp"
 
 namespace cli {
 
-struct TrainSettings {
-  std::string pairs_path, meta_path, out, log_path, resume;
-  std::vector<std::string> eval_paths;
-  std::string strategy = "vanilla";
-  double eta = 100;
-  ModelSpec model;
-  metarm::FeaturizerSettings features;
-  int epochs = 2;
-  index_t batch = 16, meta_batch = 16;
-  double lr = 1e-3, weight_decay = 0.0, clip = 0.0;
-  std::uint64_t seed = 0;
-  int threads = 0;
-  std::int64_t log_every = 10, save_every = 0;
-  bool quiet = false;
-  std::string model_text = "linear", features_text = "hash:18";
-  std::string settings;  // every option's effective value (TOML), written beside the checkpoint
-};
-
-inline CLI::App* train_options(CLI::App& top, TrainSettings& s) {
-  CLI::App* app = top.add_subcommand("train", "train a reward model (vanilla or MetaRM) on text preference pairs");
-  options::describe(*app, "metarm train --pairs FILE --out CKPT [options]",
-                    "Trains a reward model on text preference pairs with hashed n-gram features and writes a safetensors "
-                    "checkpoint holding the parameters, the optimiser state, the featuriser settings and reward "
-                    "statistics; its settings go beside it as TOML (v.safetensors: v.toml), which --config reads back.");
-  app->add_option("--pairs", s.pairs_path,
-                  "labelled preference pairs, JSONL (.gz): HH-RLHF transcripts or {prompt, chosen, rejected} (required)")
-      ->option_text("FILE");
-  app->add_option("--meta", s.meta_path,
-                  "unlabelled shifted-distribution responses: {prompt, responses: [...]} lines or pairs (labels dropped)")
-      ->option_text("FILE");
-  options::choice(*app, "--strategy", s.strategy, "NAME", "vanilla or metarm (default vanilla)", {"vanilla", "metarm"});
-  options::number(*app, "--eta", s.eta, "X",
-                  "MetaRM ascent step size; bench-shift picks 100 most often for a linear model on hash:18 features "
-                  "(docs/math.md, 'Choosing eta') (default 100)",
-                  {0.0, 1e9});
-  app->add_option("--model", s.model_text, "linear, or mlp:H[,H...] with ReLU hidden layers (default linear)")
-      ->option_text("SPEC")
-      ->check(model_check());
-  app->add_option("--features", s.features_text, "hash:BITS[,ngrams:N][,structure:0|1][,seed:S] (default hash:18)")
-      ->option_text("SPEC")
-      ->check(features_check());
-  options::integer(*app, "--epochs", s.epochs, "N", "passes over the pairs (default 2)", 1, 1000000);
-  options::integer(*app, "--batch", s.batch, "N", "pairs per step, over all ranks under mpirun (default 16)", 1, 1 << 24);
-  options::integer(*app, "--meta-batch", s.meta_batch, "N",
-                   "meta prompts per step (MetaRM), over all ranks under mpirun (default 16)", 1, 1 << 24);
-  options::number(*app, "--lr", s.lr, "X", "AdamW learning rate (default 1e-3)", {0.0, 1e6});
-  options::number(*app, "--weight-decay", s.weight_decay, "X", "AdamW decoupled weight decay (default 0)", {0.0, 1e6});
-  options::number(*app, "--clip", s.clip, "X", "clip gradients to this global norm (0: off) (default 0)", {0.0, 1e30});
-  options::integer(*app, "--seed", s.seed, "S", "initialisation and data order (default 0)", 0, INT64_MAX);
-  options::integer(*app, "--threads", s.threads, "T", "threads for dense matrix products (0: all cores) (default 0)", 0, 4096);
-  app->add_option("--out", s.out, "checkpoint to write (safetensors); rewritten at every epoch end (required)")
-      ->option_text("CKPT");
-  app->add_option("--eval", s.eval_paths,
-                  "held-out pairs evaluated at every epoch end; the first also sets the reward statistics")
-      ->option_text("FILE...");
-  app->add_option("--log", s.log_path, "JSON lines of metrics (TRL names: loss, accuracy, margin, rewards/chosen, ..., eval_*)")
-      ->option_text("FILE");
-  options::integer(*app, "--log-every", s.log_every, "N", "steps between training lines in --log (default 10)", 1, INT64_MAX);
-  options::integer(*app, "--save-every", s.save_every, "N", "also checkpoint every N steps (0: only at epoch ends) (default 0)",
-                   0, INT64_MAX);
-  app->add_option("--resume", s.resume, "continue the run saved in CKPT (same data and settings; --epochs may grow)")
-      ->option_text("CKPT");
-  app->add_flag("--quiet", s.quiet, "no progress output");
-  return app;
-}
 
 // Where train writes its settings: beside the checkpoint, "v.safetensors" -> "v.toml".
 inline std::string settings_path(const std::string& checkpoint) {
@@ -191,17 +127,9 @@ int run_training(const TrainSettings& s, const options::ProgramRanks& ranks, Mod
   return 0;
 }
 
-// After parsing: the checks that involve more than one option, then the run.
-inline int train_command(CLI::App& app, TrainSettings& s, const options::ProgramRanks& ranks) {
-  options::apply_config(app);
-  options::require(app, {"--pairs", "--out"});
-  options::reject_extras(app);
+// The run, on settings that settle_train has checked.
+inline int train_command(TrainSettings s, const options::ProgramRanks& ranks) {
   if (!ranks.root()) s.quiet = true;  // rank 0 reports progress for all
-  if (s.strategy == "metarm" && s.meta_path.empty()) throw UsageError("--strategy metarm needs --meta FILE");
-  if (s.strategy == "vanilla" && !s.meta_path.empty()) throw UsageError("--meta is only used by --strategy metarm");
-  s.model = ModelSpec::parse(s.model_text);
-  s.features = metarm::FeaturizerSettings::parse(s.features_text);
-  s.settings = options::settings_text(app, "metarm train");
   return with_model(s.model, s.features.dim(), [&](auto model) {
     if (s.strategy == "metarm") return run_training(s, ranks, std::move(model), metarm::MetaRM(s.eta));
     return run_training(s, ranks, std::move(model), metarm::Vanilla{});

@@ -175,6 +175,15 @@ inline void describe(CLI::App& app, const std::string& usage, const std::string&
   app.option_defaults()->always_capture_default();
 }
 
+// CLI11's own reasons (a missing value, a value given to a flag) on one line.
+inline std::string one_line(const CLI::Error& e) {
+  std::string text = e.what();
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  return text;
+}
+
 // Reads --config FILE into the options the command line left unset. CLI11 2.1 reads the file of the top-level
 // command only; this reads it for a subcommand too, and names any key that is no option of the command
 // rather than ignoring it (a misspelt key would otherwise leave its option at the default unnoticed).
@@ -196,8 +205,14 @@ inline void apply_config(CLI::App& app) {
       throw UsageError("--config " + path + ": unknown option '" + item.fullname() + "'");
     }
     if (option->count() > 0) continue;  // given on the command line, or already read by CLI11
-    option->add_result(item.inputs);
-    option->run_callback();
+    try {
+      option->add_result(item.inputs);
+      option->run_callback();
+    } catch (const CLI::ParseError& e) {
+      // A value CLI11 itself refuses (a list for a one-value option, a flag that is not true or false): wrong
+      // usage, as it would be on the command line, rather than an error of the run.
+      throw UsageError("--config " + path + ": " + one_line(e));
+    }
   }
 }
 
@@ -216,15 +231,6 @@ inline void require(const CLI::App& app, const std::vector<std::string>& flags) 
     const CLI::Option* option = app.get_option(flag);
     if (option->count() == 0) throw UsageError("missing required option " + flag + " " + option->get_option_text());
   }
-}
-
-// CLI11's own reasons (a missing value, a value given to a flag) on one line.
-inline std::string one_line(const CLI::Error& e) {
-  std::string text = e.what();
-  for (char& c : text) {
-    if (c == '\n') c = ' ';
-  }
-  return text;
 }
 
 // Every option of `app` with its effective value, as a TOML file that --config reads back.

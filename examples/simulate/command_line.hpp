@@ -136,4 +136,20 @@ inline void finish(CLI::App& app, RunSettings& s) {
   s.settings = options::settings_text(app, "metarm-simulate");
 }
 
+// Parses the command line into `s` and settles it (finish(), then the simulation's own checks); runs nothing.
+// Returns false when --help was asked for: the caller prints app.help(). Throws UsageError on wrong usage and
+// metarm::Error on settings the simulation refuses.
+inline bool parse(CLI::App& app, RunSettings& s, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return false;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(options::one_line(e));
+  }
+  finish(app, s);
+  s.sim.validate();
+  return true;
+}
+
 }  // namespace simulate

@@ -220,17 +220,10 @@ int main(int argc, char** argv) {
   simulate::RunSettings settings;
   const auto app = simulate::command_line(settings);
   try {
-    try {
-      app->parse(argc, argv);
-    } catch (const CLI::CallForHelp&) {
+    if (!simulate::parse(*app, settings, argc, argv)) {
       std::printf("%s", app->help().c_str());
       return 0;
-    } catch (const CLI::ParseError& e) {
-      throw simulate::UsageError(options::one_line(e));
     }
-    simulate::finish(*app, settings);
-    settings.sim.validate();
-    if (!ranks.root()) settings.quiet = true;  // rank 0 reports progress
   } catch (const simulate::UsageError& e) {
     std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
     return 2;
@@ -238,6 +231,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
     return 2;
   }
+  if (!ranks.root()) settings.quiet = true;  // rank 0 reports progress
   try {
     return run(settings, ranks);
   } catch (const std::exception& e) {

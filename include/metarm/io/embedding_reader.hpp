@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +36,19 @@ inline std::vector<double> float_tensor(const SafetensorsFile& file, const std::
                                "; embeddings must be F32 or F64");
 }
 
+// A value of the file as T. A finite value beyond T's range has no T (the conversion would be undefined), so it
+// is refused here, naming where it is; a NaN or an infinity converts and the sets refuse it, naming the row.
+// `what()` names the value, and is called only for one that is refused.
+template <class T, class What>
+T embedding_value(double x, const std::string& where, What&& what) {
+  if (std::isfinite(x) && std::abs(x) > static_cast<double>(std::numeric_limits<T>::max())) [[unlikely]] {
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", x);
+    throw Error(where, what() + " is " + value + ", beyond the range of the model's scalar type");
+  }
+  return static_cast<T>(x);
+}
+
 template <class T>
 PreferenceSet<T> pairs_from_arrays(const std::vector<std::int64_t>& chosen_shape, const std::vector<double>& chosen,
                                    const std::vector<std::int64_t>& rejected_shape, const std::vector<double>& rejected,
@@ -52,11 +67,19 @@ PreferenceSet<T> pairs_from_arrays(const std::vector<std::int64_t>& chosen_shape
   std::vector<T> c(static_cast<std::size_t>(d)), r(static_cast<std::size_t>(d));
   for (index_t i = 0; i < n; ++i) {
     for (index_t j = 0; j < d; ++j) {
-      c[static_cast<std::size_t>(j)] = static_cast<T>(chosen[static_cast<std::size_t>(i * d + j)]);
-      r[static_cast<std::size_t>(j)] = static_cast<T>(rejected[static_cast<std::size_t>(i * d + j)]);
+      const auto feature = [&](const char* side) {
+        return "row " + std::to_string(i) + ": feature " + std::to_string(j) + " of the " + side + " embedding";
+      };
+      c[static_cast<std::size_t>(j)] =
+          embedding_value<T>(chosen[static_cast<std::size_t>(i * d + j)], where, [&] { return feature("chosen"); });
+      r[static_cast<std::size_t>(j)] =
+          embedding_value<T>(rejected[static_cast<std::size_t>(i * d + j)], where, [&] { return feature("rejected"); });
     }
+    const T margin = margins != nullptr ? embedding_value<T>((*margins)[static_cast<std::size_t>(i)], where,
+                                                             [&] { return "row " + std::to_string(i) + ": the margin"; })
+                                        : T(0);
     try {
-      set.add(c, r, margins != nullptr ? static_cast<T>((*margins)[static_cast<std::size_t>(i)]) : T(0));
+      set.add(c, r, margin);
     } catch (const Error& e) {
       throw Error(where, "row " + std::to_string(i) + ": " + e.message());
     }
@@ -76,7 +99,10 @@ MetaSet<T> meta_from_array(const std::vector<std::int64_t>& shape, const std::ve
   std::vector<T> block(static_cast<std::size_t>(k * d));
   for (index_t p = 0; p < m; ++p) {
     for (std::size_t i = 0; i < block.size(); ++i) {
-      block[i] = static_cast<T>(values[static_cast<std::size_t>(p * k * d) + i]);
+      block[i] = embedding_value<T>(values[static_cast<std::size_t>(p * k * d) + i], where, [&] {
+        return "prompt " + std::to_string(p) + ": response " + std::to_string(i / static_cast<std::size_t>(d)) +
+               ", feature " + std::to_string(i % static_cast<std::size_t>(d));
+      });
     }
     try {
       set.add_prompt(block);

@@ -31,6 +31,15 @@ inline nlohmann::json parse_json_object(std::string_view line, const std::string
       detail = detail.substr(column);
     }
     throw Error(where, "not valid JSON (" + detail + ")");
+  } catch (const nlohmann::json::exception& e) {
+    // Valid JSON that nlohmann cannot hold, a number beyond double's range: "[json.exception.out_of_range.406]
+    // number overflow parsing '1e999'".
+    std::string detail = e.what();
+    const std::size_t tag_end = detail.find("] ");
+    if (tag_end != std::string::npos) {
+      detail = detail.substr(tag_end + 2);
+    }
+    throw Error(where, "cannot be read as JSON (" + detail + ")");
   }
   if (!value.is_object()) {
     throw Error(where, std::string("expected a JSON object, got ") + value.type_name());

@@ -8,7 +8,10 @@
 /// Every error names the file and line, and the field when one is at fault.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -70,6 +73,12 @@ inline bool parse_pair(const nlohmann::json& object, const std::string& where, c
                 "or give a \"prompt\" field)");
   }
   pair.margin = has_field(object, "margin") ? require_number(object, "margin", where) : 0.0;
+  // The featurised sets hold margins as float (featurize_pairs); a larger one has no float value.
+  if (std::abs(pair.margin) > static_cast<double>(std::numeric_limits<float>::max())) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", pair.margin);
+    throw Error(where, std::string("field \"margin\" is ") + value + ", beyond the range of float");
+  }
   if (pair.chosen == pair.rejected) {
     if (!options.drop_identical) {
       throw Error(where, "the chosen and rejected responses are identical");
