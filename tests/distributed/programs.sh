@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The programs under mpirun. Usage: programs.sh CASE MPIEXEC METARM METARM_SIMULATE
+# The programs under mpirun. Usage: programs.sh CASE MPIEXEC METARM METARM_SIMULATE [HH_RLHF_DIR]
 #   train     metarm train on 2 ranks gives the model of one process (the same evaluation to 4 decimals), with
 #             one log, one checkpoint and one report
 #   simulate  metarm-simulate on 2 ranks prints the tables and writes the files of one process
+#   bench     metarm bench-shift on 2 ranks (a reduced run) prints the table and writes the CSV of one process;
+#             skipped (77), saying why, without the HH-RLHF data
 #   errors    a global batch that does not divide among the ranks, and an unreadable file, end every rank with
 #             exit status 1 and the reason, within seconds
 set -uo pipefail
 
-case_name=$1 mpiexec=$2 metarm=$3 simulate=$4
+case_name=$1 mpiexec=$2 metarm=$3 simulate=$4 hh_dir=${5:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
@@ -49,6 +51,16 @@ simulate)
     cmp "one/$file.csv" "two/$file.csv" || fail "$file.csv differs"
   done
   echo "2 ranks: the same tables and CSV files as one process ($(grep -c . two.out) lines)"
+  ;;
+bench)
+  [ -n "$hh_dir" ] && [ -d "$hh_dir" ] || { echo "skipped: the HH-RLHF data is not at '$hh_dir'"; exit 77; }
+  options=(bench-shift --hh "$hh_dir" --seeds 2 --max-pairs 150 --eta 10 --epochs 1 --features hash:12 --quiet)
+  "$metarm" "${options[@]}" --csv one.csv >one.out 2>one.err || { cat one.err; fail "one process failed"; }
+  ranks 2 "$metarm" "${options[@]}" --csv two.csv >two.out 2>two.err || { cat two.out two.err; fail "2 ranks failed"; }
+  diff <(grep -v -e '^wall time' -e '^table written' one.out) <(grep -v -e '^wall time' -e '^table written' two.out) ||
+    fail "the tables differ"
+  cmp one.csv two.csv || fail "the CSV files differ"
+  echo "2 ranks: the table and CSV of one process"
   ;;
 errors)
   start=$(date +%s)
