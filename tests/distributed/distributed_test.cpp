@@ -15,11 +15,14 @@
 #include <vector>
 
 #include "../test_support.hpp"
+#include "rank_checks.hpp"
 #include "metarm/distributed/mpi.hpp"
 #include "metarm/io.hpp"
 
 using namespace metarm;
 using test::index_t;
+using rank_checks::max_difference;
+using rank_checks::same_on_every_rank;
 
 namespace {
 
@@ -57,12 +60,6 @@ void check(bool ok, const std::string& what, int rank) {
   }
 }
 
-double max_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  double worst = a.size() == b.size() ? 0.0 : INFINITY;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
-}
-
 // The block that holds the largest difference, for the failure message.
 std::string worst_block(const Layout& layout, const std::vector<double>& a, const std::vector<double>& b) {
   std::string name;
@@ -83,15 +80,6 @@ std::string number(double x) {
   char text[32];
   std::snprintf(text, sizeof text, "%.3g", x);
   return text;
-}
-
-// Whether every rank holds the bits rank 0 holds.
-bool same_on_every_rank(const std::vector<double>& values, MPI_Comm comm) {
-  std::vector<double> root = values;
-  MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_DOUBLE, 0, comm);
-  int same = std::memcmp(root.data(), values.data(), values.size() * sizeof(double)) == 0 ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &same, 1, MPI_INT, MPI_MIN, comm);
-  return same == 1;
 }
 
 // After every step: do all ranks hold the same parameters?

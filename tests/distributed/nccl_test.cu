@@ -18,9 +18,12 @@
 #include <metarm/distributed/nccl.hpp>
 
 #include "../test_support.hpp"
+#include "rank_checks.hpp"
 
 using namespace metarm;
 using test::index_t;
+using rank_checks::max_difference;
+using rank_checks::same_on_every_rank;
 
 namespace {
 
@@ -55,20 +58,6 @@ auto make_learner(int device) {
   return MetaLearner<Mlp<Tanh, double>, MetaRM, Adam, cuda>(
       Mlp<Tanh, double>(dim, {8}), MetaRM(0.5), Adam{.learning_rate = 2e-2},
       LearnerOptions{.seed = 7, .step = {.centering = 1e-2}}, cuda::context({.device = device}));
-}
-
-double max_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  double worst = a.size() == b.size() ? 0.0 : INFINITY;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
-}
-
-bool same_on_every_rank(const std::vector<double>& values, MPI_Comm comm) {
-  std::vector<double> root = values;
-  MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_DOUBLE, 0, comm);
-  int same = std::memcmp(root.data(), values.data(), values.size() * sizeof(double)) == 0 ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &same, 1, MPI_INT, MPI_MIN, comm);
-  return same == 1;
 }
 
 template <class Communicator>
