@@ -122,7 +122,7 @@ class CommunicatorRef {
         memory_(C::memory) {
     static_assert(check_communicator<C>());
     METARM_REQUIRE(size_ >= 1 && rank_ >= 0 && rank_ < size_, "CommunicatorRef",
-                   "the communicator says it is rank " + std::to_string(rank_) + " of " + std::to_string(size_));
+                   "the communicator says it is rank {} of {}", rank_, size_);
   }
 
   /// This process's rank, 0 ... size() - 1.

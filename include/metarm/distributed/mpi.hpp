@@ -137,8 +137,7 @@ class MpiCommunicator {
   template <class T>
   void broadcast(T* data, index_t count, int root) {
     METARM_REQUIRE(root >= 0 && root < size_, "MpiCommunicator::broadcast",
-                   "argument 'root' is " + std::to_string(root) + ", the group has " + std::to_string(size_) +
-                       " ranks");
+                   "argument 'root' is {}, the group has {} ranks", root, size_);
     for (index_t first = 0; first < count; first += detail::mpi_piece) {
       const int n = static_cast<int>(std::min(detail::mpi_piece, count - first));
       detail::check_mpi(MPI_Bcast(data + first, n, detail::mpi_type<T>(), root, comm_), "MPI_Bcast");

@@ -337,15 +337,15 @@ class SafetensorsWriter {
   void add(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
     std::int64_t elements = 1;
     for (auto d : shape) {
-      METARM_REQUIRE(d >= 0, "SafetensorsWriter::add", "tensor \"" + name + "\" has a negative dimension");
+      METARM_REQUIRE(d >= 0, "SafetensorsWriter::add", "tensor \"{}\" has a negative dimension", name);
       elements *= d;
     }
     METARM_REQUIRE(elements == static_cast<std::int64_t>(values.size()), "SafetensorsWriter::add",
-                   "tensor \"" + name + "\": shape " + SafetensorsFile::shape_text(shape) + " needs " +
-                       std::to_string(elements) + " values, got " + std::to_string(values.size()));
-    METARM_REQUIRE(!name.empty() && name != "__metadata__", "SafetensorsWriter::add", "invalid tensor name '" + name + "'");
+                   "tensor \"{}\": shape {} needs {} values, got {}", name, SafetensorsFile::shape_text(shape),
+                   elements, values.size());
+    METARM_REQUIRE(!name.empty() && name != "__metadata__", "SafetensorsWriter::add", "invalid tensor name '{}'", name);
     for (const auto& e : entries_) {
-      METARM_REQUIRE(e.name != name, "SafetensorsWriter::add", "tensor \"" + name + "\" is added twice");
+      METARM_REQUIRE(e.name != name, "SafetensorsWriter::add", "tensor \"{}\" is added twice", name);
     }
     Entry e{std::move(name), dtype_of<T>(), std::move(shape), {}};
     e.data.resize(values.size() * sizeof(T));

@@ -41,7 +41,7 @@ class Metrics {
   /// The value of `name`; throws when there is none.
   double at(std::string_view name) const {
     const auto value = find(name);
-    METARM_REQUIRE(value.has_value(), "Metrics::at", "no metric named '" + std::string(name) + "'");
+    METARM_REQUIRE(value.has_value(), "Metrics::at", "no metric named '{}'", name);
     return *value;
   }
 

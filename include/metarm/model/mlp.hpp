@@ -65,7 +65,7 @@ class MlpBody {
     std::vector<stage_type> stages;
     for (std::size_t l = 0; l < widths.size(); ++l) {
       METARM_REQUIRE(widths[l] > 0, "Mlp",
-                     "argument 'hidden[" + std::to_string(l) + "]' must be > 0, got " + std::to_string(widths[l]));
+                     "argument 'hidden[{}]' must be > 0, got {}", l, widths[l]);
       if constexpr (Activation::is_identity) {
         stages.emplace_back(widths[l]);
       } else {

@@ -36,8 +36,8 @@ class Layout {
   /// Appends a block right after the previous one and returns its offset.
   index_t add(std::string name, index_t rows, index_t cols = 1) {
     METARM_REQUIRE(rows >= 0 && cols >= 0, "Layout::add",
-                   "block '" + name + "' has a negative shape " + std::to_string(rows) + " x " + std::to_string(cols));
-    METARM_REQUIRE(!contains(name), "Layout::add", "block name '" + name + "' is already used");
+                   "block '{}' has a negative shape {} x {}", name, rows, cols);
+    METARM_REQUIRE(!contains(name), "Layout::add", "block name '{}' is already used", name);
     blocks_.push_back({std::move(name), size_, rows, cols});
     size_ += rows * cols;
     return blocks_.back().offset;

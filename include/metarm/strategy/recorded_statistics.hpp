@@ -73,7 +73,7 @@ class RecordedStatistics {
   /// Records statistic `to` of this step as the value recorded for `from`, which must be recorded already.
   void copy(typename Backend::context& ctx, Statistic from, Statistic to) {
     METARM_REQUIRE(recorded(from), "RecordedStatistics::copy",
-                   "statistic '" + std::string(statistic_name(from)) + "' is not recorded in this step");
+                   "statistic '{}' is not recorded in this step", statistic_name(from));
     Backend::for_each(ctx, 1, detail::CopyStatistic{slots_.data(), static_cast<int>(from), static_cast<int>(to)});
     recorded_this_step_ |= bit(to);
   }
