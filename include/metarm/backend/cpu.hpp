@@ -347,8 +347,8 @@ struct cpu {
 #elif defined(EIGEN_USE_BLAS)
     return "an external BLAS (EIGEN_USE_BLAS)";
 #else
-    return "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-           std::to_string(EIGEN_MINOR_VERSION) + " kernels for " + Eigen::SimdInstructionSetsInUse();
+    return fmt::format("Eigen {}.{}.{} kernels for {}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
+                       Eigen::SimdInstructionSetsInUse());
 #endif
   }
 

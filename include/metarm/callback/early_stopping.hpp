@@ -52,8 +52,8 @@ class EarlyStopping {
 
   /// Why it stopped the fit: the metric, the evaluations without improvement, the best value and its step.
   std::string stop_reason() const {
-    return metric_ + " did not improve for " + std::to_string(stale_) + " evaluation(s); best " + std::to_string(best_) +
-           " at step " + std::to_string(best_step_);
+    return fmt::format("{} did not improve for {} evaluation(s); best {:f} at step {}", metric_, stale_, best_,
+                       best_step_);
   }
 
   /// The best value seen (NaN before the first evaluation).

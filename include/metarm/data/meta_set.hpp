@@ -44,7 +44,7 @@ class MetaSet {
 
   /// Adds one prompt's k responses: a column-major dim x k block, k >= 2, all values finite.
   void add_prompt(std::span<const T> responses) {
-    const std::string prompt = "prompt " + std::to_string(prompts());
+    const std::string prompt = fmt::format("prompt {}", prompts());
     METARM_REQUIRE(dim_ > 0, "MetaSet::add_prompt", "the set was created without a feature dimension");
     METARM_REQUIRE(responses.size() % static_cast<std::size_t>(dim_) == 0, "MetaSet::add_prompt",
                    "{}: argument 'responses' has {} values, not a multiple of the feature dimension {}", prompt,

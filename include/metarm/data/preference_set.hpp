@@ -37,7 +37,7 @@ class PreferenceSet {
 
   /// Adds one pair; both feature spans hold dim() values, all finite.
   void add(std::span<const T> chosen, std::span<const T> rejected, T margin = T(0)) {
-    const std::string pair = "pair " + std::to_string(size());
+    const std::string pair = fmt::format("pair {}", size());
     check_column(chosen, "chosen", pair);
     check_column(rejected, "rejected", pair);
     METARM_REQUIRE(std::isfinite(margin), "PreferenceSet::add", "{}: argument 'margin' is not finite", pair);

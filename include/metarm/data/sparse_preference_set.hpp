@@ -30,7 +30,7 @@ class SparsePreferenceSet {
   /// Adds one pair given as (row indices, values) of each side; rows strictly increasing, values finite.
   void add(std::span<const index_t> chosen_rows, std::span<const T> chosen_values, std::span<const index_t> rejected_rows,
            std::span<const T> rejected_values, T margin = T(0)) {
-    const std::string pair = "pair " + std::to_string(size());
+    const std::string pair = fmt::format("pair {}", size());
     METARM_REQUIRE(dim() > 0, "SparsePreferenceSet::add", "the set was created without a feature dimension");
     METARM_REQUIRE(std::isfinite(margin), "SparsePreferenceSet::add", "{}: argument 'margin' is not finite", pair);
     // Both sides are checked before either is stored, so a refused pair leaves the set as it was.

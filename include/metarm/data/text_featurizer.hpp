@@ -63,8 +63,7 @@ struct FeaturizerSettings {
 
   /// The canonical one-line form, e.g.\ "hash:18,ngrams:2,structure:1,seed:0"; parse() reads it back.
   std::string describe() const {
-    return "hash:" + std::to_string(bits) + ",ngrams:" + std::to_string(ngrams) +
-           ",structure:" + (structure ? "1" : "0") + ",seed:" + std::to_string(seed);
+    return fmt::format("hash:{},ngrams:{},structure:{},seed:{}", bits, ngrams, structure ? 1 : 0, seed);
   }
 
   /// Reads "hash:BITS" optionally followed by ",ngrams:N", ",structure:0|1", ",seed:S" in any order.
@@ -111,7 +110,7 @@ struct FeaturizerSettings {
                        "'seed' needs a non-negative integer, got '{}'", value);
         s.seed = v;
       } else {
-        throw Error("features", "unknown item '" + std::string(key) + "' (known: hash, ngrams, structure, seed)");
+        throw Error("features", fmt::format("unknown item '{}' (known: hash, ngrams, structure, seed)", key));
       }
       start = comma + 1;
     }
@@ -148,7 +147,7 @@ class TextFeaturizer {
   /// Name of feature row `row`: "hash[<bucket>]" or a structure feature's name.
   std::string feature_name(index_t row) const {
     METARM_REQUIRE(row >= 0 && row < dim(), "TextFeaturizer::feature_name", "row {} is outside the features", row);
-    if (row < settings_.buckets()) return "hash[" + std::to_string(row) + "]";
+    if (row < settings_.buckets()) return fmt::format("hash[{}]", row);
     return std::string(structure_feature_names[static_cast<std::size_t>(row - settings_.buckets())]);
   }
 

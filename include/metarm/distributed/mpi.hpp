@@ -44,7 +44,8 @@ inline void check_mpi(int code, const char* call) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
-  throw Error("MpiCommunicator", std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+  throw Error("MpiCommunicator", fmt::format("{} failed: {}", call,
+                                             std::string(text, static_cast<std::size_t>(length))));
 }
 
 // MPI counts are int: longer buffers go in pieces.

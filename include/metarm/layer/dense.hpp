@@ -87,7 +87,7 @@ class Dense {
   /// outputs x (inputs + 1).
   index_t parameter_count() const { return outputs_ * (inputs_ + 1); }
   /// "dense(outputs)".
-  std::string describe() const { return "dense(" + std::to_string(outputs_) + ")"; }
+  std::string describe() const { return fmt::format("dense({})", outputs_); }
 
   /// W within a flat vector laid out as the model's parameters (parameters, a gradient or a direction).
   template <class P>

@@ -295,7 +295,9 @@ class LayerNorm {
   /// What is added to each column's variance.
   double epsilon() const { return epsilon_; }
   /// "layer_norm", with epsilon when it is not 1e-5.
-  std::string describe() const { return epsilon_ == 1e-5 ? "layer_norm" : "layer_norm(" + std::to_string(epsilon_) + ")"; }
+  std::string describe() const {
+    return epsilon_ == 1e-5 ? std::string("layer_norm") : fmt::format("layer_norm({:f})", epsilon_);
+  }
 
   /// gamma within a flat vector laid out as the model's parameters.
   template <class P>

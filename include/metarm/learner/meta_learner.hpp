@@ -444,7 +444,7 @@ class MetaLearner {
   // the largest parameter, whose size says whether the rewards could overflow. Looked at only on failure.
   [[noreturn]] void throw_with_cause(const Error& e, std::int64_t step) const {
     std::string message = e.message();
-    if (step >= 0) message += " (in step " + std::to_string(step) + ")";
+    if (step >= 0) fmt::format_to(std::back_inserter(message), " (in step {})", step);
     const bool numeric = message.find("NaN") != std::string::npos || message.find("infinit") != std::string::npos ||
                          message.find("not finite") != std::string::npos;
     if (numeric) message += "; " + parameter_state();
@@ -468,18 +468,15 @@ class MetaLearner {
         }
       }
       if (bad > 0) {
-        return "after update " + std::to_string(updates()) + " parameter block '" + block.name + "' holds " +
-               std::to_string(bad) + " non-finite value" + (bad == 1 ? "" : "s") + " of " +
-               std::to_string(block.size()) + " (the first at index " + std::to_string(first) +
-               "): the updates diverged; " + advice;
+        return fmt::format("after update {} parameter block '{}' holds {} non-finite value{} of {} (the first at "
+                           "index {}): the updates diverged; {}",
+                           updates(), block.name, bad, bad == 1 ? "" : "s", block.size(), first, advice);
       }
     }
-    char magnitude[32];
-    std::snprintf(magnitude, sizeof magnitude, "%.3g", largest);
-    return "after update " + std::to_string(updates()) + " the parameters are finite, the largest " + magnitude +
-           " in parameter block '" + largest_block + "'" +
-           (largest > 1e10 ? ": the updates diverged and the rewards overflow; " + advice
-                           : ": a feature or margin of the batch may be NaN or infinite");
+    return fmt::format("after update {} the parameters are finite, the largest {:.3g} in parameter block '{}'{}",
+                       updates(), largest, largest_block,
+                       largest > 1e10 ? ": the updates diverged and the rewards overflow; " + advice
+                                      : std::string(": a feature or margin of the batch may be NaN or infinite"));
   }
 
   // Every rank takes the same number of pairs from every batch, and of prompts from every meta batch, so that
@@ -488,7 +485,7 @@ class MetaLearner {
     const int ranks = communicator().size();
     if (ranks == 1) return;
     const char* where = "MetaLearner::fit";
-    const std::string among = " among " + std::to_string(ranks) + " ranks";
+    const std::string among = fmt::format(" among {} ranks", ranks);
     METARM_REQUIRE(batch_size % ranks == 0, where,
                    "the global batch of {} pairs (argument 'batch_size') does not divide{}; choose a multiple of {}",
                    batch_size, among, ranks);

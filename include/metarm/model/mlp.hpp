@@ -202,9 +202,9 @@ class Mlp : public RewardNetwork<MlpBody<Activation, T>> {
  private:
   // A one-line description that, with the layout, lets a checkpoint reader rebuild the model.
   static std::string description_of(index_t input_dim, const std::vector<index_t>& hidden) {
-    std::string text = "mlp<" + std::string(Activation::name) + ">(" + std::to_string(input_dim);
+    std::string text = fmt::format("mlp<{}>({}", Activation::name, input_dim);
     for (index_t h : hidden) {
-      text += "," + std::to_string(h);
+      fmt::format_to(std::back_inserter(text), ",{}", h);
     }
     return text + ",1)";
   }

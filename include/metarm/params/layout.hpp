@@ -65,7 +65,7 @@ class Layout {
         return block;
       }
     }
-    throw Error("Layout::block", "no block named '" + std::string(name) + "'");
+    throw Error("Layout::block", fmt::format("no block named '{}'", name));
   }
 
   /// Layouts are equal when they have the same blocks in the same order.

@@ -487,8 +487,8 @@ class StepContext {
       loss.set_centering(centering);
       return loss;
     } else {
-      throw Error("StepOptions", "argument 'centering' is set, but the loss '" + std::string(loss_name<Loss>()) +
-                                     "' has no reward centering (no set_centering member)");
+      throw Error("StepOptions", fmt::format("argument 'centering' is set, but the loss '{}' has no reward centering "
+                                             "(no set_centering member)", loss_name<Loss>()));
     }
   }
 
