@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <fmt/core.h>
 
 namespace metarm {
 
@@ -19,12 +19,13 @@ struct DurationText {
 inline DurationText format_duration(double seconds) {
   DurationText d{};
   const auto total = static_cast<long long>(std::llround(std::max(0.0, seconds)));
+  constexpr std::size_t room = sizeof d.text - 1;  // the last byte stays the terminating NUL
   if (total >= 3600) {
-    std::snprintf(d.text, sizeof d.text, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
+    fmt::format_to_n(d.text, room, "{}h{:02}m", total / 3600, (total % 3600) / 60);
   } else if (total >= 60) {
-    std::snprintf(d.text, sizeof d.text, "%lldm%02llds", total / 60, total % 60);
+    fmt::format_to_n(d.text, room, "{}m{:02}s", total / 60, total % 60);
   } else {
-    std::snprintf(d.text, sizeof d.text, "%llds", total);
+    fmt::format_to_n(d.text, room, "{}s", total);
   }
   return d;
 }

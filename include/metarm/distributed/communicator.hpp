@@ -97,7 +97,7 @@ class LocalCommunicator {
   void barrier() {}
   /// Writes the message to standard error and ends the process with exit status 1.
   [[noreturn]] void abort_all(std::string_view message) {
-    std::fprintf(stderr, "metarm: %.*s\n", static_cast<int>(message.size()), message.data());
+    fmt::print(stderr, "metarm: {}\n", message);
     std::fflush(stderr);
     std::exit(EXIT_FAILURE);
   }

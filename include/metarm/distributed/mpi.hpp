@@ -155,8 +155,7 @@ class MpiCommunicator {
 
   /// Writes "metarm: rank R of N: message" to standard error and ends every rank (MPI_Abort, exit status 1).
   [[noreturn]] void abort_all(std::string_view message) {
-    std::fprintf(stderr, "metarm: rank %d of %d: %.*s\n", rank_, size_, static_cast<int>(message.size()),
-                 message.data());
+    fmt::print(stderr, "metarm: rank {} of {}: {}\n", rank_, size_, message);
     std::fflush(stderr);
     MPI_Abort(comm_, 1);
     std::_Exit(1);  // MPI_Abort does not return; this is for a library that lets it
