@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
 #include <fmt/core.h>
 
 namespace metarm {
@@ -19,14 +21,11 @@ struct DurationText {
 inline DurationText format_duration(double seconds) {
   DurationText d{};
   const auto total = static_cast<long long>(std::llround(std::max(0.0, seconds)));
-  constexpr std::size_t room = sizeof d.text - 1;  // the last byte stays the terminating NUL
-  if (total >= 3600) {
-    fmt::format_to_n(d.text, room, "{}h{:02}m", total / 3600, (total % 3600) / 60);
-  } else if (total >= 60) {
-    fmt::format_to_n(d.text, room, "{}m{:02}s", total / 60, total % 60);
-  } else {
-    fmt::format_to_n(d.text, room, "{}s", total);
-  }
+  // Short enough for std::string's own storage, so no allocation either.
+  const std::string text = total >= 3600 ? fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60)
+                           : total >= 60 ? fmt::format("{}m{:02}s", total / 60, total % 60)
+                                         : fmt::format("{}s", total);
+  text.copy(d.text, sizeof d.text - 1);  // the last byte stays the terminating NUL
   return d;
 }
 

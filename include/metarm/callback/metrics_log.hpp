@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -67,7 +66,7 @@ class MetricsLog {
   void on_fit_end(const StopReason& reason) {
     const double runtime = std::chrono::duration<double>(clock::now() - start_).count();
     line_.clear();
-    fmt::format_to(std::back_inserter(line_), "{{\"train_runtime\": {:.3f}, \"stop\": ", runtime);
+    line_ += fmt::format("{{\"train_runtime\": {:.3f}, \"stop\": ", runtime);
     string(reason.describe());
     end_line();
   }
@@ -96,14 +95,14 @@ class MetricsLog {
     // TRL's fractional epoch: completed epochs plus the share of this one's batches done.
     const double fraction = batch >= 0 && batches_ > 0 ? static_cast<double>(batch) / static_cast<double>(batches_) : 1.0;
     line_.clear();
-    fmt::format_to(std::back_inserter(line_), "{{\"step\": {}, \"epoch\": {:.4f}", step, (epoch - 1) + fraction);
+    line_ += fmt::format("{{\"step\": {}, \"epoch\": {:.4f}", step, (epoch - 1) + fraction);
   }
 
   void field(std::string_view key, double value) {
     line_.append(std::string_view(", "));
     string(key);
     if (std::isfinite(value)) {
-      fmt::format_to(std::back_inserter(line_), ": {:.9g}", value);
+      line_ += fmt::format(": {:.9g}", value);
     } else {
       line_.append(std::string_view(": null"));
     }
@@ -116,7 +115,7 @@ class MetricsLog {
         line_.push_back('\\');
         line_.push_back(c);
       } else if (static_cast<unsigned char>(c) < 0x20) {
-        fmt::format_to(std::back_inserter(line_), "\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        line_ += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
       } else {
         line_.push_back(c);
       }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <string_view>
 
 #include <fmt/core.h>
@@ -49,13 +50,16 @@ class ProgressLine {
     const double elapsed = seconds(start_, now);
     const double rate = elapsed > 0.0 ? static_cast<double>(e.step - start_step_) / elapsed : 0.0;
     const double left = rate > 0.0 ? static_cast<double>(e.total_steps - e.step) / rate : 0.0;
-    fmt::print(out_, "{}epoch {}/{}  step {}/{}  loss {:.4f}", terminal_ ? "\r" : "", e.epoch, e.epochs, e.step,
-               e.total_steps, e.stats.loss);
+    // One write per line, so that a terminal never shows half of it.
+    line_.clear();
+    line_ += fmt::format("{}epoch {}/{}  step {}/{}  loss {:.4f}", terminal_ ? "\r" : "", e.epoch, e.epochs, e.step,
+                         e.total_steps, e.stats.loss);
     if (!std::isnan(e.stats.objective)) {
-      fmt::print(out_, "  J {:.4f}", e.stats.objective);
+      line_ += fmt::format("  J {:.4f}", e.stats.objective);
     }
-    fmt::print(out_, "  lr {:.2e}  {:.1f} step/s  ETA {}{}", e.stats.learning_rate, rate, format_duration(left).text,
-               terminal_ ? "\033[K" : "\n");
+    line_ += fmt::format("  lr {:.2e}  {:.1f} step/s  ETA {}{}", e.stats.learning_rate, rate,
+                         format_duration(left).text, terminal_ ? "\033[K" : "\n");
+    std::fwrite(line_.data(), 1, line_.size(), out_);
     std::fflush(out_);
     pending_newline_ = terminal_;
   }
@@ -98,6 +102,7 @@ class ProgressLine {
   }
 
   std::FILE* out_;
+  std::string line_;  // the step line being built; its capacity is kept from line to line
   std::int64_t every_;
   double interval_;
   bool terminal_;

@@ -444,7 +444,7 @@ class MetaLearner {
   // the largest parameter, whose size says whether the rewards could overflow. Looked at only on failure.
   [[noreturn]] void throw_with_cause(const Error& e, std::int64_t step) const {
     std::string message = e.message();
-    if (step >= 0) fmt::format_to(std::back_inserter(message), " (in step {})", step);
+    if (step >= 0) message += fmt::format(" (in step {})", step);
     const bool numeric = message.find("NaN") != std::string::npos || message.find("infinit") != std::string::npos ||
                          message.find("not finite") != std::string::npos;
     if (numeric) message += "; " + parameter_state();

@@ -204,7 +204,7 @@ class Mlp : public RewardNetwork<MlpBody<Activation, T>> {
   static std::string description_of(index_t input_dim, const std::vector<index_t>& hidden) {
     std::string text = fmt::format("mlp<{}>({}", Activation::name, input_dim);
     for (index_t h : hidden) {
-      fmt::format_to(std::back_inserter(text), ",{}", h);
+      text += fmt::format(",{}", h);
     }
     return text + ",1)";
   }
