@@ -33,7 +33,7 @@ endif()
 # What a program built against the headers needs besides a compiler: the packages behind the CMake
 # package's find_dependency calls and the pkg-config files' Requires and Libs. The programs' own shared
 # libraries (libgomp1, zlib1g, OpenBLAS's runtime, libstdc++6, libc6) come from dpkg-shlibdeps.
-set(metarm_deb_depends "libeigen3-dev (>= 3.4)")
+set(metarm_deb_depends "libeigen3-dev (>= 3.4)" "libfmt-dev (>= 9)")
 if(METARM_WITH_BLAS AND BLA_VENDOR STREQUAL "OpenBLAS")
   # The OpenMP flavour first, the one whose threads are the rest of the library's.
   list(APPEND metarm_deb_depends "libopenblas-openmp-dev | libopenblas-dev")

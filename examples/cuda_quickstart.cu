@@ -7,11 +7,13 @@
 
 #include <metarm/backend/cuda.hpp>
 
+#include <fmt/core.h>
+
 namespace {
 const bool gpu_usable = [] {
   const metarm::DeviceProbe probe = metarm::probe_cuda_devices();
   if (probe.verdict != metarm::DeviceProbe::Verdict::run) {
-    std::printf("%s\n", probe.message.c_str());
+    fmt::print("{}\n", probe.message);
     std::exit(probe.exit_status());
   }
   return true;

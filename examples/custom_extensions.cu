@@ -8,6 +8,8 @@
 #include <metarm/testing/check_layer.hpp>
 #include <metarm/testing/check_loss.hpp>
 
+#include <fmt/core.h>
+
 #include "ipo_loss.hpp"
 #include "rms_norm.hpp"
 #include "synthetic_shift.hpp"
@@ -16,13 +18,12 @@ int main() {
   using namespace metarm;
   const DeviceProbe probe = probe_cuda_devices();
   if (probe.verdict != DeviceProbe::Verdict::run) {
-    std::fprintf(probe.verdict == DeviceProbe::Verdict::skip ? stdout : stderr, "%s\n", probe.message.c_str());
+    fmt::print(probe.verdict == DeviceProbe::Verdict::skip ? stdout : stderr, "{}\n", probe.message);
     return probe.exit_status();
   }
   const auto layer = testing::check_layer<cuda>(example::RmsNorm<double>());
   const auto loss = testing::check_preference_loss<cuda>(example::IpoLoss(0.25));
-  std::printf("check_layer on cuda: %s\ncheck_preference_loss on cuda: %s\n", layer.describe().c_str(),
-              loss.describe().c_str());
+  fmt::print("check_layer on cuda: {}\ncheck_preference_loss on cuda: {}\n", layer.describe(), loss.describe());
   if (!layer.passed() || !loss.passed()) return 1;
 
   example::ShiftProblem problem(/*seed=*/7);
@@ -34,6 +35,6 @@ int main() {
   MetaLearner learner(model, MetaRM({.eta = 1.0, .order = MetaGradient::exact}), Adam{.learning_rate = 2e-3},
                       LearnerOptions{.seed = 1}, example::IpoLoss(0.25));
   learner.fit(train, &shifted_meta, FitOptions<float>{.epochs = 3, .batch_size = 32, .meta_batch_size = 16});
-  std::printf("cuda, rms_norm + ipo, exact metarm: shifted accuracy %.4f\n",
-              learner.evaluate(shifted_test, &shifted_meta).at("accuracy"));
+  fmt::print("cuda, rms_norm + ipo, exact metarm: shifted accuracy {:.4f}\n",
+             learner.evaluate(shifted_test, &shifted_meta).at("accuracy"));
 }

@@ -7,6 +7,8 @@
 #include <metarm/metarm.hpp>
 #include <metarm/testing/check_layer.hpp>
 
+#include <fmt/core.h>
+
 #include "rms_norm.hpp"
 #include "synthetic_shift.hpp"
 
@@ -16,9 +18,9 @@ int main() {
   // The same checks every built-in layer passes: gradients and exact Hessian-vector products against
   // central differences in double, symmetry, and the gradients held between passes.
   const auto report = testing::check_layer<cpu>(example::RmsNorm<double>());
-  std::printf("check_layer: %s\n", report.describe().c_str());
+  fmt::print("check_layer: {}\n", report.describe());
   if (!report.passed()) {
-    std::printf("the layer failed its checks\n");
+    fmt::print("the layer failed its checks\n");
     return 1;
   }
 
@@ -28,14 +30,14 @@ int main() {
   const auto shifted_meta = problem.meta(600, 4);
   const index_t dim = example::ShiftProblem::dim;
   const Sequential model(dim, Dense<float>(32), example::RmsNorm<float>(), SiLU{}, ScalarHead<float>());
-  std::printf("model: %s, %lld parameters\n", model.describe().c_str(), static_cast<long long>(model.parameter_count()));
+  fmt::print("model: {}, {} parameters\n", model.describe(), static_cast<long long>(model.parameter_count()));
 
-  std::printf("%-22s %12s %12s\n", "strategy", "shifted acc", "shifted J");
+  fmt::print("{:<22} {:>12} {:>12}\n", "strategy", "shifted acc", "shifted J");
   auto train_and_report = [&](const char* label, auto strategy) {
     MetaLearner learner(model, std::move(strategy), Adam{.learning_rate = 2e-3}, LearnerOptions{.seed = 1});
     learner.fit(train, &shifted_meta, FitOptions<float>{.epochs = 3, .batch_size = 32, .meta_batch_size = 16});
     const Metrics shifted = learner.evaluate(shifted_test, &shifted_meta);
-    std::printf("%-22s %12.4f %12.4f\n", label, shifted.at("accuracy"), shifted.at("difference_objective"));
+    fmt::print("{:<22} {:12.4f} {:12.4f}\n", label, shifted.at("accuracy"), shifted.at("difference_objective"));
   };
   train_and_report("vanilla", Vanilla{});
   train_and_report("exact metarm eta 1", MetaRM({.eta = 1.0, .order = MetaGradient::exact}));

@@ -7,6 +7,8 @@
 #include <metarm/metarm.hpp>
 #include <metarm/testing/check_loss.hpp>
 
+#include <fmt/core.h>
+
 #include "ipo_loss.hpp"
 #include "synthetic_shift.hpp"
 
@@ -16,9 +18,9 @@ int main() {
   // The reward gradient and the reward Hessian product (which exact MetaRM needs) against central
   // differences in double.
   const auto report = testing::check_preference_loss<cpu>(example::IpoLoss(0.25));
-  std::printf("check_preference_loss: %s\n", report.describe().c_str());
+  fmt::print("check_preference_loss: {}\n", report.describe());
   if (!report.passed()) {
-    std::printf("the loss failed its checks\n");
+    fmt::print("the loss failed its checks\n");
     return 1;
   }
 
@@ -28,14 +30,14 @@ int main() {
   const auto shifted_meta = problem.meta(600, 4);
   const Mlp<ReLU> model(example::ShiftProblem::dim, {32});
 
-  std::printf("%-34s %12s %12s %12s\n", "loss, strategy", "shifted acc", "shifted J", "reward std");
+  fmt::print("{:<34} {:>12} {:>12} {:>12}\n", "loss, strategy", "shifted acc", "shifted J", "reward std");
   auto train_and_report = [&](const char* label, auto strategy, auto loss) {
     MetaLearner learner(model, std::move(strategy), Adam{.learning_rate = 2e-3}, LearnerOptions{.seed = 1},
                         std::move(loss));
     learner.fit(train, &shifted_meta, FitOptions<float>{.epochs = 3, .batch_size = 32, .meta_batch_size = 16});
     const Metrics shifted = learner.evaluate(shifted_test, &shifted_meta);
-    std::printf("%-34s %12.4f %12.4f %12.4f\n", label, shifted.at("accuracy"), shifted.at("difference_objective"),
-                shifted.at("rewards/std"));
+    fmt::print("{:<34} {:12.4f} {:12.4f} {:12.4f}\n", label, shifted.at("accuracy"), shifted.at("difference_objective"),
+               shifted.at("rewards/std"));
   };
   const MetaRM exact({.eta = 1.0, .order = MetaGradient::exact});
   train_and_report("bradley-terry, vanilla", Vanilla{}, BradleyTerryLoss());

@@ -5,6 +5,8 @@
 
 #include <metarm/metarm.hpp>
 
+#include <fmt/core.h>
+
 #include "gradient_norm_penalty.hpp"
 #include "synthetic_shift.hpp"
 
@@ -18,8 +20,8 @@ void train_and_report(const char* label, Strategy strategy, const metarm::Prefer
   learner.fit(train, &shifted_meta, FitOptions<float>{.epochs = 5});
   const Metrics source = learner.evaluate(source_test);
   const Metrics shifted = learner.evaluate(shifted_test, &shifted_meta);
-  std::printf("%-28s %10.4f %12.4f %12.4f\n", label, source.at("accuracy"), shifted.at("accuracy"),
-              shifted.at("difference_objective"));
+  fmt::print("{:<28} {:10.4f} {:12.4f} {:12.4f}\n", label, source.at("accuracy"), shifted.at("accuracy"),
+             shifted.at("difference_objective"));
 }
 
 int main() {
@@ -30,7 +32,7 @@ int main() {
   const auto shifted_test = problem.pairs(2000, true);
   const auto shifted_meta = problem.meta(1000, 4);
 
-  std::printf("%-28s %10s %12s %12s\n", "strategy", "source acc", "shifted acc", "shifted J");
+  fmt::print("{:<28} {:>10} {:>12} {:>12}\n", "strategy", "source acc", "shifted acc", "shifted J");
   train_and_report("vanilla", Vanilla{}, train, shifted_meta, source_test, shifted_test);
   train_and_report("metarm eta 1", MetaRM(1.0), train, shifted_meta, source_test, shifted_test);
   train_and_report("gradient-norm penalty 1", GradientNormPenalty{.lambda = 1.0}, train, shifted_meta, source_test,

@@ -25,8 +25,7 @@ struct IpoTerm {
   double tau = 0.1;  // the target gap is 1 / (2 tau)
 
   void validate() const {
-    METARM_REQUIRE(std::isfinite(tau) && tau > 0.0, "IpoLoss", "argument 'tau' must be finite and > 0, got " +
-                                                                   std::to_string(tau));
+    METARM_REQUIRE(std::isfinite(tau) && tau > 0.0, "IpoLoss", "argument 'tau' must be finite and > 0, got {:f}", tau);
   }
 
   template <class T>

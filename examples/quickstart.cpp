@@ -5,6 +5,8 @@
 
 #include <metarm/metarm.hpp>
 
+#include <fmt/core.h>
+
 #include "synthetic_shift.hpp"
 
 int main() try {
@@ -22,18 +24,17 @@ int main() try {
   fit.meta_batch_size = 16;
   const LearnerOptions options{.seed = 1};
 
-  std::printf("metarm %s quickstart on the %s backend: %lld source pairs, %lld shifted prompts x 4 responses, "
-              "model %s\n\n",
-              std::string(metarm::version).c_str(), std::string(default_backend::name).c_str(), (long long)train.size(),
-              (long long)shifted_meta.prompts(), model.describe().c_str());
-  std::printf("%-18s %12s %12s %12s\n", "strategy", "source acc", "shifted acc", "shifted J");
+  fmt::print("metarm {} quickstart on the {} backend: {} source pairs, {} shifted prompts x 4 responses, model {}\n\n",
+             std::string(metarm::version), std::string(default_backend::name), (long long)train.size(),
+             (long long)shifted_meta.prompts(), model.describe());
+  fmt::print("{:<18} {:>12} {:>12} {:>12}\n", "strategy", "source acc", "shifted acc", "shifted J");
 
   auto report = [&](const char* name, auto& learner) {
     learner.fit(train, &shifted_meta, fit);
     const Metrics source = learner.evaluate(source_test);
     const Metrics shifted = learner.evaluate(shifted_test, &shifted_meta);
-    std::printf("%-18s %12.4f %12.4f %12.4f\n", name, source.at("accuracy"), shifted.at("accuracy"),
-                shifted.at("difference_objective"));
+    fmt::print("{:<18} {:12.4f} {:12.4f} {:12.4f}\n", name, source.at("accuracy"), shifted.at("accuracy"),
+               shifted.at("difference_objective"));
   };
 
   MetaLearner vanilla(model, Vanilla{}, Adam{.learning_rate = 1e-3}, options);
@@ -44,6 +45,6 @@ int main() try {
     report(("metarm eta " + std::to_string(int(eta))).c_str(), metarm);
   }
 } catch (const metarm::Error& e) {
-  std::fprintf(stderr, "quickstart: %s\n", e.what());
+  fmt::print(stderr, "quickstart: {}\n", e.what());
   return 1;
 }

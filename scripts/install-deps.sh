@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev zlib1g-dev nlohmann-json3-dev)
 
+packages+=(libfmt-dev)    # every message and line of text the library and the programs write (fmt::fmt)
 packages+=(libcli11-dev)  # the command lines of metarm and metarm-simulate
 packages+=(gnuplot-nox)   # the figures of metarm-simulate
 packages+=(doxygen)       # the API reference (scripts/docs.sh), built by a ctest case

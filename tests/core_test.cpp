@@ -17,6 +17,27 @@ TEST_CASE("Error keeps context and message apart", "[core]") {
   CHECK(std::string(e.what()) == "BradleyTerryLoss: argument 'centering' must be >= 0");
 }
 
+TEST_CASE("METARM_REQUIRE formats its message with fmt, and only when the check fails", "[core]") {
+  int formatted = 0;
+  const auto counted = [&] {
+    ++formatted;
+    return 7;
+  };
+  METARM_REQUIRE(true, "Check", "never formatted: {}", counted());
+  CHECK(formatted == 0);
+  try {
+    METARM_REQUIRE(false, "Check", "argument 'n' must be > 0, got {}; rate {:f}", counted(), 0.25);
+    FAIL("METARM_REQUIRE did not throw");
+  } catch (const Error& e) {
+    CHECK(e.context() == "Check");
+    CHECK(e.message() == "argument 'n' must be > 0, got 7; rate 0.250000");
+  }
+  CHECK(formatted == 1);
+  const std::string text = "a runtime {text}";
+  test::require_error_naming([&] { METARM_REQUIRE(false, "Check", "{}", text); }, {"Check", "a runtime {text}"});
+  test::require_error_naming([&] { METARM_REQUIRE(false, "Check", "no arguments"); }, {"Check: no arguments"});
+}
+
 TEST_CASE("version macros agree with the version string", "[core]") {
   CHECK(std::string(metarm::version) ==
         std::to_string(version_major) + "." + std::to_string(version_minor) + "." + std::to_string(version_patch));
@@ -176,6 +197,17 @@ TEST_CASE("Layout places named blocks back to back and rejects duplicates", "[pa
   CHECK(layout.block("w").cols == 2);
   test::require_error_naming([&] { layout.add("w", 1); }, {"Layout::add", "'w'", "already used"});
   test::require_error_naming([&] { (void)layout.block("missing"); }, {"no block named 'missing'"});
+}
+
+TEST_CASE("Layout and ParamBlock format with fmt: the size, then each block's name, shape and offset", "[params]") {
+  Layout layout;
+  CHECK(fmt::format("{}", layout) == "0 values");
+  layout.add("0.weight", 4, 3);
+  layout.add("0.bias", 4);
+  layout.add("head.weight", 1, 4);
+  CHECK(fmt::format("{}", layout.blocks()[0]) == "0.weight 4x3 at 0");
+  CHECK(fmt::format("{}", layout.block("0.bias")) == "0.bias 4 at 12");
+  CHECK(fmt::format("{}", layout) == "20 values: 0.weight 4x3 at 0, 0.bias 4 at 12, head.weight 1x4 at 16");
 }
 
 TEST_CASE("FlatParams blocks are views into one buffer", "[params]") {

@@ -149,6 +149,17 @@ TEST_CASE("Sequential names blocks by position, Mlp by hidden layer, and both de
   CHECK(mlp.describe() == "mlp<relu>(3,5,2,1)");
 }
 
+TEST_CASE("layers and models format with fmt as their descriptions", "[layer][model]") {
+  CHECK(fmt::format("{}", Dense<double>(4)) == "dense(4)");
+  CHECK(fmt::format("{}", LayerNorm<double>(1e-3)) == "layer_norm(0.001000)");
+  CHECK(fmt::format("{} {}", ReLU{}, ScalarHead<float>()) == "relu head");
+  CHECK(fmt::format("[{}]", Residual(Dense<double>(4), Tanh{})) == "[residual(dense(4),tanh)]");
+  const Sequential model(3, Dense<double>(4), GELU{}, ScalarHead<double>());
+  CHECK(fmt::format("{}", model) == "sequential(3;dense(4),gelu,head)");
+  CHECK(fmt::format("model {}", Mlp<ReLU, double>(3, {5, 2})) == "model mlp<relu>(3,5,2,1)");
+  CHECK(fmt::format("{}", LinearModel<float>(6)) == "mlp<identity>(6,1)");
+}
+
 TEST_CASE("Mlp and the Sequential of the same layers give the same rewards, gradients and HVPs, bit for bit",
           "[layer][model][hvp]") {
   const index_t d = 7, n = 9;

@@ -111,6 +111,26 @@ TEST_CASE("evaluate reports TRL-style metrics computed from the rewards", "[lear
   CHECK_FALSE(m.find("accuracy").has_value());
 }
 
+TEST_CASE("Metrics and StepStats format with fmt, a spec applying to each value", "[metrics]") {
+  Metrics m;
+  CHECK(fmt::format("{}", m) == "{}");
+  m.set("accuracy", 0.75);
+  m.set("rewards/chosen", -1.5);
+  m.set("eval_loss", 0.1);
+  CHECK(fmt::format("{}", m) == "{accuracy: 0.75, rewards/chosen: -1.5, eval_loss: 0.1}");
+  CHECK(fmt::format("{:.3f}", m) == "{accuracy: 0.750, rewards/chosen: -1.500, eval_loss: 0.100}");
+  CHECK(fmt::format("{:>6.2f}", m) == "{accuracy:   0.75, rewards/chosen:  -1.50, eval_loss:   0.10}");
+
+  StepStats s;
+  CHECK(fmt::format("{}", s) == "{}");
+  s.loss = 0.6931;
+  s.accuracy = 0.5;
+  s.learning_rate = 1e-3;
+  s.ascent_norm = std::numeric_limits<double>::infinity();
+  CHECK(fmt::format("{}", s) == "{loss: 0.6931, ascent_norm: inf, learning_rate: 0.001, accuracy: 0.5}");
+  CHECK(fmt::format("{:.2e}", s) == "{loss: 6.93e-01, ascent_norm: inf, learning_rate: 1.00e-03, accuracy: 5.00e-01}");
+}
+
 TEST_CASE("summaries, reward differences and histograms", "[metrics]") {
   const std::vector<double> chosen{1, 2, 3}, rejected{0, 2, 4};
   const auto s = summarize_preferences<double>(chosen, rejected);

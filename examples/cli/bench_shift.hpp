@@ -24,6 +24,8 @@
 
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include "command_line.hpp"
 #include "common.hpp"
 #include "common/parallel.hpp"
@@ -62,8 +64,8 @@ inline HhSplit load_hh_split(const std::string& dir, const std::string& name, co
   options.max_records = max_pairs;
   auto file = metarm::read_text_pairs(dir + "/" + name + "/test.jsonl.gz", options);
   if (!quiet) {
-    std::fprintf(stderr, "%-26s %5zu pairs (%lld with identical responses dropped)\n", name.c_str(), file.pairs.size(),
-                 static_cast<long long>(file.dropped_identical));
+    fmt::print(stderr, "{:<26} {:5} pairs ({} with identical responses dropped)\n", name, file.pairs.size(),
+               static_cast<long long>(file.dropped_identical));
   }
   split.text = std::move(file.pairs);
   for (const auto& pair : split.text) split.groups.emplace_back(metarm::first_human_turn(pair.prompt));
@@ -157,7 +159,7 @@ inline int bench_shift_command(BenchSettings s, const options::ProgramRanks& ran
   const std::size_t candidates = 1 + s.eta_grid.size();  // Vanilla, then the grid
   std::vector<std::vector<double>> runs(seeds * candidates);
   if (!s.quiet) {
-    std::fprintf(stderr, "training %zu seeds x (vanilla + %zu eta)\n", seeds, s.eta_grid.size());
+    fmt::print(stderr, "training {} seeds x (vanilla + {} eta)\n", seeds, s.eta_grid.size());
   }
   std::atomic<int> done{0};
   std::size_t own_runs = 0;  // this rank's share, which its progress counts
@@ -175,12 +177,12 @@ inline int bench_shift_command(BenchSettings s, const options::ProgramRanks& ran
     // In place on a terminal; in a log, a line at every tenth of the runs.
     const std::size_t every = std::max<std::size_t>(1, own_runs / 10);
     if (terminal) {
-      std::fprintf(stderr, "\r  %d/%zu runs\033[K", finished, own_runs);
+      fmt::print(stderr, "\r  {}/{} runs\033[K", finished, own_runs);
     } else if (static_cast<std::size_t>(finished) % every == 0 || static_cast<std::size_t>(finished) == own_runs) {
-      std::fprintf(stderr, "  %d/%zu runs\n", finished, own_runs);
+      fmt::print(stderr, "  {}/{} runs\n", finished, own_runs);
     }
   });
-  if (!s.quiet && terminal) std::fprintf(stderr, "\n");
+  if (!s.quiet && terminal) fmt::print(stderr, "\n");
   ranks.gather(runs);
   if (!ranks.root()) return 0;
   std::vector<std::vector<double>> vanilla(seeds), metarm_results(seeds);
@@ -217,18 +219,14 @@ inline int bench_shift_command(BenchSettings s, const options::ProgramRanks& ran
                metarm::mean_confidence_interval(diff), metarm::mean_confidence_interval(len)};
   }
   const auto interval = [](const metarm::MeanInterval& r, bool sign) {
-    char buffer[48];
-    if (std::isnan(r.half_width)) {
-      std::snprintf(buffer, sizeof buffer, sign ? "%+.2f" : "%.2f", r.mean);
-    } else {
-      std::snprintf(buffer, sizeof buffer, sign ? "%+.2f ± %.2f" : "%.2f ± %.2f", r.mean, r.half_width);
-    }
-    return std::string(buffer);
+    if (std::isnan(r.half_width)) return sign ? fmt::format("{:+.2f}", r.mean) : fmt::format("{:.2f}", r.mean);
+    return sign ? fmt::format("{:+.2f} ± {:.2f}", r.mean, r.half_width)
+                : fmt::format("{:.2f} ± {:.2f}", r.mean, r.half_width);
   };
-  std::printf("HH-RLHF policy shift: accuracy %% (mean ± 95%% CI over %zu seeds; difference paired by seed)\n", seeds);
-  std::printf("model %s, features %s, %d epoch(s), batch %lld, meta batch %lld, AdamW lr %g, weight decay %g\n",
-              s.model.text().c_str(), s.features.describe().c_str(), s.epochs, static_cast<long long>(s.batch),
-              static_cast<long long>(s.meta_batch), s.lr, s.weight_decay);
+  fmt::print("HH-RLHF policy shift: accuracy % (mean ± 95% CI over {} seeds; difference paired by seed)\n", seeds);
+  fmt::print("model {}, features {}, {} epoch(s), batch {}, meta batch {}, AdamW lr {:g}, weight decay {:g}\n",
+             s.model.text(), s.features.describe(), s.epochs, static_cast<long long>(s.batch),
+             static_cast<long long>(s.meta_batch), s.lr, s.weight_decay);
   // How often each eta was chosen, e.g. "300 (6 seeds), 100 (3 seeds), 1000 (1 seed)".
   std::string eta_text;
   {
@@ -239,18 +237,18 @@ inline int bench_shift_command(BenchSettings s, const options::ProgramRanks& ran
     }
     std::stable_sort(counts.begin(), counts.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
     for (const auto& [n, e] : counts) {
-      char item[64];
-      std::snprintf(item, sizeof item, "%s%g (%zu seed%s)", eta_text.empty() ? "" : ", ", e, n, n == 1 ? "" : "s");
-      eta_text += item;
+      eta_text += fmt::format("{}{:g} ({} seed{})", eta_text.empty() ? "" : ", ", e, n, n == 1 ? "" : "s");
     }
   }
   if (s.eta_fixed) {
-    std::printf("MetaRM eta %s, given\n", eta_text.c_str());
+    fmt::print("MetaRM eta {}, given\n", eta_text);
   } else {
-    std::printf("MetaRM eta chosen per seed by accuracy on its own meta split: %s\n", eta_text.c_str());
-    std::printf("meta-split accuracy, mean over seeds: vanilla %.2f", 100.0 * meta_accuracy[0]);
-    for (std::size_t c = 1; c < candidates; ++c) std::printf(", eta %g %.2f", s.eta_grid[c - 1], 100.0 * meta_accuracy[c]);
-    std::printf("\n");
+    fmt::print("MetaRM eta chosen per seed by accuracy on its own meta split: {}\n", eta_text);
+    fmt::print("meta-split accuracy, mean over seeds: vanilla {:.2f}", 100.0 * meta_accuracy[0]);
+    for (std::size_t c = 1; c < candidates; ++c) {
+      fmt::print(", eta {:g} {:.2f}", s.eta_grid[c - 1], 100.0 * meta_accuracy[c]);
+    }
+    fmt::print("\n");
   }
   // Columns padded by displayed characters ("±" is two bytes, one column).
   const auto pad = [](std::string text, std::size_t width) {
@@ -259,19 +257,19 @@ inline int bench_shift_command(BenchSettings s, const options::ProgramRanks& ran
     if (shown < width) text.append(width - shown, ' ');
     return text;
   };
-  std::printf("\n%-27s %6s  %s  %s  %s  %s\n", "set", "pairs", pad("vanilla", 14).c_str(), pad("metarm", 14).c_str(),
-              pad("metarm - vanilla", 16).c_str(), "length-only");
+  fmt::print("\n{:<27} {:>6}  {}  {}  {}  {}\n", "set", "pairs", pad("vanilla", 14), pad("metarm", 14),
+             pad("metarm - vanilla", 16), "length-only");
   for (std::size_t k = 0; k < 4; ++k) {
-    std::printf("%-27s %6.0f  %s  %s  %s  %s\n", bench_set_names[k], rows[k].pairs,
-                pad(interval(rows[k].vanilla, false), 14).c_str(), pad(interval(rows[k].metarm, false), 14).c_str(),
-                pad(interval(rows[k].difference, true), 16).c_str(), interval(rows[k].length, false).c_str());
+    fmt::print("{:<27} {:6.0f}  {}  {}  {}  {}\n", bench_set_names[k], rows[k].pairs,
+               pad(interval(rows[k].vanilla, false), 14), pad(interval(rows[k].metarm, false), 14),
+               pad(interval(rows[k].difference, true), 16), interval(rows[k].length, false));
   }
-  std::printf("\nlength-only: the rule \"the %s response wins\", its direction fitted on each seed's training pairs\n",
-              data.front().length_direction > 0 ? "longer" : "shorter");
+  fmt::print("\nlength-only: the rule \"the {} response wins\", its direction fitted on each seed's training pairs\n",
+             data.front().length_direction > 0 ? "longer" : "shorter");
   if (ranks.group().distributed()) {
-    std::printf("wall time %.1f s (%d ranks x %d thread(s))\n", seconds, ranks.group().size(), s.threads);
+    fmt::print("wall time {:.1f} s ({} ranks x {} thread(s))\n", seconds, ranks.group().size(), s.threads);
   } else {
-    std::printf("wall time %.1f s (%d thread(s))\n", seconds, s.threads);
+    fmt::print("wall time {:.1f} s ({} thread(s))\n", seconds, s.threads);
   }
 
   if (!s.csv.empty()) {
@@ -279,24 +277,19 @@ inline int bench_shift_command(BenchSettings s, const options::ProgramRanks& ran
                        "difference_ci95,length_only_mean,length_only_ci95\n";
     for (std::size_t k = 0; k < 4; ++k) {
       const Row& r = rows[k];
-      char line[512];
-      std::snprintf(line, sizeof line, "%s,%.1f,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", bench_set_names[k],
-                    r.pairs, seeds, r.vanilla.mean, r.vanilla.half_width, r.metarm.mean, r.metarm.half_width,
-                    r.difference.mean, r.difference.half_width, r.length.mean, r.length.half_width);
-      text += line;
+      text += fmt::format("{},{:.1f},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f}\n", bench_set_names[k],
+                          r.pairs, seeds, r.vanilla.mean, r.vanilla.half_width, r.metarm.mean, r.metarm.half_width,
+                          r.difference.mean, r.difference.half_width, r.length.mean, r.length.half_width);
     }
     metarm::write_file_atomically(s.csv, text);
-    std::printf("table written to %s\n", s.csv.c_str());
+    fmt::print("table written to {}\n", s.csv);
   }
   if (!s.seeds_csv.empty()) {
     std::string text = "seed,eta,set,pairs,vanilla,metarm,length_only\n";
     for (std::size_t i = 0; i < seeds; ++i) {
       for (std::size_t k = 0; k < 4; ++k) {
-        char line[256];
-        std::snprintf(line, sizeof line, "%llu,%g,%s,%lld,%.6f,%.6f,%.6f\n", static_cast<unsigned long long>(data[i].seed),
-                      chosen_eta[i], bench_set_names[k], static_cast<long long>(data[i].tests[k].size()), vanilla[i][k],
-                      metarm_results[i][k], data[i].length_accuracy[k]);
-        text += line;
+        text += fmt::format("{},{:g},{},{},{:.6f},{:.6f},{:.6f}\n", data[i].seed, chosen_eta[i], bench_set_names[k],
+                            data[i].tests[k].size(), vanilla[i][k], metarm_results[i][k], data[i].length_accuracy[k]);
       }
     }
     metarm::write_file_atomically(s.seeds_csv, text);

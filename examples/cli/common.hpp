@@ -13,6 +13,8 @@
 
 #include <metarm/io.hpp>
 
+#include <fmt/core.h>
+
 #include "common/options.hpp"
 
 namespace cli {
@@ -28,7 +30,7 @@ struct ModelSpec {
   std::string text() const {
     if (linear()) return "linear";
     std::string s = "mlp:";
-    for (std::size_t i = 0; i < hidden.size(); ++i) s += (i ? "," : "") + std::to_string(hidden[i]);
+    for (std::size_t i = 0; i < hidden.size(); ++i) s += fmt::format("{}{}", i ? "," : "", hidden[i]);
     return s;
   }
 
@@ -107,11 +109,11 @@ decltype(auto) with_model(const ModelSpec& spec, index_t input_dim, F&& f) {
 inline metarm::TextPairFile load_pairs(const std::string& path, bool quiet) {
   metarm::TextPairFile file = metarm::read_text_pairs(path);
   if (!quiet) {
-    std::fprintf(stderr, "read %zu pairs from %s", file.pairs.size(), path.c_str());
+    fmt::print(stderr, "read {} pairs from {}", file.pairs.size(), path);
     if (file.dropped_identical > 0) {
-      std::fprintf(stderr, " (dropped %lld with identical responses)", static_cast<long long>(file.dropped_identical));
+      fmt::print(stderr, " (dropped {} with identical responses)", static_cast<long long>(file.dropped_identical));
     }
-    std::fprintf(stderr, "\n");
+    fmt::print(stderr, "\n");
   }
   return file;
 }
@@ -164,7 +166,7 @@ class OutputFile {
       return;
     }
     file_ = std::fopen(path.c_str(), mode);
-    if (file_ == nullptr) throw metarm::Error(path, std::string("cannot open for writing: ") + std::strerror(errno));
+    if (file_ == nullptr) throw metarm::Error(path, fmt::format("cannot open for writing: {}", std::strerror(errno)));
     owned_ = true;
   }
   OutputFile(const OutputFile&) = delete;
@@ -179,10 +181,6 @@ class OutputFile {
   bool owned_ = false;
 };
 
-inline std::string format_number(double x) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.9g", x);
-  return buffer;
-}
+inline std::string format_number(double x) { return fmt::format("{:.9g}", x); }
 
 }  // namespace cli

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "command_line.hpp"
 #include "common.hpp"
 
@@ -19,13 +21,13 @@ int with_checkpoint(const std::string& path, F&& f) {
   try {
     features = metarm::FeaturizerSettings::parse(checkpoint.value("featurizer"));
   } catch (const metarm::Error& e) {
-    throw metarm::Error(path, "metadata \"featurizer\": " + e.message());
+    throw metarm::Error(path, fmt::format("metadata \"featurizer\": {}", e.message()));
   }
   index_t dim = 0;
   const ModelSpec spec = ModelSpec::from_description(checkpoint.model_description(), dim, path);
   if (dim != features.dim()) {
-    throw metarm::Error(path, "model input " + std::to_string(dim) + " does not match the featuriser's " +
-                                  std::to_string(features.dim()) + " features");
+    throw metarm::Error(path, fmt::format("model input {} does not match the featuriser's {} features", dim,
+                                          features.dim()));
   }
   const metarm::TextFeaturizer featurizer(features);
   return with_model(spec, dim, [&](auto model) {
@@ -40,25 +42,26 @@ inline int eval_command(const EvalSettings& s) {
   return with_checkpoint(s.model, [&](auto& learner, const metarm::TextFeaturizer& featurizer,
                                              const metarm::Checkpoint& checkpoint) {
     const int direction = checkpoint.has("length_direction") && checkpoint.value("length_direction") == "shorter" ? -1 : +1;
-    std::printf("model %s, features %s\n", checkpoint.model_description().c_str(), checkpoint.value("featurizer").c_str());
+    fmt::print("model {}, features {}\n", checkpoint.model_description(), checkpoint.value("featurizer"));
     for (const std::string& path : s.pairs) {
       const auto text = load_pairs(path, true);
       const auto pairs = metarm::featurize_pairs(featurizer, text.pairs);
       const auto as_meta = metarm::SparseMetaSet<float>::from_pairs(pairs);
       const metarm::Metrics m = learner.evaluate(pairs, &as_meta);
       const double length = length_rule_accuracy(text.pairs, direction);
-      std::printf("%s: %zu pairs", path.c_str(), text.pairs.size());
-      if (text.dropped_identical > 0) std::printf(" (%lld identical dropped)", static_cast<long long>(text.dropped_identical));
-      std::printf("\n  accuracy %.4f  margin %.4f  loss %.4f  length-only (%s wins) %.4f\n", m.at("accuracy"),
-                  m.at("margin"), m.at("loss"), direction > 0 ? "longer" : "shorter", length);
-      std::printf("  rewards/chosen %.4f  rewards/rejected %.4f  rewards/mean %.4f  rewards/std %.4f  min %.4f  max %.4f\n",
-                  m.at("rewards/chosen"), m.at("rewards/rejected"), m.at("rewards/mean"), m.at("rewards/std"),
-                  m.at("rewards/min"), m.at("rewards/max"));
-      std::printf("  J %.4f  reward_gap %.4f\n", m.at("difference_objective"), m.at("reward_gap"));
+      fmt::print("{}: {} pairs", path, text.pairs.size());
+      if (text.dropped_identical > 0) fmt::print(" ({} identical dropped)",
+                                                 static_cast<long long>(text.dropped_identical));
+      fmt::print("\n  accuracy {:.4f}  margin {:.4f}  loss {:.4f}  length-only ({} wins) {:.4f}\n", m.at("accuracy"),
+                 m.at("margin"), m.at("loss"), direction > 0 ? "longer" : "shorter", length);
+      fmt::print("  rewards/chosen {:.4f}  rewards/rejected {:.4f}  rewards/mean {:.4f}  rewards/std {:.4f}  min "
+                 "{:.4f}  max {:.4f}\n", m.at("rewards/chosen"), m.at("rewards/rejected"), m.at("rewards/mean"),
+                 m.at("rewards/std"), m.at("rewards/min"), m.at("rewards/max"));
+      fmt::print("  J {:.4f}  reward_gap {:.4f}\n", m.at("difference_objective"), m.at("reward_gap"));
       if (json.get() != nullptr) {
         nlohmann::json line{{"file", path}, {"pairs", text.pairs.size()}, {"length_only_accuracy", length}};
         for (const auto& [name, value] : m.items()) line[name] = value;
-        std::fprintf(json.get(), "%s\n", line.dump().c_str());
+        fmt::print(json.get(), "{}\n", line.dump());
       }
     }
     return 0;
@@ -89,7 +92,9 @@ inline int score_command(const ScoreSettings& s) {
         const auto& list = object.at("responses");
         if (!list.is_array() || list.empty()) throw metarm::Error(where, "field \"responses\" must be a non-empty array of strings");
         for (std::size_t i = 0; i < list.size(); ++i) {
-          if (!list[i].is_string()) throw metarm::Error(where, "field \"responses\" item " + std::to_string(i) + " is not a string");
+          if (!list[i].is_string()) {
+            throw metarm::Error(where, fmt::format("field \"responses\" item {} is not a string", i));
+          }
           texts.emplace_back(metarm::trim(list[i].get_ref<const std::string&>()));
         }
       } else {
@@ -110,17 +115,17 @@ inline int score_command(const ScoreSettings& s) {
       }
       const auto rewards = learner.score(features);
       for (std::size_t i = 0; i < rewards.size(); ++i) {
-        std::fprintf(out.get(), "{\"line\": %lld, \"index\": %zu, \"reward\": %.9g, \"normalized\": %.9g}\n",
-                     static_cast<long long>(reader.line_number()), i, static_cast<double>(rewards[i]),
-                     std_dev > 0 ? (rewards[i] - mean) / std_dev : 0.0);
+        fmt::print(out.get(), "{{\"line\": {}, \"index\": {}, \"reward\": {:.9g}, \"normalized\": {:.9g}}}\n",
+                   static_cast<long long>(reader.line_number()), i, static_cast<double>(rewards[i]),
+                   std_dev > 0 ? (rewards[i] - mean) / std_dev : 0.0);
       }
       ++lines;
       responses += static_cast<std::int64_t>(rewards.size());
     }
     if (lines == 0) throw metarm::Error(s.input, "no records to score (the file is empty)");
     std::fflush(out.get());
-    std::fprintf(stderr, "scored %lld responses on %lld lines\n", static_cast<long long>(responses),
-                 static_cast<long long>(lines));
+    fmt::print(stderr, "scored {} responses on {} lines\n", static_cast<long long>(responses),
+               static_cast<long long>(lines));
     return 0;
   });
 }

@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include "bench_shift.hpp"
 #include "command_line.hpp"
 #include "common/ranks.hpp"
@@ -18,7 +20,7 @@
 int main(int argc, char** argv) {
   const options::ProgramRanks ranks(&argc, &argv, "metarm");
   if (argc < 2) {
-    std::fprintf(stderr, "metarm: missing command (train, eval, score, bench-shift; metarm --help lists them)\n");
+    fmt::print(stderr, "metarm: missing command (train, eval, score, bench-shift; metarm --help lists them)\n");
     return 2;
   }
   const std::string command = argv[1];
@@ -26,11 +28,11 @@ int main(int argc, char** argv) {
   try {
     switch (cli::parse_command_line(line, argc, argv)) {
       case cli::Command::help:
-        std::printf("%s", line.app.help().c_str());
+        fmt::print("{}", line.app.help());
         return 0;
       case cli::Command::version:
-        std::printf("metarm %s\nmatrix products: %s\nelementwise loops: %s\n", std::string(metarm::version).c_str(),
-                    metarm::cpu::product_kernels().c_str(), metarm::cpu::elementwise_kernels().c_str());
+        fmt::print("metarm {}\nmatrix products: {}\nelementwise loops: {}\n", std::string(metarm::version),
+                   metarm::cpu::product_kernels(), metarm::cpu::elementwise_kernels());
         return 0;
       case cli::Command::train: return cli::train_command(line.train, ranks);
       case cli::Command::eval: return cli::eval_command(line.eval);
@@ -38,16 +40,16 @@ int main(int argc, char** argv) {
       case cli::Command::bench_shift: return cli::bench_shift_command(line.bench, ranks);
       case cli::Command::unknown: break;
     }
-    std::fprintf(stderr, "metarm: unknown command '%s' (train, eval, score, bench-shift)\n", command.c_str());
+    fmt::print(stderr, "metarm: unknown command '{}' (train, eval, score, bench-shift)\n", command);
     return 2;
   } catch (const cli::UsageError& e) {
-    std::fprintf(stderr, "metarm %s: %s (see metarm %s --help)\n", command.c_str(), e.what(), command.c_str());
+    fmt::print(stderr, "metarm {}: {} (see metarm {} --help)\n", command, e.what(), command);
     return 2;
   } catch (const std::exception& e) {
     // The other ranks may be waiting for this one in a collective: end them all.
     ranks.abort_if_distributed("metarm " + command + ": error: " + e.what());
     // A progress bar may have left its line open on a terminal.
-    std::fprintf(stderr, "%smetarm %s: error: %s\n", isatty(2) ? "\n" : "", command.c_str(), e.what());
+    fmt::print(stderr, "{}metarm {}: error: {}\n", isatty(2) ? "\n" : "", command, e.what());
     return 1;
   }
 }

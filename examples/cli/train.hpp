@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "command_line.hpp"
 #include "common.hpp"
 #include "common/ranks.hpp"
@@ -31,7 +33,7 @@ int run_training(const TrainSettings& s, const options::ProgramRanks& ranks, Mod
   metarm::SparseMetaSet<float> meta;
   if (uses_meta) {
     const auto prompts = metarm::read_text_prompts(s.meta_path);
-    if (!s.quiet) std::fprintf(stderr, "read %zu meta prompts from %s\n", prompts.prompts.size(), s.meta_path.c_str());
+    if (!s.quiet) fmt::print(stderr, "read {} meta prompts from {}\n", prompts.prompts.size(), s.meta_path);
     meta = metarm::featurize_prompts(featurizer, prompts.prompts);
   }
   std::vector<metarm::TextPairFile> eval_text;
@@ -71,15 +73,15 @@ int run_training(const TrainSettings& s, const options::ProgramRanks& ranks, Mod
   if (!s.resume.empty()) {
     const auto checkpoint = metarm::Checkpoint::read(s.resume);
     if (checkpoint.value("featurizer") != s.features.describe()) {
-      throw metarm::Error(s.resume, "was trained with features " + checkpoint.value("featurizer") + ", not " +
-                                        s.features.describe());
+      throw metarm::Error(s.resume, fmt::format("was trained with features {}, not {}", checkpoint.value("featurizer"),
+                                                s.features.describe()));
     }
     checkpoint.restore_training_state(learner);
     resume_state = checkpoint.fit_state();
     fit.resume = &resume_state;
     if (!s.quiet) {
-      std::fprintf(stderr, "resuming %s at epoch %d, step %lld\n", s.resume.c_str(), resume_state.epoch,
-                   static_cast<long long>(resume_state.steps));
+      fmt::print(stderr, "resuming {} at epoch {}, step {}\n", s.resume, resume_state.epoch,
+                 static_cast<long long>(resume_state.steps));
     }
   }
 
@@ -98,7 +100,7 @@ int run_training(const TrainSettings& s, const options::ProgramRanks& ranks, Mod
                                 std::to_string(saver.last_saved_step())
         : !s.resume.empty() ? "the last good checkpoint is still " + s.resume
                             : "no checkpoint was written";
-    throw metarm::Error(e.context(), e.message() + "; " + last_good);
+    throw metarm::Error(e.context(), fmt::format("{}; {}", e.message(), last_good));
   }
 
   // Reward statistics for normalising scores: on the first --eval set, else on the training pairs.
@@ -112,17 +114,16 @@ int run_training(const TrainSettings& s, const options::ProgramRanks& ranks, Mod
   if (ranks.root()) metarm::write_file_atomically(settings_path(s.out), s.settings);
 
   if (!ranks.root()) return 0;  // every rank holds the same model; rank 0 reports on it
-  std::printf("trained %s on %lld pairs: %lld steps, %s; checkpoint %s, settings %s\n",
-              learner.model().describe().c_str(), static_cast<long long>(train.size()),
-              static_cast<long long>(result.steps), result.stop.describe().c_str(), s.out.c_str(),
-              settings_path(s.out).c_str());
+  fmt::print("trained {} on {} pairs: {} steps, {}; checkpoint {}, settings {}\n", learner.model().describe(),
+             static_cast<long long>(train.size()), static_cast<long long>(result.steps), result.stop.describe(), s.out,
+             settings_path(s.out));
   const metarm::Metrics on_train = learner.evaluate(train);
-  std::printf("  %-40s accuracy %.4f  loss %.4f\n", ("train " + s.pairs_path).c_str(), on_train.at("accuracy"),
-              on_train.at("loss"));
+  fmt::print("  {:<40} accuracy {:.4f}  loss {:.4f}\n", ("train " + s.pairs_path), on_train.at("accuracy"),
+             on_train.at("loss"));
   for (std::size_t i = 0; i < eval_sets.size(); ++i) {
     const metarm::Metrics m = learner.evaluate(eval_sets[i]);
-    std::printf("  %-40s accuracy %.4f  loss %.4f  length-only %.4f\n", ("eval " + s.eval_paths[i]).c_str(),
-                m.at("accuracy"), m.at("loss"), length_rule_accuracy(eval_text[i].pairs, direction));
+    fmt::print("  {:<40} accuracy {:.4f}  loss {:.4f}  length-only {:.4f}\n", ("eval " + s.eval_paths[i]),
+               m.at("accuracy"), m.at("loss"), length_rule_accuracy(eval_text[i].pairs, direction));
   }
   return 0;
 }

@@ -16,6 +16,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fmt/core.h>
+
 namespace options {
 
 // Wrong usage: the program prints the reason on one line and exits with status 2.
@@ -23,11 +25,7 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline std::string compact(double x) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%g", x);
-  return buffer;
-}
+inline std::string compact(double x) { return fmt::format("{:g}", x); }
 
 // The accepted range of a number: [low, high], or (low, high] when `above` (a step size that must be positive).
 struct Range {
@@ -67,9 +65,9 @@ inline std::int64_t to_integer(const std::string& flag, const std::string& text,
   }
   if (used != text.size() || text.empty() || x < low || x > high) {
     const std::string bounds = high == std::numeric_limits<std::int64_t>::max()
-                                   ? " >= " + std::to_string(low)
-                                   : " in [" + std::to_string(low) + ", " + std::to_string(high) + "]";
-    throw UsageError(flag + " needs " + what + bounds + ", got '" + text + "'");
+                                   ? fmt::format(" >= {}", low)
+                                   : fmt::format(" in [{}, {}]", low, high);
+    throw UsageError(fmt::format("{} needs {}{}, got '{}'", flag, what, bounds, text));
   }
   return x;
 }

@@ -19,6 +19,9 @@
 
 #if defined(METARM_WITH_MPI)
 #include <metarm/distributed/mpi.hpp>
+
+#include <fmt/core.h>
+
 #endif
 
 namespace options {
@@ -48,8 +51,8 @@ class ProgramRanks {
     (void)argv;
     if (launched > 1) {
       // Each copy would run alone and all would write the same files.
-      std::fprintf(stderr, "%.*s: started as one of %d ranks, but built without MPI (apt-get install libopenmpi-dev)\n",
-                   static_cast<int>(program.size()), program.data(), launched);
+      fmt::print(stderr, "{}: started as one of {} ranks, but built without MPI (apt-get install libopenmpi-dev)\n",
+                 program, launched);
       std::exit(2);
     }
 #endif

@@ -19,6 +19,8 @@
 #include <metarm/sim/rlhf_loop.hpp>
 #include <metarm/sim/statistics.hpp>
 
+#include <fmt/core.h>
+
 #include "command_line.hpp"
 
 namespace simulate {
@@ -69,9 +71,7 @@ inline const std::vector<MetricColumn>& metric_columns() {
 
 inline std::string number(double value) {
   if (std::isnan(value)) return "nan";
-  char text[40];
-  std::snprintf(text, sizeof text, "%.10g", value);
-  return text;
+  return fmt::format("{:.10g}", value);
 }
 
 // Round 0 stands for all rounds: each seed's mean over its rounds.
@@ -271,13 +271,9 @@ inline std::string options_csv(const RunSettings& s) {
 // ---- the table ----------------------------------------------------------------------------------------------
 
 inline std::string format_estimate(const Estimate& e, bool signed_value) {
-  char text[48];
-  if (std::isnan(e.half_width)) {
-    std::snprintf(text, sizeof text, signed_value ? "%+.3f" : "%.3f", e.mean);
-  } else {
-    std::snprintf(text, sizeof text, signed_value ? "%+.3f±%.3f" : "%.3f±%.3f", e.mean, e.half_width);
-  }
-  return text;
+  if (std::isnan(e.half_width)) return signed_value ? fmt::format("{:+.3f}", e.mean) : fmt::format("{:.3f}", e.mean);
+  return signed_value ? fmt::format("{:+.3f}±{:.3f}", e.mean, e.half_width)
+                      : fmt::format("{:.3f}±{:.3f}", e.mean, e.half_width);
 }
 
 inline std::string table(const std::vector<Arm>& arms, const ResultGrid& grid, int rounds) {
@@ -285,24 +281,21 @@ inline std::string table(const std::vector<Arm>& arms, const ResultGrid& grid, i
   for (const auto& c : metric_columns()) {
     if (c.in_table) shown.push_back(&c);
   }
-  constexpr int name_width = 34, column_width = 15;
+  constexpr std::size_t name_width = 34, column_width = 15;
   std::string out;
-  char cell[96];
-  std::snprintf(cell, sizeof cell, "%-5s %-*s", "round", name_width, "reward model");
-  out += cell;
-  for (const auto* c : shown) {
-    std::snprintf(cell, sizeof cell, " %*s", column_width, c->heading);
-    out += cell;
-  }
+  const auto cell = [&](std::string_view text) {
+    // Padded to the column's width in bytes, as the table always was: an estimate's "±" is two bytes.
+    out += ' ';
+    if (text.size() < column_width) out.append(column_width - text.size(), ' ');
+    out += text;
+  };
+  out += fmt::format("{:<5} {:<{}}", "round", "reward model", name_width);
+  for (const auto* c : shown) cell(c->heading);
   out += "\n";
   for (int r : rounds_then_all(rounds)) {
     auto line = [&](const std::string& name, auto&& estimate_of, bool signed_value) {
-      std::snprintf(cell, sizeof cell, "%-5s %-*s", round_label(r).c_str(), name_width, name.c_str());
-      out += cell;
-      for (const auto* c : shown) {
-        std::snprintf(cell, sizeof cell, " %*s", column_width, format_estimate(estimate_of(*c), signed_value).c_str());
-        out += cell;
-      }
+      out += fmt::format("{:<5} {:<{}}", round_label(r), name, name_width);
+      for (const auto* c : shown) cell(format_estimate(estimate_of(*c), signed_value));
       out += "\n";
     };
     for (std::size_t a = 0; a < arms.size(); ++a) {

@@ -18,6 +18,8 @@
 
 #include <metarm/sim.hpp>
 
+#include <fmt/core.h>
+
 #include "command_line.hpp"
 #include "common/parallel.hpp"
 #include "common/ranks.hpp"
@@ -124,13 +126,13 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms, co
     std::lock_guard lock(report_mutex);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // On a terminal the line is rewritten in place; in a log, each seed gets a line of its own.
-    std::fprintf(stderr, "%s[%zu/%zu] seed %llu done, %.1fs elapsed, about %.0fs left%s", terminal ? "\r" : "",
-                 finished, own_seeds, static_cast<unsigned long long>(seed), elapsed,
-                 elapsed / static_cast<double>(finished) * static_cast<double>(own_seeds - finished),
-                 terminal ? "   " : "\n");
+    fmt::print(stderr, "{}[{}/{}] seed {} done, {:.1f}s elapsed, about {:.0f}s left{}", terminal ? "\r" : "", finished,
+               own_seeds, static_cast<unsigned long long>(seed), elapsed,
+               elapsed / static_cast<double>(finished) * static_cast<double>(own_seeds - finished),
+               terminal ? "   " : "\n");
     std::fflush(stderr);
   });
-  if (!settings.quiet && terminal) std::fprintf(stderr, "\n");
+  if (!settings.quiet && terminal) fmt::print(stderr, "\n");
   if (ranks.group().distributed()) {
     ranks.gather(numbers);
     for (std::size_t task = 0; task < seeds; ++task) {
@@ -152,14 +154,12 @@ int run(const RunSettings& settings, const options::ProgramRanks& ranks) {
   if (ranks.root()) std::filesystem::create_directories(out_dir);
 
   const auto& o = settings.sim;
-  std::printf("metarm %s simulate: %d seeds x %zu reward models, %d rounds; world %lld+%lld features, beta %g; "
-              "%lld SFT pairs, meta set %lld prompts x %lld; reward model %s; policy %d steps/round, KL weight %g%s\n",
-              std::string(metarm::version).c_str(), settings.seeds, arms.size(), o.rounds,
-              static_cast<long long>(o.context_dim), static_cast<long long>(o.response_dim), o.label_beta,
-              static_cast<long long>(o.preference_pairs), static_cast<long long>(o.meta_prompts),
-              static_cast<long long>(o.k),
-              metarm::Mlp<metarm::ReLU, double>(o.context_dim + o.response_dim, o.rm_hidden).describe().c_str(),
-              o.policy_steps, o.kl_weight, o.shared_policy ? "; one policy, driven by the vanilla reward model" : "");
+  fmt::print("metarm {} simulate: {} seeds x {} reward models, {} rounds; world {}+{} features, beta {:g}; "
+             "{} SFT pairs, meta set {} prompts x {}; reward model {}; policy {} steps/round, KL weight {:g}{}\n",
+             metarm::version, settings.seeds, arms.size(), o.rounds, o.context_dim, o.response_dim, o.label_beta,
+             o.preference_pairs, o.meta_prompts, o.k,
+             metarm::Mlp<metarm::ReLU, double>(o.context_dim + o.response_dim, o.rm_hidden).describe(),
+             o.policy_steps, o.kl_weight, o.shared_policy ? "; one policy, driven by the vanilla reward model" : "");
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   const ResultGrid grid = run_all(settings, arms, ranks);
@@ -171,12 +171,11 @@ int run(const RunSettings& settings, const options::ProgramRanks& ranks) {
     agreement += seed.sft_label_agreement;
     expected += seed.sft_expected_agreement;
   }
-  std::printf("labels on SFT pairs agree with the gold order %.3f of the time (label model predicts %.3f)\n\n",
-              agreement / settings.seeds, expected / settings.seeds);
-  std::printf("%s", table(arms, grid, o.rounds).c_str());
-  std::printf("\nmean ± 95%% CI half-width over %d seeds; '- vanilla' rows: paired difference on the same seeds; "
-              "round 'all': each seed's mean over the rounds.\n",
-              settings.seeds);
+  fmt::print("labels on SFT pairs agree with the gold order {:.3f} of the time (label model predicts {:.3f})\n\n",
+             agreement / settings.seeds, expected / settings.seeds);
+  fmt::print("{}", table(arms, grid, o.rounds));
+  fmt::print("\nmean ± 95% CI half-width over {} seeds; '- vanilla' rows: paired difference on the same seeds; round "
+             "'all': each seed's mean over the rounds.\n", settings.seeds);
 
   write_file_atomically(out_dir / "rounds.csv", rounds_csv(arms, grid));
   write_file_atomically(out_dir / "summary.csv", summary_csv(arms, grid, o.rounds));
@@ -185,31 +184,31 @@ int run(const RunSettings& settings, const options::ProgramRanks& ranks) {
   write_file_atomically(out_dir / "config.toml", settings.settings);
   const GapHistograms gaps = gap_histograms(arms, grid, o.rounds, settings.bins);
   write_file_atomically(out_dir / "reward_gaps.csv", histograms_csv(arms, gaps));
-  std::printf("wrote %s/{rounds,summary,worlds,options,reward_gaps}.csv, config.toml", out_dir.string().c_str());
+  fmt::print("wrote {}/{{rounds,summary,worlds,options,reward_gaps}}.csv, config.toml", out_dir.string());
 
   const std::filesystem::path script = out_dir / "figures.gp";
   write_file_atomically(script, gnuplot_script(arms, grid, o.rounds, gaps, out_dir.string()));
   const bool plot = settings.plot == "yes" || (settings.plot == "auto" && gnuplot_available());
   if (settings.plot == "yes" && !gnuplot_available()) {
-    std::printf("\n");
-    std::fprintf(stderr, "metarm-simulate: --plot yes, but gnuplot is not installed (Debian: gnuplot-nox)\n");
+    fmt::print("\n");
+    fmt::print(stderr, "metarm-simulate: --plot yes, but gnuplot is not installed (Debian: gnuplot-nox)\n");
     return 1;
   }
   if (plot) {
     const std::string command = "gnuplot '" + script.string() + "'";
     if (std::system(command.c_str()) != 0) {
-      std::printf("\n");
-      std::fprintf(stderr, "metarm-simulate: gnuplot failed on %s\n", script.string().c_str());
+      fmt::print("\n");
+      fmt::print(stderr, "metarm-simulate: gnuplot failed on {}\n", script.string());
       return 1;
     }
     for (const char* figure : {"shifted_accuracy.png", "reward_gaps.png", "policy.png"}) {
       std::filesystem::rename(out_dir / (std::string(figure) + ".partial"), out_dir / figure);
     }
-    std::printf(", figures {shifted_accuracy,reward_gaps,policy}.png");
+    fmt::print(", figures {{shifted_accuracy,reward_gaps,policy}}.png");
   } else {
-    std::printf(", figures.gp (figures skipped: %s)", settings.plot == "no" ? "--plot no" : "gnuplot not installed");
+    fmt::print(", figures.gp (figures skipped: {})", settings.plot == "no" ? "--plot no" : "gnuplot not installed");
   }
-  std::printf(" (%.1fs)\n", seconds);
+  fmt::print(" ({:.1f}s)\n", seconds);
   return 0;
 }
 
@@ -221,14 +220,14 @@ int main(int argc, char** argv) {
   const auto app = simulate::command_line(settings);
   try {
     if (!simulate::parse(*app, settings, argc, argv)) {
-      std::printf("%s", app->help().c_str());
+      fmt::print("{}", app->help());
       return 0;
     }
   } catch (const simulate::UsageError& e) {
-    std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
+    fmt::print(stderr, "metarm-simulate: {}\n", e.what());
     return 2;
   } catch (const metarm::Error& e) {
-    std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
+    fmt::print(stderr, "metarm-simulate: {}\n", e.what());
     return 2;
   }
   if (!ranks.root()) settings.quiet = true;  // rank 0 reports progress
@@ -236,7 +235,7 @@ int main(int argc, char** argv) {
     return run(settings, ranks);
   } catch (const std::exception& e) {
     ranks.abort_if_distributed(std::string("metarm-simulate: ") + e.what());
-    std::fprintf(stderr, "metarm-simulate: %s\n", e.what());
+    fmt::print(stderr, "metarm-simulate: {}\n", e.what());
     return 1;
   }
 }

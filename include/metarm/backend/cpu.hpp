@@ -74,7 +74,7 @@ struct cpu {
     /// 0 follows the OpenMP default of the thread that runs each op, read when the op runs (OMP_NUM_THREADS,
     /// else all cores); without OpenMP every op runs on one thread.
     void set_threads(int threads) {
-      METARM_REQUIRE(threads >= 0, "cpu::context", "argument 'threads' must be >= 0, got " + std::to_string(threads));
+      METARM_REQUIRE(threads >= 0, "cpu::context", "argument 'threads' must be >= 0, got {}", threads);
       threads_ = threads;
     }
     /// The thread count in effect: the one set, else the calling thread's OpenMP default (1 without OpenMP).
@@ -137,7 +137,7 @@ struct cpu {
     /// Sets size() to `size`: allocates only when it exceeds capacity(), keeping the first elements and
     /// zeroing the new ones.
     void resize(index_t size) {
-      METARM_REQUIRE(size >= 0, "cpu::buffer", "argument 'size' must be >= 0, got " + std::to_string(size));
+      METARM_REQUIRE(size >= 0, "cpu::buffer", "argument 'size' must be >= 0, got {}", size);
       if (size > capacity_) {
         T* fresh = static_cast<T*>(::operator new(static_cast<std::size_t>(size) * sizeof(T), std::align_val_t{alignment}));
         std::fill(fresh, fresh + size, T(0));
@@ -166,8 +166,8 @@ struct cpu {
     VectorView<const T> view() const { return {data_, size_}; }
     /// The first rows * cols elements as a contiguous matrix view; throws when they exceed size().
     MatrixView<T> matrix(index_t rows, index_t cols) {
-      METARM_REQUIRE(rows * cols <= size_, "cpu::buffer", "a " + std::to_string(rows) + " x " + std::to_string(cols) +
-                                                              " view does not fit in " + std::to_string(size_) + " elements");
+      METARM_REQUIRE(rows * cols <= size_, "cpu::buffer", "a {} x {} view does not fit in {} elements", rows, cols,
+                                                          size_);
       return {data_, rows, cols, rows};
     }
 
@@ -287,9 +287,7 @@ struct cpu {
     const index_t kb = trans_b == Trans::yes ? b.cols : b.rows;
     const index_t n = trans_b == Trans::yes ? b.rows : b.cols;
     METARM_REQUIRE(k == kb && m == c.rows && n == c.cols, "cpu::gemm",
-                   "shapes do not agree: op(A) is " + std::to_string(m) + " x " + std::to_string(k) + ", op(B) is " +
-                       std::to_string(kb) + " x " + std::to_string(n) + ", C is " + std::to_string(c.rows) + " x " +
-                       std::to_string(c.cols));
+                   "shapes do not agree: op(A) is {} x {}, op(B) is {} x {}, C is {} x {}", m, k, kb, n, c.rows, c.cols);
     if (k == 0) {
       auto C = map(c);
       if (beta == T(0)) {
@@ -349,8 +347,8 @@ struct cpu {
 #elif defined(EIGEN_USE_BLAS)
     return "an external BLAS (EIGEN_USE_BLAS)";
 #else
-    return "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-           std::to_string(EIGEN_MINOR_VERSION) + " kernels for " + Eigen::SimdInstructionSetsInUse();
+    return fmt::format("Eigen {}.{}.{} kernels for {}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
+                       Eigen::SimdInstructionSetsInUse());
 #endif
   }
 
@@ -388,9 +386,8 @@ struct cpu {
   template <class T>
   static void sparse_product(context&, MatrixView<const T> a, SparseMatrixView<const T> s, MatrixView<T> c) {
     METARM_REQUIRE(a.cols == s.rows && a.rows == c.rows && s.cols == c.cols, "cpu::sparse_product",
-                   "shapes do not agree: A is " + std::to_string(a.rows) + " x " + std::to_string(a.cols) +
-                       ", S is " + std::to_string(s.rows) + " x " + std::to_string(s.cols) + ", C is " +
-                       std::to_string(c.rows) + " x " + std::to_string(c.cols));
+                   "shapes do not agree: A is {} x {}, S is {} x {}, C is {} x {}", a.rows, a.cols, s.rows, s.cols,
+                   c.rows, c.cols);
     if (a.rows == 1) {
       // A linear model's first layer: one dot product of a sparse column with the weight row per column.
       const T* w = a.data;
@@ -420,9 +417,8 @@ struct cpu {
   template <class T>
   static void accumulate_sparse_outer(context&, MatrixView<const T> b, SparseMatrixView<const T> s, MatrixView<T> d) {
     METARM_REQUIRE(b.cols == s.cols && b.rows == d.rows && s.rows == d.cols, "cpu::accumulate_sparse_outer",
-                   "shapes do not agree: B is " + std::to_string(b.rows) + " x " + std::to_string(b.cols) +
-                       ", S is " + std::to_string(s.rows) + " x " + std::to_string(s.cols) + ", D is " +
-                       std::to_string(d.rows) + " x " + std::to_string(d.cols));
+                   "shapes do not agree: B is {} x {}, S is {} x {}, D is {} x {}", b.rows, b.cols, s.rows, s.cols,
+                   d.rows, d.cols);
     if (b.rows == 1) {
       for (index_t j = 0; j < s.cols; ++j) {
         const T g = b.data[j * b.ld];
@@ -662,8 +658,7 @@ struct cpu {
     constexpr index_t largest = std::numeric_limits<int>::max();
     METARM_REQUIRE(m <= largest && n <= largest && k <= largest && a.ld <= largest && b.ld <= largest &&
                        c.ld <= largest,
-                   "cpu::gemm", "a dimension exceeds the BLAS's 32-bit integers: C is " + std::to_string(m) + " x " +
-                                    std::to_string(n) + ", k = " + std::to_string(k));
+                   "cpu::gemm", "a dimension exceeds the BLAS's 32-bit integers: C is {} x {}, k = {}", m, n, k);
     auto leading = [](const auto& v) { return static_cast<int>(std::max<index_t>({v.ld, v.rows, 1})); };
     const int lda = leading(a), ldb = leading(b), ldc = leading(c);
     const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k), one = 1;
@@ -714,7 +709,7 @@ struct cpu {
   }
 
   static void check_same_size(index_t a, index_t b, const char* where) {
-    METARM_REQUIRE(a == b, where, "sizes differ: " + std::to_string(a) + " vs " + std::to_string(b));
+    METARM_REQUIRE(a == b, where, "sizes differ: {} vs {}", a, b);
   }
 };
 

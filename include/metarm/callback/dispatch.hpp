@@ -52,7 +52,7 @@ std::string callback_name(const C& callback, std::size_t position) {
   if constexpr (requires { std::string(callback.name()); }) {
     return std::string(callback.name());
   } else {
-    return "callback #" + std::to_string(position + 1);
+    return fmt::format("callback #{}", position + 1);
   }
 }
 

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <string>
+
+#include <fmt/core.h>
 
 namespace metarm {
 
@@ -19,13 +21,11 @@ struct DurationText {
 inline DurationText format_duration(double seconds) {
   DurationText d{};
   const auto total = static_cast<long long>(std::llround(std::max(0.0, seconds)));
-  if (total >= 3600) {
-    std::snprintf(d.text, sizeof d.text, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
-  } else if (total >= 60) {
-    std::snprintf(d.text, sizeof d.text, "%lldm%02llds", total / 60, total % 60);
-  } else {
-    std::snprintf(d.text, sizeof d.text, "%llds", total);
-  }
+  // Short enough for std::string's own storage, so no allocation either.
+  const std::string text = total >= 3600 ? fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60)
+                           : total >= 60 ? fmt::format("{}m{:02}s", total / 60, total % 60)
+                                         : fmt::format("{}s", total);
+  text.copy(d.text, sizeof d.text - 1);  // the last byte stays the terminating NUL
   return d;
 }
 

@@ -25,9 +25,9 @@ class EarlyStopping {
   explicit EarlyStopping(std::string metric = "eval_accuracy", int patience = 3, Mode mode = Mode::maximize,
                          double min_delta = 0.0)
       : metric_(std::move(metric)), patience_(patience), mode_(mode), min_delta_(min_delta) {
-    METARM_REQUIRE(patience >= 1, "EarlyStopping", "argument 'patience' must be >= 1, got " + std::to_string(patience));
+    METARM_REQUIRE(patience >= 1, "EarlyStopping", "argument 'patience' must be >= 1, got {}", patience);
     METARM_REQUIRE(min_delta >= 0.0, "EarlyStopping",
-                   "argument 'min_delta' must be >= 0, got " + std::to_string(min_delta));
+                   "argument 'min_delta' must be >= 0, got {:f}", min_delta);
   }
 
   /// The name that a stop reason cites.
@@ -37,7 +37,7 @@ class EarlyStopping {
   bool on_eval(const EvalEvent& e) {
     const auto value = e.metrics.find(metric_);
     METARM_REQUIRE(value.has_value(), "EarlyStopping",
-                   "the evaluation has no metric '" + metric_ + "' (argument 'metric'); check the eval_ prefix");
+                   "the evaluation has no metric '{}' (argument 'metric'); check the eval_ prefix", metric_);
     const double v = *value;
     const bool improved = std::isnan(best_) || (mode_ == Mode::maximize ? v > best_ + min_delta_ : v < best_ - min_delta_);
     if (improved) {
@@ -52,8 +52,8 @@ class EarlyStopping {
 
   /// Why it stopped the fit: the metric, the evaluations without improvement, the best value and its step.
   std::string stop_reason() const {
-    return metric_ + " did not improve for " + std::to_string(stale_) + " evaluation(s); best " + std::to_string(best_) +
-           " at step " + std::to_string(best_step_);
+    return fmt::format("{} did not improve for {} evaluation(s); best {:f} at step {}", metric_, stale_, best_,
+                       best_step_);
   }
 
   /// The best value seen (NaN before the first evaluation).

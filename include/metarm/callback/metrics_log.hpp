@@ -5,7 +5,7 @@
 /// and "step" for training (means over the steps since the previous line), "eval_"-prefixed names for
 /// evaluations, and a last line with "train_runtime" and the stop reason. Strategies that measure them add
 /// "difference_objective" (J before the step) and "ascent_norm" (|grad J|, for choosing eta); null otherwise.
-/// Written with fprintf only.
+/// Each line is formatted into a buffer with fmt and written in one piece.
 #pragma once
 
 #include <chrono>
@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+
+#include <fmt/core.h>
 
 #include "metarm/callback/events.hpp"
 
@@ -63,10 +65,10 @@ class MetricsLog {
   /// Writes the last line: the run time and the stop reason.
   void on_fit_end(const StopReason& reason) {
     const double runtime = std::chrono::duration<double>(clock::now() - start_).count();
-    std::fprintf(out_, "{\"train_runtime\": %.3f, \"stop\": ", runtime);
+    line_.clear();
+    line_ += fmt::format("{{\"train_runtime\": {:.3f}, \"stop\": ", runtime);
     string(reason.describe());
-    std::fprintf(out_, "}\n");
-    std::fflush(out_);
+    end_line();
   }
 
  private:
@@ -92,40 +94,43 @@ class MetricsLog {
   void begin_line(std::int64_t step, int epoch, index_t batch) {
     // TRL's fractional epoch: completed epochs plus the share of this one's batches done.
     const double fraction = batch >= 0 && batches_ > 0 ? static_cast<double>(batch) / static_cast<double>(batches_) : 1.0;
-    std::fprintf(out_, "{\"step\": %lld, \"epoch\": %.4f", static_cast<long long>(step), (epoch - 1) + fraction);
+    line_.clear();
+    line_ += fmt::format("{{\"step\": {}, \"epoch\": {:.4f}", step, (epoch - 1) + fraction);
   }
 
   void field(std::string_view key, double value) {
-    std::fprintf(out_, ", ");
+    line_.append(std::string_view(", "));
     string(key);
     if (std::isfinite(value)) {
-      std::fprintf(out_, ": %.9g", value);
+      line_ += fmt::format(": {:.9g}", value);
     } else {
-      std::fprintf(out_, ": null");
+      line_.append(std::string_view(": null"));
     }
   }
 
   void string(std::string_view text) {
-    std::fputc('"', out_);
+    line_.push_back('"');
     for (char c : text) {
       if (c == '"' || c == '\\') {
-        std::fputc('\\', out_);
-        std::fputc(c, out_);
+        line_.push_back('\\');
+        line_.push_back(c);
       } else if (static_cast<unsigned char>(c) < 0x20) {
-        std::fprintf(out_, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        line_ += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
       } else {
-        std::fputc(c, out_);
+        line_.push_back(c);
       }
     }
-    std::fputc('"', out_);
+    line_.push_back('"');
   }
 
   void end_line() {
-    std::fprintf(out_, "}\n");
+    line_.append(std::string_view("}\n"));
+    std::fwrite(line_.data(), 1, line_.size(), out_);
     std::fflush(out_);
   }
 
   std::FILE* out_;
+  std::string line_;  // the line being built; its capacity is kept from line to line
   std::int64_t every_;
   index_t batches_ = 0;
   std::int64_t start_step_ = 0;

@@ -5,7 +5,7 @@
 ///   [##########..........]  48%  step 1200/2500  epoch 2/5  loss 0.6421  acc 0.612  35.1 step/s  ETA 37s
 /// \endverbatim
 /// and, when the output is not a terminal (a log file, CI), a plain line every `every` steps and at each epoch
-/// end, so logs stay readable. Written with fprintf only.
+/// end, so logs stay readable. Written with fmt::print only.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include "metarm/callback/duration_text.hpp"
@@ -74,14 +75,12 @@ class ProgressBar {
       for (int k = 0; k < width_ && i < 120; ++k) bar[i++] = k < filled ? '#' : '.';
       bar[i++] = ']';
       bar[i] = '\0';
-      std::fprintf(out_, "\r%s %3.0f%%  step %lld/%lld  epoch %d/%d  loss %.4f  acc %.3f  %.1f step/s  ETA %s\033[K", bar,
-                   100.0 * done, static_cast<long long>(e.step), static_cast<long long>(e.total_steps), e.epoch,
-                   e.epochs, loss_, accuracy_, rate, duration.text);
+      fmt::print(out_, "\r{} {:3.0f}%  step {}/{}  epoch {}/{}  loss {:.4f}  acc {:.3f}  {:.1f} step/s  ETA {}\033[K", bar,
+                 100.0 * done, e.step, e.total_steps, e.epoch, e.epochs, loss_, accuracy_, rate, duration.text);
       pending_newline_ = true;
     } else {
-      std::fprintf(out_, "step %lld/%lld (%.0f%%)  epoch %d/%d  loss %.4f  acc %.3f  %.1f step/s  ETA %s\n",
-                   static_cast<long long>(e.step), static_cast<long long>(e.total_steps), 100.0 * done, e.epoch,
-                   e.epochs, loss_, accuracy_, rate, duration.text);
+      fmt::print(out_, "step {}/{} ({:.0f}%)  epoch {}/{}  loss {:.4f}  acc {:.3f}  {:.1f} step/s  ETA {}\n", e.step,
+                 e.total_steps, 100.0 * done, e.epoch, e.epochs, loss_, accuracy_, rate, duration.text);
     }
     std::fflush(out_);
   }
@@ -89,21 +88,21 @@ class ProgressBar {
   /// Prints the epoch's mean loss (and J), and its evaluation's accuracy and loss.
   void on_epoch_end(const EpochEvent& e) {
     end_line();
-    std::fprintf(out_, "epoch %d/%d  mean loss %.4f", e.epoch, e.epochs, e.mean_loss);
-    if (!std::isnan(e.mean_objective)) std::fprintf(out_, "  mean J %.4f", e.mean_objective);
+    fmt::print(out_, "epoch {}/{}  mean loss {:.4f}", e.epoch, e.epochs, e.mean_loss);
+    if (!std::isnan(e.mean_objective)) fmt::print(out_, "  mean J {:.4f}", e.mean_objective);
     if (e.eval != nullptr) {
       for (const auto& [metric, value] : e.eval->items()) {
-        if (metric == "eval_accuracy" || metric == "eval_loss") std::fprintf(out_, "  %s %.4f", metric.c_str(), value);
+        if (metric == "eval_accuracy" || metric == "eval_loss") fmt::print(out_, "  {} {:.4f}", metric, value);
       }
     }
-    std::fprintf(out_, "\n");
+    std::fputc('\n', out_);
     std::fflush(out_);
   }
 
   /// Prints why the fit stopped and how long it took.
   void on_fit_end(const StopReason& reason) {
     end_line();
-    std::fprintf(out_, "training: %s in %.1fs\n", reason.describe().c_str(), seconds(start_, clock::now()));
+    fmt::print(out_, "training: {} in {:.1f}s\n", reason.describe(), seconds(start_, clock::now()));
     std::fflush(out_);
   }
 
@@ -114,7 +113,7 @@ class ProgressBar {
 
   void end_line() {
     if (pending_newline_) {
-      std::fprintf(out_, "\n");
+      std::fputc('\n', out_);
       pending_newline_ = false;
     }
   }

@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <string_view>
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include "metarm/callback/duration_text.hpp"
@@ -32,9 +34,8 @@ class ProgressLine {
     start_ = clock::now();
     start_step_ = e.start_step;
     last_print_ = start_ - std::chrono::hours(1);
-    std::fprintf(out_, "fit: strategy %.*s, %lld pairs, %lld meta prompts, %d epoch(s) x %lld batches\n",
-                 static_cast<int>(e.strategy.size()), e.strategy.data(), static_cast<long long>(e.pairs),
-                 static_cast<long long>(e.meta_prompts), e.epochs, static_cast<long long>(e.batches_per_epoch));
+    fmt::print(out_, "fit: strategy {}, {} pairs, {} meta prompts, {} epoch(s) x {} batches\n", e.strategy, e.pairs,
+               e.meta_prompts, e.epochs, e.batches_per_epoch);
   }
 
   /// Rewrites or prints the line when due.
@@ -49,14 +50,16 @@ class ProgressLine {
     const double elapsed = seconds(start_, now);
     const double rate = elapsed > 0.0 ? static_cast<double>(e.step - start_step_) / elapsed : 0.0;
     const double left = rate > 0.0 ? static_cast<double>(e.total_steps - e.step) / rate : 0.0;
-    char objective[32] = "";
+    // One write per line, so that a terminal never shows half of it.
+    line_.clear();
+    line_ += fmt::format("{}epoch {}/{}  step {}/{}  loss {:.4f}", terminal_ ? "\r" : "", e.epoch, e.epochs, e.step,
+                         e.total_steps, e.stats.loss);
     if (!std::isnan(e.stats.objective)) {
-      std::snprintf(objective, sizeof objective, "  J %.4f", e.stats.objective);
+      line_ += fmt::format("  J {:.4f}", e.stats.objective);
     }
-    std::fprintf(out_, "%sepoch %d/%d  step %lld/%lld  loss %.4f%s  lr %.2e  %.1f step/s  ETA %s%s",
-                 terminal_ ? "\r" : "", e.epoch, e.epochs, static_cast<long long>(e.step),
-                 static_cast<long long>(e.total_steps), e.stats.loss, objective, e.stats.learning_rate, rate,
-                 format_duration(left).text, terminal_ ? "\033[K" : "\n");
+    line_ += fmt::format("  lr {:.2e}  {:.1f} step/s  ETA {}{}", e.stats.learning_rate, rate,
+                         format_duration(left).text, terminal_ ? "\033[K" : "\n");
+    std::fwrite(line_.data(), 1, line_.size(), out_);
     std::fflush(out_);
     pending_newline_ = terminal_;
   }
@@ -64,25 +67,25 @@ class ProgressLine {
   /// Prints the epoch's mean loss (and J), and its evaluation's accuracy, loss and J.
   void on_epoch_end(const EpochEvent& e) {
     end_line();
-    std::fprintf(out_, "epoch %d/%d done  mean loss %.4f", e.epoch, e.epochs, e.mean_loss);
+    fmt::print(out_, "epoch {}/{} done  mean loss {:.4f}", e.epoch, e.epochs, e.mean_loss);
     if (!std::isnan(e.mean_objective)) {
-      std::fprintf(out_, "  mean J %.4f", e.mean_objective);
+      fmt::print(out_, "  mean J {:.4f}", e.mean_objective);
     }
     if (e.eval != nullptr) {
       for (const auto& [metric, value] : e.eval->items()) {
         if (metric == "eval_accuracy" || metric == "eval_loss" || metric == "eval_difference_objective") {
-          std::fprintf(out_, "  %s %.4f", metric.c_str(), value);
+          fmt::print(out_, "  {} {:.4f}", metric, value);
         }
       }
     }
-    std::fprintf(out_, "\n");
+    std::fputc('\n', out_);
     std::fflush(out_);
   }
 
   /// Prints why the fit stopped and how long it took.
   void on_fit_end(const StopReason& reason) {
     end_line();
-    std::fprintf(out_, "fit: %s after %.1fs\n", reason.describe().c_str(), seconds(start_, clock::now()));
+    fmt::print(out_, "fit: {} after {:.1f}s\n", reason.describe(), seconds(start_, clock::now()));
     std::fflush(out_);
   }
 
@@ -93,12 +96,13 @@ class ProgressLine {
 
   void end_line() {
     if (pending_newline_) {
-      std::fprintf(out_, "\n");
+      std::fputc('\n', out_);
       pending_newline_ = false;
     }
   }
 
   std::FILE* out_;
+  std::string line_;  // the step line being built; its capacity is kept from line to line
   std::int64_t every_;
   double interval_;
   bool terminal_;

@@ -4,6 +4,8 @@
 /// description so programs can report either.
 #pragma once
 
+#include <fmt/core.h>
+
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -35,13 +37,15 @@ class Error : public std::runtime_error {
 
 }  // namespace metarm
 
-/// Throws metarm::Error(context, message) when `condition` is false.
+/// Throws metarm::Error(context, fmt::format(message_format, args...)) when `condition` is false.
 ///
-/// The message expression is evaluated only when the check fails, so passing checks cost no allocation and
-/// may sit inside training steps.
-#define METARM_REQUIRE(condition, context, message)                 \
-  do {                                                              \
-    if (!(condition)) [[unlikely]] {                                \
-      throw ::metarm::Error((context), (message));                  \
-    }                                                               \
+/// `message_format` is an fmt format string, checked against the arguments at compile time
+/// (`METARM_REQUIRE(n > 0, "Dense", "argument 'outputs' must be > 0, got {}", n)`); a message that is a runtime
+/// string goes through `"{}"`. The message is formatted only when the check fails, so passing checks cost no
+/// allocation and may sit inside training steps.
+#define METARM_REQUIRE(condition, context, message_format, ...)                                   \
+  do {                                                                                            \
+    if (!(condition)) [[unlikely]] {                                                              \
+      throw ::metarm::Error((context), ::fmt::format(message_format __VA_OPT__(, ) __VA_ARGS__)); \
+    }                                                                                             \
   } while (false)

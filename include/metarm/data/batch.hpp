@@ -40,14 +40,12 @@ template <class T, class Input>
 void validate_batch(const PreferenceBatch<T, Input>& batch, index_t input_dim, const char* where) {
   METARM_REQUIRE(batch.features.cols >= 2, where, "preference batch is empty (argument 'pairs' has no columns)");
   METARM_REQUIRE(batch.features.cols % 2 == 0, where,
-                 "preference batch must have 2n columns (chosen then rejected), got " +
-                     std::to_string(batch.features.cols));
+                 "preference batch must have 2n columns (chosen then rejected), got {}", batch.features.cols);
   METARM_REQUIRE(batch.features.rows == input_dim, where,
-                 "preference batch has " + std::to_string(batch.features.rows) +
-                     " features per column, the model expects " + std::to_string(input_dim));
+                 "preference batch has {} features per column, the model expects {}", batch.features.rows, input_dim);
   METARM_REQUIRE(batch.margins.size == 0 || batch.margins.size == batch.pairs(), where,
-                 "argument 'margins' must be empty or hold one value per pair (" + std::to_string(batch.pairs()) +
-                     "), got " + std::to_string(batch.margins.size));
+                 "argument 'margins' must be empty or hold one value per pair ({}), got {}", batch.pairs(),
+                 batch.margins.size);
 }
 
 /// Throws, naming `where`, unless the batch has prompts of input_dim features, each of k >= 2 responses.
@@ -57,16 +55,15 @@ template <class Backend, class T, class Input>
 void validate_batch(const MetaBatch<T, Input>& batch, index_t input_dim, const char* where) {
   METARM_REQUIRE(!batch.empty(), where, "meta batch is empty (argument 'meta' has no prompts)");
   METARM_REQUIRE(batch.features.rows == input_dim, where,
-                 "meta batch has " + std::to_string(batch.features.rows) + " features per column, the model expects " +
-                     std::to_string(input_dim));
+                 "meta batch has {} features per column, the model expects {}", batch.features.rows, input_dim);
   if constexpr (Backend::host_accessible) {
     const auto& offsets = batch.offsets;
     METARM_REQUIRE(offsets[0] == 0 && offsets[offsets.size - 1] == batch.features.cols, where,
-                   "meta batch offsets must run from 0 to its column count " + std::to_string(batch.features.cols));
+                   "meta batch offsets must run from 0 to its column count {}", batch.features.cols);
     for (index_t p = 0; p + 1 < offsets.size; ++p) {
       METARM_REQUIRE(offsets[p + 1] - offsets[p] >= 2, where,
-                     "meta batch prompt " + std::to_string(p) + " has k = " + std::to_string(offsets[p + 1] - offsets[p]) +
-                         " responses; the difference objective needs k >= 2");
+                     "meta batch prompt {} has k = {} responses; the difference objective needs k >= 2", p,
+                     offsets[p + 1] - offsets[p]);
     }
   }
 }

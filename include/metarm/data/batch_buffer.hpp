@@ -99,7 +99,7 @@ class PreferenceBatchBuffer {
     for (index_t j = 0; j < n; ++j) {
       const index_t i = pairs[static_cast<std::size_t>(j)];
       METARM_REQUIRE(i >= 0 && i < set.size(), "PreferenceBatchBuffer::gather",
-                     "pair index " + std::to_string(i) + " is outside the set of " + std::to_string(set.size()));
+                     "pair index {} is outside the set of {}", i, set.size());
       std::memcpy(out + j * d, set.chosen(i), static_cast<std::size_t>(d) * sizeof(T));
       std::memcpy(out + (n + j) * d, set.rejected(i), static_cast<std::size_t>(d) * sizeof(T));
       margins[j] = set.margin(i);
@@ -130,7 +130,7 @@ class MetaBatchBuffer {
     index_t columns = 0;
     for (index_t p : prompts) {
       METARM_REQUIRE(p >= 0 && p < set.prompts(), "MetaBatchBuffer::gather",
-                     "prompt index " + std::to_string(p) + " is outside the set of " + std::to_string(set.prompts()));
+                     "prompt index {} is outside the set of {}", p, set.prompts());
       columns += set.responses_of(p);
     }
     features_.resize(std::max(features_.capacity(), columns * d));

@@ -34,7 +34,7 @@ struct GroupSplit {
 /// the first part. fraction must be in [0, 1].
 inline GroupSplit split_by_group(std::span<const std::string> keys, double fraction, std::uint64_t seed) {
   METARM_REQUIRE(std::isfinite(fraction) && fraction >= 0.0 && fraction <= 1.0, "split_by_group",
-                 "argument 'fraction' must be in [0, 1], got " + std::to_string(fraction));
+                 "argument 'fraction' must be in [0, 1], got {:f}", fraction);
   std::vector<std::string_view> distinct(keys.begin(), keys.end());
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());

@@ -27,7 +27,7 @@ class MetaSet {
   MetaSet() = default;
   /// An empty set of responses of `dim` features each.
   explicit MetaSet(index_t dim) : dim_(dim) {
-    METARM_REQUIRE(dim > 0, "MetaSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
+    METARM_REQUIRE(dim > 0, "MetaSet", "argument 'dim' must be > 0, got {}", dim);
   }
 
   /// A preference set with its labels dropped: each pair becomes a prompt with k = 2 responses.
@@ -44,19 +44,18 @@ class MetaSet {
 
   /// Adds one prompt's k responses: a column-major dim x k block, k >= 2, all values finite.
   void add_prompt(std::span<const T> responses) {
-    const std::string prompt = "prompt " + std::to_string(prompts());
+    const std::string prompt = fmt::format("prompt {}", prompts());
     METARM_REQUIRE(dim_ > 0, "MetaSet::add_prompt", "the set was created without a feature dimension");
     METARM_REQUIRE(responses.size() % static_cast<std::size_t>(dim_) == 0, "MetaSet::add_prompt",
-                   prompt + ": argument 'responses' has " + std::to_string(responses.size()) +
-                       " values, not a multiple of the feature dimension " + std::to_string(dim_));
+                   "{}: argument 'responses' has {} values, not a multiple of the feature dimension {}", prompt,
+                   responses.size(), dim_);
     const index_t k = static_cast<index_t>(responses.size()) / dim_;
     METARM_REQUIRE(k >= 2, "MetaSet::add_prompt",
-                   prompt + ": argument 'responses' holds k = " + std::to_string(k) +
-                       " responses; the difference objective needs k >= 2");
+                   "{}: argument 'responses' holds k = {} responses; the difference objective needs k >= 2", prompt, k);
     for (std::size_t i = 0; i < responses.size(); ++i) {
       METARM_REQUIRE(std::isfinite(responses[i]), "MetaSet::add_prompt",
-                     prompt + ": response " + std::to_string(i / static_cast<std::size_t>(dim_)) + " feature " +
-                         std::to_string(i % static_cast<std::size_t>(dim_)) + " is not finite");
+                     "{}: response {} feature {} is not finite", prompt, i / static_cast<std::size_t>(dim_),
+                     i % static_cast<std::size_t>(dim_));
     }
     features_.insert(features_.end(), responses.begin(), responses.end());
     offsets_.push_back(offsets_.back() + k);

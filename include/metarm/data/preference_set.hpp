@@ -25,7 +25,7 @@ class PreferenceSet {
   PreferenceSet() = default;
   /// An empty set of pairs of `dim` features each.
   explicit PreferenceSet(index_t dim) : dim_(dim) {
-    METARM_REQUIRE(dim > 0, "PreferenceSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
+    METARM_REQUIRE(dim > 0, "PreferenceSet", "argument 'dim' must be > 0, got {}", dim);
   }
 
   /// Reserves memory for `pairs` pairs.
@@ -37,10 +37,10 @@ class PreferenceSet {
 
   /// Adds one pair; both feature spans hold dim() values, all finite.
   void add(std::span<const T> chosen, std::span<const T> rejected, T margin = T(0)) {
-    const std::string pair = "pair " + std::to_string(size());
+    const std::string pair = fmt::format("pair {}", size());
     check_column(chosen, "chosen", pair);
     check_column(rejected, "rejected", pair);
-    METARM_REQUIRE(std::isfinite(margin), "PreferenceSet::add", pair + ": argument 'margin' is not finite");
+    METARM_REQUIRE(std::isfinite(margin), "PreferenceSet::add", "{}: argument 'margin' is not finite", pair);
     chosen_.insert(chosen_.end(), chosen.begin(), chosen.end());
     rejected_.insert(rejected_.end(), rejected.begin(), rejected.end());
     margins_.push_back(margin);
@@ -76,11 +76,10 @@ class PreferenceSet {
   void check_column(std::span<const T> column, const char* side, const std::string& pair) const {
     METARM_REQUIRE(dim_ > 0, "PreferenceSet::add", "the set was created without a feature dimension");
     METARM_REQUIRE(static_cast<index_t>(column.size()) == dim_, "PreferenceSet::add",
-                   pair + ": argument '" + side + "' has " + std::to_string(column.size()) + " features, expected " +
-                       std::to_string(dim_));
+                   "{}: argument '{}' has {} features, expected {}", pair, side, column.size(), dim_);
     for (std::size_t i = 0; i < column.size(); ++i) {
       METARM_REQUIRE(std::isfinite(column[i]), "PreferenceSet::add",
-                     pair + ": argument '" + side + "' feature " + std::to_string(i) + " is not finite");
+                     "{}: argument '{}' feature {} is not finite", pair, side, i);
     }
   }
 

@@ -93,7 +93,7 @@ class SparsePreferenceBatchBuffer {
     index_t nonzeros = 0;
     for (index_t i : pairs) {
       METARM_REQUIRE(i >= 0 && i < set.size(), "SparsePreferenceBatchBuffer::gather",
-                     "pair index " + std::to_string(i) + " is outside the set of " + std::to_string(set.size()));
+                     "pair index {} is outside the set of {}", i, set.size());
       nonzeros += set.chosen_features().nonzeros_of(i) + set.rejected_features().nonzeros_of(i);
     }
     features_.begin(2 * n, nonzeros);
@@ -142,7 +142,7 @@ class SparseMetaBatchBuffer {
     index_t columns = 0, nonzeros = 0;
     for (index_t p : prompts) {
       METARM_REQUIRE(p >= 0 && p < set.prompts(), "SparseMetaBatchBuffer::gather",
-                     "prompt index " + std::to_string(p) + " is outside the set of " + std::to_string(set.prompts()));
+                     "prompt index {} is outside the set of {}", p, set.prompts());
       columns += set.responses_of(p);
       nonzeros += set.nonzeros_of(p);
     }

@@ -26,7 +26,7 @@ class SparseColumns {
   SparseColumns() = default;
   /// An empty matrix of `rows` rows.
   explicit SparseColumns(index_t rows) : rows_(rows) {
-    METARM_REQUIRE(rows > 0, "SparseColumns", "argument 'rows' must be > 0, got " + std::to_string(rows));
+    METARM_REQUIRE(rows > 0, "SparseColumns", "argument 'rows' must be > 0, got {}", rows);
   }
 
   /// Appends one column. Rows must be strictly increasing and inside [0, rows()); values finite. `what` names
@@ -42,22 +42,21 @@ class SparseColumns {
   void check(std::span<const index_t> rows, std::span<const T> values, const std::string& what = "column") const {
     METARM_REQUIRE(rows_ > 0, "SparseColumns::add", "the matrix was created without a row count");
     METARM_REQUIRE(rows.size() == values.size(), "SparseColumns::add",
-                   what + ": " + std::to_string(rows.size()) + " row indices but " + std::to_string(values.size()) +
-                       " values");
+                   "{}: {} row indices but {} values", what, rows.size(), values.size());
     for (std::size_t p = 0; p < rows.size(); ++p) {
       METARM_REQUIRE(rows[p] >= 0 && rows[p] < rows_, "SparseColumns::add",
-                     what + ": row index " + std::to_string(rows[p]) + " is outside [0, " + std::to_string(rows_) + ")");
+                     "{}: row index {} is outside [0, {})", what, rows[p], rows_);
       METARM_REQUIRE(p == 0 || rows[p] > rows[p - 1], "SparseColumns::add",
-                     what + ": row indices must be strictly increasing (entry " + std::to_string(p) + ")");
+                     "{}: row indices must be strictly increasing (entry {})", what, p);
       METARM_REQUIRE(std::isfinite(values[p]), "SparseColumns::add",
-                     what + ": the value at row " + std::to_string(rows[p]) + " is not finite");
+                     "{}: the value at row {} is not finite", what, rows[p]);
     }
   }
 
   /// Appends every column of `other`, which must have the same row count.
   void append(const SparseColumns& other) {
     METARM_REQUIRE(other.rows_ == rows_, "SparseColumns::append",
-                   "row counts differ: " + std::to_string(other.rows_) + " vs " + std::to_string(rows_));
+                   "row counts differ: {} vs {}", other.rows_, rows_);
     const index_t base = static_cast<index_t>(indices_.size());
     indices_.insert(indices_.end(), other.indices_.begin(), other.indices_.end());
     values_.insert(values_.end(), other.values_.begin(), other.values_.end());

@@ -44,11 +44,11 @@ class SparseMetaSet {
   void add_prompt(const SparseColumns<T>& responses) {
     METARM_REQUIRE(dim() > 0, "SparseMetaSet::add_prompt", "the set was created without a feature dimension");
     METARM_REQUIRE(responses.rows() == dim(), "SparseMetaSet::add_prompt",
-                   "prompt " + std::to_string(prompts()) + ": argument 'responses' has " +
-                       std::to_string(responses.rows()) + " features per response, expected " + std::to_string(dim()));
+                   "prompt {}: argument 'responses' has {} features per response, expected {}", prompts(),
+                   responses.rows(), dim());
     METARM_REQUIRE(responses.cols() >= 2, "SparseMetaSet::add_prompt",
-                   "prompt " + std::to_string(prompts()) + ": argument 'responses' holds k = " +
-                       std::to_string(responses.cols()) + " responses; the difference objective needs k >= 2");
+                   "prompt {}: argument 'responses' holds k = {} responses; the difference objective needs k >= 2",
+                   prompts(), responses.cols());
     features_.append(responses);
     offsets_.push_back(offsets_.back() + responses.cols());
   }
@@ -79,7 +79,7 @@ class SparseMetaSet {
 
  private:
   static index_t checked(index_t dim) {
-    METARM_REQUIRE(dim > 0, "SparseMetaSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
+    METARM_REQUIRE(dim > 0, "SparseMetaSet", "argument 'dim' must be > 0, got {}", dim);
     return dim;
   }
 
@@ -93,7 +93,7 @@ SparseMetaSet<T> select_prompts(const SparseMetaSet<T>& set, std::span<const ind
   SparseMetaSet<T> out(set.dim());
   for (index_t p : prompts) {
     METARM_REQUIRE(p >= 0 && p < set.prompts(), "select_prompts",
-                   "prompt index " + std::to_string(p) + " is outside the set of " + std::to_string(set.prompts()));
+                   "prompt index {} is outside the set of {}", p, set.prompts());
     SparseColumns<T> responses(set.dim());
     for (index_t c = set.offsets()[static_cast<std::size_t>(p)]; c < set.offsets()[static_cast<std::size_t>(p) + 1]; ++c) {
       responses.add(set.features().column_rows(c), set.features().column_values(c));

@@ -30,9 +30,9 @@ class SparsePreferenceSet {
   /// Adds one pair given as (row indices, values) of each side; rows strictly increasing, values finite.
   void add(std::span<const index_t> chosen_rows, std::span<const T> chosen_values, std::span<const index_t> rejected_rows,
            std::span<const T> rejected_values, T margin = T(0)) {
-    const std::string pair = "pair " + std::to_string(size());
+    const std::string pair = fmt::format("pair {}", size());
     METARM_REQUIRE(dim() > 0, "SparsePreferenceSet::add", "the set was created without a feature dimension");
-    METARM_REQUIRE(std::isfinite(margin), "SparsePreferenceSet::add", pair + ": argument 'margin' is not finite");
+    METARM_REQUIRE(std::isfinite(margin), "SparsePreferenceSet::add", "{}: argument 'margin' is not finite", pair);
     // Both sides are checked before either is stored, so a refused pair leaves the set as it was.
     chosen_.check(chosen_rows, chosen_values, pair + ": argument 'chosen'");
     rejected_.check(rejected_rows, rejected_values, pair + ": argument 'rejected'");
@@ -71,7 +71,7 @@ class SparsePreferenceSet {
 
  private:
   static index_t checked(index_t dim) {
-    METARM_REQUIRE(dim > 0, "SparsePreferenceSet", "argument 'dim' must be > 0, got " + std::to_string(dim));
+    METARM_REQUIRE(dim > 0, "SparsePreferenceSet", "argument 'dim' must be > 0, got {}", dim);
     return dim;
   }
 
@@ -87,7 +87,7 @@ SparsePreferenceSet<T> select_pairs(const SparsePreferenceSet<T>& set, std::span
   SparsePreferenceSet<T> out(set.dim());
   for (index_t i : pairs) {
     METARM_REQUIRE(i >= 0 && i < set.size(), "select_pairs",
-                   "pair index " + std::to_string(i) + " is outside the set of " + std::to_string(set.size()));
+                   "pair index {} is outside the set of {}", i, set.size());
     out.add(set.chosen_features().column_rows(i), set.chosen_features().column_values(i),
             set.rejected_features().column_rows(i), set.rejected_features().column_values(i), set.margin(i));
   }

@@ -51,9 +51,9 @@ struct FeaturizerSettings {
   /// Throws unless bits is in [1, 26] and ngrams in [1, 3].
   void validate() const {
     METARM_REQUIRE(bits >= 1 && bits <= 26, "FeaturizerSettings",
-                   "argument 'bits' must be in [1, 26], got " + std::to_string(bits));
+                   "argument 'bits' must be in [1, 26], got {}", bits);
     METARM_REQUIRE(ngrams >= 1 && ngrams <= 3, "FeaturizerSettings",
-                   "argument 'ngrams' must be 1, 2 or 3, got " + std::to_string(ngrams));
+                   "argument 'ngrams' must be 1, 2 or 3, got {}", ngrams);
   }
 
   /// 2^bits, the number of hash rows.
@@ -63,8 +63,7 @@ struct FeaturizerSettings {
 
   /// The canonical one-line form, e.g.\ "hash:18,ngrams:2,structure:1,seed:0"; parse() reads it back.
   std::string describe() const {
-    return "hash:" + std::to_string(bits) + ",ngrams:" + std::to_string(ngrams) +
-           ",structure:" + (structure ? "1" : "0") + ",seed:" + std::to_string(seed);
+    return fmt::format("hash:{},ngrams:{},structure:{},seed:{}", bits, ngrams, structure ? 1 : 0, seed);
   }
 
   /// Reads "hash:BITS" optionally followed by ",ngrams:N", ",structure:0|1", ",seed:S" in any order.
@@ -77,7 +76,7 @@ struct FeaturizerSettings {
       const std::string_view item = text.substr(start, comma - start);
       const std::size_t colon = item.find(':');
       METARM_REQUIRE(colon != std::string_view::npos, "features",
-                     "expected KEY:VALUE items like hash:18,ngrams:2, got '" + std::string(item) + "'");
+                     "expected KEY:VALUE items like hash:18,ngrams:2, got '{}'", item);
       const std::string_view key = item.substr(0, colon);
       const std::string value(item.substr(colon + 1));
       const auto number = [&](long long low, long long high) {
@@ -89,8 +88,7 @@ struct FeaturizerSettings {
           used = 0;
         }
         METARM_REQUIRE(used == value.size() && !value.empty() && v >= low && v <= high, "features",
-                       "'" + std::string(key) + "' needs an integer in [" + std::to_string(low) + ", " +
-                           std::to_string(high) + "], got '" + value + "'");
+                       "'{}' needs an integer in [{}, {}], got '{}'", key, low, high, value);
         return v;
       };
       if (key == "hash") {
@@ -109,14 +107,14 @@ struct FeaturizerSettings {
           used = 0;
         }
         METARM_REQUIRE(used == value.size() && !value.empty() && value[0] != '-', "features",
-                       "'seed' needs a non-negative integer, got '" + value + "'");
+                       "'seed' needs a non-negative integer, got '{}'", value);
         s.seed = v;
       } else {
-        throw Error("features", "unknown item '" + std::string(key) + "' (known: hash, ngrams, structure, seed)");
+        throw Error("features", fmt::format("unknown item '{}' (known: hash, ngrams, structure, seed)", key));
       }
       start = comma + 1;
     }
-    METARM_REQUIRE(saw_hash, "features", "expected hash:BITS, got '" + std::string(text) + "'");
+    METARM_REQUIRE(saw_hash, "features", "expected hash:BITS, got '{}'", text);
     s.validate();
     return s;
   }
@@ -148,8 +146,8 @@ class TextFeaturizer {
 
   /// Name of feature row `row`: "hash[<bucket>]" or a structure feature's name.
   std::string feature_name(index_t row) const {
-    METARM_REQUIRE(row >= 0 && row < dim(), "TextFeaturizer::feature_name", "row " + std::to_string(row) + " is outside the features");
-    if (row < settings_.buckets()) return "hash[" + std::to_string(row) + "]";
+    METARM_REQUIRE(row >= 0 && row < dim(), "TextFeaturizer::feature_name", "row {} is outside the features", row);
+    if (row < settings_.buckets()) return fmt::format("hash[{}]", row);
     return std::string(structure_feature_names[static_cast<std::size_t>(row - settings_.buckets())]);
   }
 

@@ -97,7 +97,7 @@ class LocalCommunicator {
   void barrier() {}
   /// Writes the message to standard error and ends the process with exit status 1.
   [[noreturn]] void abort_all(std::string_view message) {
-    std::fprintf(stderr, "metarm: %.*s\n", static_cast<int>(message.size()), message.data());
+    fmt::print(stderr, "metarm: {}\n", message);
     std::fflush(stderr);
     std::exit(EXIT_FAILURE);
   }
@@ -122,7 +122,7 @@ class CommunicatorRef {
         memory_(C::memory) {
     static_assert(check_communicator<C>());
     METARM_REQUIRE(size_ >= 1 && rank_ >= 0 && rank_ < size_, "CommunicatorRef",
-                   "the communicator says it is rank " + std::to_string(rank_) + " of " + std::to_string(size_));
+                   "the communicator says it is rank {} of {}", rank_, size_);
   }
 
   /// This process's rank, 0 ... size() - 1.

@@ -44,7 +44,8 @@ inline void check_mpi(int code, const char* call) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
-  throw Error("MpiCommunicator", std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+  throw Error("MpiCommunicator", fmt::format("{} failed: {}", call,
+                                             std::string(text, static_cast<std::size_t>(length))));
 }
 
 // MPI counts are int: longer buffers go in pieces.
@@ -137,8 +138,7 @@ class MpiCommunicator {
   template <class T>
   void broadcast(T* data, index_t count, int root) {
     METARM_REQUIRE(root >= 0 && root < size_, "MpiCommunicator::broadcast",
-                   "argument 'root' is " + std::to_string(root) + ", the group has " + std::to_string(size_) +
-                       " ranks");
+                   "argument 'root' is {}, the group has {} ranks", root, size_);
     for (index_t first = 0; first < count; first += detail::mpi_piece) {
       const int n = static_cast<int>(std::min(detail::mpi_piece, count - first));
       detail::check_mpi(MPI_Bcast(data + first, n, detail::mpi_type<T>(), root, comm_), "MPI_Bcast");
@@ -155,8 +155,7 @@ class MpiCommunicator {
 
   /// Writes "metarm: rank R of N: message" to standard error and ends every rank (MPI_Abort, exit status 1).
   [[noreturn]] void abort_all(std::string_view message) {
-    std::fprintf(stderr, "metarm: rank %d of %d: %.*s\n", rank_, size_, static_cast<int>(message.size()),
-                 message.data());
+    fmt::print(stderr, "metarm: rank {} of {}: {}\n", rank_, size_, message);
     std::fflush(stderr);
     MPI_Abort(comm_, 1);
     std::_Exit(1);  // MPI_Abort does not return; this is for a library that lets it

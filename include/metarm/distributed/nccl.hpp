@@ -29,7 +29,7 @@ namespace detail {
 
 inline void check_nccl(ncclResult_t result, const char* call) {
   if (result == ncclSuccess) return;
-  throw Error("NcclCommunicator", std::string(call) + " failed: " + ncclGetErrorString(result));
+  throw Error("NcclCommunicator", fmt::format("{} failed: {}", call, ncclGetErrorString(result)));
 }
 
 template <class T>

@@ -53,8 +53,8 @@ struct HvpOptions {
 /// Throws, naming `where`, when the finite-difference step is negative or not finite.
 inline void validate_hvp_options(const HvpOptions& options, const char* where) {
   METARM_REQUIRE(std::isfinite(options.finite_difference_step) && options.finite_difference_step >= 0.0, where,
-                 "argument 'finite_difference_step' must be finite and >= 0 (0 picks it automatically), got " +
-                     std::to_string(options.finite_difference_step));
+                 "argument 'finite_difference_step' must be finite and >= 0 (0 picks it automatically), got {:f}",
+                 options.finite_difference_step);
 }
 
 // ---- exact ----------------------------------------------------------------------------------------------
@@ -93,8 +93,7 @@ void exact_objective_hvp(typename Backend::context& ctx, const Model& model,
   using T = typename Model::scalar_type;
   const VectorView<const T> rewards = model.template forward<Backend>(ctx, params, x, ws);
   METARM_REQUIRE(d_rewards_storage.size >= rewards.size, "exact_objective_hvp",
-                 "argument 'd_rewards_storage' holds " + std::to_string(d_rewards_storage.size) + " values, need " +
-                     std::to_string(rewards.size));
+                 "argument 'd_rewards_storage' holds {} values, need {}", d_rewards_storage.size, rewards.size);
   const VectorView<T> d_rewards = d_rewards_storage.segment(0, rewards.size);
   objective(rewards, d_rewards);
   exact_hvp_of_pass<Backend>(ctx, model, params, x, ws, rewards, as_const(d_rewards), hessian_product, v, hv);
@@ -124,8 +123,7 @@ void finite_difference_hvp(typename Backend::context& ctx, Gradient&& gradient, 
                            VectorView<T> hv, double relative_step = 0.0) {
   METARM_REQUIRE(v.size == at.size && hv.size == at.size && point_storage.size == at.size &&
                      grad_storage.size == at.size,
-                 "finite_difference_hvp", "arguments 'v', 'hv' and the storage must all have " +
-                                              std::to_string(at.size) + " values");
+                 "finite_difference_hvp", "arguments 'v', 'hv' and the storage must all have {} values", at.size);
   const double h = finite_difference_step<Backend, T>(ctx, at, v, relative_step);
   if (h == 0.0) {
     Backend::fill(ctx, hv, T(0));

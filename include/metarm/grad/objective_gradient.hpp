@@ -33,8 +33,7 @@ typename Model::scalar_type objective_and_gradient(typename Backend::context& ct
     return objective(rewards, VectorView<T>{});
   }
   METARM_REQUIRE(d_rewards_storage.size >= rewards.size, "objective_and_gradient",
-                 "argument 'd_rewards_storage' holds " + std::to_string(d_rewards_storage.size) + " values, need " +
-                     std::to_string(rewards.size));
+                 "argument 'd_rewards_storage' holds {} values, need {}", d_rewards_storage.size, rewards.size);
   const VectorView<T> d_rewards = d_rewards_storage.segment(0, rewards.size);
   const T value = objective(rewards, d_rewards);
   // A model that can write its gradient over the buffer saves clearing it first.

@@ -71,13 +71,13 @@ inline void write_file_atomically(const std::string& path, std::span<const unsig
   std::string temporary = path + ".tmp-XXXXXX";
   const int fd = ::mkstemp(temporary.data());
   if (fd < 0) {
-    throw Error(path, std::string("cannot create a temporary file beside it: ") + std::strerror(errno));
+    throw Error(path, fmt::format("cannot create a temporary file beside it: {}", std::strerror(errno)));
   }
   const auto fail = [&](const char* what) {
     const int code = errno;
     ::close(fd);
     ::unlink(temporary.c_str());
-    throw Error(path, std::string(what) + ": " + std::strerror(code));
+    throw Error(path, fmt::format("{}: {}", what, std::strerror(code)));
   };
   std::size_t written = 0;
   while (written < bytes.size()) {
@@ -94,12 +94,12 @@ inline void write_file_atomically(const std::string& path, std::span<const unsig
   if (::close(fd) != 0) {
     const int code = errno;
     ::unlink(temporary.c_str());
-    throw Error(path, std::string("closing failed: ") + std::strerror(code));
+    throw Error(path, fmt::format("closing failed: {}", std::strerror(code)));
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     const int code = errno;
     ::unlink(temporary.c_str());
-    throw Error(path, std::string("cannot rename the temporary file over it: ") + std::strerror(code));
+    throw Error(path, fmt::format("cannot rename the temporary file over it: {}", std::strerror(code)));
   }
   detail::remove_stale_temporaries(path);
 }

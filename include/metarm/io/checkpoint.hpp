@@ -128,9 +128,9 @@ void save_checkpoint(const std::string& path, Learner& learner, const std::map<s
     for (const ParamBlock& b : vector.layout().blocks()) {
       for (index_t i = 0; i < b.size(); ++i) {
         if (!std::isfinite(static_cast<double>(values[static_cast<std::size_t>(b.offset + i)]))) {
-          throw Error(path, "not written: after update " + std::to_string(state.updates()) + " '" + prefix + b.name +
-                                "' holds a non-finite value (at index " + std::to_string(i) +
-                                "); the updates diverged, and the checkpoint already here, if any, is kept");
+          throw Error(path, fmt::format("not written: after update {} '{}{}' holds a non-finite value (at index {}); "
+                                        "the updates diverged, and the checkpoint already here, if any, is kept",
+                                        state.updates(), prefix, b.name, i));
         }
       }
       writer.add<T>(prefix + b.name, detail::block_shape(b), detail::block_to_row_major<T>(values, b));
@@ -180,8 +180,8 @@ class Checkpoint {
       throw Error(file_.path(), "not a metarm checkpoint (its __metadata__ has no \"format\": \"metarm-checkpoint\")");
     }
     if (value("format_version") != checkpoint_format_version) {
-      throw Error(file_.path(), "checkpoint format version " + value("format_version") + " is not supported (this is " +
-                                    std::string(checkpoint_format_version) + ")");
+      throw Error(file_.path(), fmt::format("checkpoint format version {} is not supported (this is {})",
+                                            value("format_version"), checkpoint_format_version));
     }
     value("model");
     value("scalar");
@@ -199,7 +199,7 @@ class Checkpoint {
   /// A metadata value; throws naming the key when absent.
   const std::string& value(std::string_view key) const {
     const auto it = file_.metadata().find(std::string(key));
-    if (it == file_.metadata().end()) throw Error(file_.path(), "metadata has no \"" + std::string(key) + "\"");
+    if (it == file_.metadata().end()) throw Error(file_.path(), fmt::format("metadata has no \"{}\"", key));
     return it->second;
   }
 
@@ -214,7 +214,7 @@ class Checkpoint {
       used = 0;
     }
     if (used != text.size() || text.empty()) {
-      throw Error(file_.path(), "metadata \"" + std::string(key) + "\" is not a number: '" + text + "'");
+      throw Error(file_.path(), fmt::format("metadata \"{}\" is not a number: '{}'", key, text));
     }
     return x;
   }
@@ -230,7 +230,7 @@ class Checkpoint {
       used = 0;
     }
     if (used != text.size() || text.empty()) {
-      throw Error(file_.path(), "metadata \"" + std::string(key) + "\" is not an integer: '" + text + "'");
+      throw Error(file_.path(), fmt::format("metadata \"{}\" is not an integer: '{}'", key, text));
     }
     return x;
   }
@@ -248,7 +248,7 @@ class Checkpoint {
     for (const TensorInfo& t : file_.tensors()) {
       if (t.name.rfind("optimizer.", 0) == 0 || t.name.rfind("fit.", 0) == 0) continue;
       if (!layout.contains(t.name)) {
-        throw Error(path(), "tensor \"" + t.name + "\" is not a block of model " + learner.model().describe());
+        throw Error(path(), fmt::format("tensor \"{}\" is not a block of model {}", t.name, learner.model().describe()));
       }
     }
     std::vector<T> host(static_cast<std::size_t>(layout.size()));
@@ -268,8 +268,9 @@ class Checkpoint {
     restore_parameters(learner);
     if (value("optimizer") != detail::optimizer_name<Optimizer>() ||
         value("optimizer_state") != detail::state_names_text<Optimizer>()) {
-      throw Error(path(), "checkpoint was trained with optimizer " + value("optimizer") + " (state " +
-                              value("optimizer_state") + "), the learner uses " + detail::optimizer_name<Optimizer>());
+      throw Error(path(), fmt::format("checkpoint was trained with optimizer {} (state {}), the learner uses {}",
+                                      value("optimizer"), value("optimizer_state"),
+                                      detail::optimizer_name<Optimizer>()));
     }
     auto& state = learner.training_state();
     std::vector<T> host(static_cast<std::size_t>(learner.model().layout().size()));
@@ -295,7 +296,7 @@ class Checkpoint {
     FitState s;
     const auto non_negative = [&](std::string_view key) {
       const std::int64_t v = integer(key);
-      if (v < 0) throw Error(path(), "metadata \"" + std::string(key) + "\" is negative");
+      if (v < 0) throw Error(path(), fmt::format("metadata \"{}\" is negative", key));
       return v;
     };
     s.fit_index = static_cast<std::uint64_t>(non_negative("fit.fit_index"));
@@ -315,25 +316,25 @@ class Checkpoint {
   void check_model(const Learner& learner) const {
     using T = typename Learner::scalar_type;
     if (model_description() != learner.model().describe()) {
-      throw Error(path(), "checkpoint holds model " + model_description() + ", the learner's is " +
-                              learner.model().describe());
+      throw Error(path(), fmt::format("checkpoint holds model {}, the learner's is {}", model_description(),
+                                      learner.model().describe()));
     }
     if (value("scalar") != dtype_name(dtype_of<T>())) {
-      throw Error(path(), "checkpoint holds " + value("scalar") + " parameters, the learner uses " +
-                              std::string(dtype_name(dtype_of<T>())));
+      throw Error(path(), fmt::format("checkpoint holds {} parameters, the learner uses {}", value("scalar"),
+                                      dtype_name(dtype_of<T>())));
     }
   }
 
   RngState rng_state(std::string_view name) const {
     const std::vector<std::int64_t> shape{6};
     const auto w = file_.values<std::uint64_t>(name, &shape);
-    if (w[5] > 1) throw Error(path(), "tensor \"" + std::string(name) + "\" is not a generator state");
+    if (w[5] > 1) throw Error(path(), fmt::format("tensor \"{}\" is not a generator state", name));
     RngState s;
     for (std::size_t i = 0; i < 4; ++i) s.words[i] = w[i];
     s.spare_normal = std::bit_cast<double>(w[4]);
     s.has_spare_normal = w[5] == 1;
     if (s.words[0] == 0 && s.words[1] == 0 && s.words[2] == 0 && s.words[3] == 0) {
-      throw Error(path(), "tensor \"" + std::string(name) + "\" is an all-zero generator state");
+      throw Error(path(), fmt::format("tensor \"{}\" is an all-zero generator state", name));
     }
     return s;
   }

@@ -32,8 +32,8 @@ inline std::vector<double> float_tensor(const SafetensorsFile& file, const std::
     const auto f = file.values<float>(name);
     return {f.begin(), f.end()};
   }
-  throw Error(file.path(), "tensor \"" + name + "\" has dtype " + std::string(dtype_name(t.dtype)) +
-                               "; embeddings must be F32 or F64");
+  throw Error(file.path(), fmt::format("tensor \"{}\" has dtype {}; embeddings must be F32 or F64", name,
+                                       dtype_name(t.dtype)));
 }
 
 // A value of the file as T. A finite value beyond T's range has no T (the conversion would be undefined), so it
@@ -42,9 +42,7 @@ inline std::vector<double> float_tensor(const SafetensorsFile& file, const std::
 template <class T, class What>
 T embedding_value(double x, const std::string& where, What&& what) {
   if (std::isfinite(x) && std::abs(x) > static_cast<double>(std::numeric_limits<T>::max())) [[unlikely]] {
-    char value[32];
-    std::snprintf(value, sizeof value, "%g", x);
-    throw Error(where, what() + " is " + value + ", beyond the range of the model's scalar type");
+    throw Error(where, fmt::format("{} is {:g}, beyond the range of the model's scalar type", what(), x));
   }
   return static_cast<T>(x);
 }
@@ -54,13 +52,14 @@ PreferenceSet<T> pairs_from_arrays(const std::vector<std::int64_t>& chosen_shape
                                    const std::vector<std::int64_t>& rejected_shape, const std::vector<double>& rejected,
                                    const std::vector<double>* margins, const std::string& where) {
   if (chosen_shape.size() != 2 || rejected_shape != chosen_shape) {
-    throw Error(where, "chosen and rejected embeddings must both be [n, d] arrays of one shape, got " +
-                           SafetensorsFile::shape_text(chosen_shape) + " and " + SafetensorsFile::shape_text(rejected_shape));
+    throw Error(where, fmt::format("chosen and rejected embeddings must both be [n, d] arrays of one shape, got {} and {}",
+                                   SafetensorsFile::shape_text(chosen_shape), SafetensorsFile::shape_text(rejected_shape)));
   }
   const index_t n = chosen_shape[0], d = chosen_shape[1];
-  if (n == 0 || d == 0) throw Error(where, "embeddings are empty (shape " + SafetensorsFile::shape_text(chosen_shape) + ")");
+  if (n == 0 || d == 0) throw Error(where, fmt::format("embeddings are empty (shape {})",
+                                                       SafetensorsFile::shape_text(chosen_shape)));
   if (margins != nullptr && static_cast<index_t>(margins->size()) != n) {
-    throw Error(where, "\"margin\" holds " + std::to_string(margins->size()) + " values for " + std::to_string(n) + " pairs");
+    throw Error(where, fmt::format("\"margin\" holds {} values for {} pairs", margins->size(), n));
   }
   PreferenceSet<T> set(d);
   set.reserve(n);
@@ -68,7 +67,7 @@ PreferenceSet<T> pairs_from_arrays(const std::vector<std::int64_t>& chosen_shape
   for (index_t i = 0; i < n; ++i) {
     for (index_t j = 0; j < d; ++j) {
       const auto feature = [&](const char* side) {
-        return "row " + std::to_string(i) + ": feature " + std::to_string(j) + " of the " + side + " embedding";
+        return fmt::format("row {}: feature {} of the {} embedding", i, j, side);
       };
       c[static_cast<std::size_t>(j)] =
           embedding_value<T>(chosen[static_cast<std::size_t>(i * d + j)], where, [&] { return feature("chosen"); });
@@ -76,12 +75,12 @@ PreferenceSet<T> pairs_from_arrays(const std::vector<std::int64_t>& chosen_shape
           embedding_value<T>(rejected[static_cast<std::size_t>(i * d + j)], where, [&] { return feature("rejected"); });
     }
     const T margin = margins != nullptr ? embedding_value<T>((*margins)[static_cast<std::size_t>(i)], where,
-                                                             [&] { return "row " + std::to_string(i) + ": the margin"; })
+                                                             [&] { return fmt::format("row {}: the margin", i); })
                                         : T(0);
     try {
       set.add(c, r, margin);
     } catch (const Error& e) {
-      throw Error(where, "row " + std::to_string(i) + ": " + e.message());
+      throw Error(where, fmt::format("row {}: {}", i, e.message()));
     }
   }
   return set;
@@ -90,18 +89,20 @@ PreferenceSet<T> pairs_from_arrays(const std::vector<std::int64_t>& chosen_shape
 template <class T>
 MetaSet<T> meta_from_array(const std::vector<std::int64_t>& shape, const std::vector<double>& values, const std::string& where) {
   if (shape.size() != 3) {
-    throw Error(where, "meta embeddings must be an [m, k, d] array, got shape " + SafetensorsFile::shape_text(shape));
+    throw Error(where, fmt::format("meta embeddings must be an [m, k, d] array, got shape {}",
+                                   SafetensorsFile::shape_text(shape)));
   }
   const index_t m = shape[0], k = shape[1], d = shape[2];
-  if (m == 0 || d == 0) throw Error(where, "meta embeddings are empty (shape " + SafetensorsFile::shape_text(shape) + ")");
-  if (k < 2) throw Error(where, "meta embeddings hold k = " + std::to_string(k) + " response(s) per prompt; J needs k >= 2");
+  if (m == 0 || d == 0) throw Error(where, fmt::format("meta embeddings are empty (shape {})",
+                                                       SafetensorsFile::shape_text(shape)));
+  if (k < 2) throw Error(where, fmt::format("meta embeddings hold k = {} response(s) per prompt; J needs k >= 2", k));
   MetaSet<T> set(d);
   std::vector<T> block(static_cast<std::size_t>(k * d));
   for (index_t p = 0; p < m; ++p) {
     for (std::size_t i = 0; i < block.size(); ++i) {
       block[i] = embedding_value<T>(values[static_cast<std::size_t>(p * k * d) + i], where, [&] {
-        return "prompt " + std::to_string(p) + ": response " + std::to_string(i / static_cast<std::size_t>(d)) +
-               ", feature " + std::to_string(i % static_cast<std::size_t>(d));
+        return fmt::format("prompt {}: response {}, feature {}", p, i / static_cast<std::size_t>(d),
+                           i % static_cast<std::size_t>(d));
       });
     }
     try {

@@ -18,7 +18,7 @@ namespace metarm {
 inline nlohmann::json parse_json_object(std::string_view line, const std::string& where) {
   const std::size_t bad = invalid_utf8_offset(line);
   if (bad != std::string_view::npos) {
-    throw Error(where, "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
+    throw Error(where, fmt::format("invalid UTF-8 at byte {} of the line", bad + 1));
   }
   nlohmann::json value;
   try {
@@ -30,7 +30,7 @@ inline nlohmann::json parse_json_object(std::string_view line, const std::string
     if (column != std::string::npos) {
       detail = detail.substr(column);
     }
-    throw Error(where, "not valid JSON (" + detail + ")");
+    throw Error(where, fmt::format("not valid JSON ({})", detail));
   } catch (const nlohmann::json::exception& e) {
     // Valid JSON that nlohmann cannot hold, a number beyond double's range: "[json.exception.out_of_range.406]
     // number overflow parsing '1e999'".
@@ -39,10 +39,10 @@ inline nlohmann::json parse_json_object(std::string_view line, const std::string
     if (tag_end != std::string::npos) {
       detail = detail.substr(tag_end + 2);
     }
-    throw Error(where, "cannot be read as JSON (" + detail + ")");
+    throw Error(where, fmt::format("cannot be read as JSON ({})", detail));
   }
   if (!value.is_object()) {
-    throw Error(where, std::string("expected a JSON object, got ") + value.type_name());
+    throw Error(where, fmt::format("expected a JSON object, got {}", value.type_name()));
   }
   return value;
 }
@@ -54,7 +54,7 @@ inline bool has_field(const nlohmann::json& object, const char* field) { return 
 inline const nlohmann::json& require_field(const nlohmann::json& object, const char* field, const std::string& where) {
   const auto it = object.find(field);
   if (it == object.end()) {
-    throw Error(where, std::string("missing field \"") + field + "\"");
+    throw Error(where, fmt::format("missing field \"{}\"", field));
   }
   return *it;
 }
@@ -63,7 +63,7 @@ inline const nlohmann::json& require_field(const nlohmann::json& object, const c
 inline const std::string& require_string(const nlohmann::json& object, const char* field, const std::string& where) {
   const nlohmann::json& value = require_field(object, field, where);
   if (!value.is_string()) {
-    throw Error(where, std::string("field \"") + field + "\" must be a string, got " + value.type_name());
+    throw Error(where, fmt::format("field \"{}\" must be a string, got {}", field, value.type_name()));
   }
   return value.get_ref<const std::string&>();
 }
@@ -72,11 +72,11 @@ inline const std::string& require_string(const nlohmann::json& object, const cha
 inline double require_number(const nlohmann::json& object, const char* field, const std::string& where) {
   const nlohmann::json& value = require_field(object, field, where);
   if (!value.is_number()) {
-    throw Error(where, std::string("field \"") + field + "\" must be a number, got " + value.type_name());
+    throw Error(where, fmt::format("field \"{}\" must be a number, got {}", field, value.type_name()));
   }
   const double x = value.get<double>();
   if (!std::isfinite(x)) {
-    throw Error(where, std::string("field \"") + field + "\" is not finite");
+    throw Error(where, fmt::format("field \"{}\" is not finite", field));
   }
   return x;
 }

@@ -26,8 +26,8 @@ class LineReader {
     errno = 0;
     file_ = gzopen(path_.c_str(), "rb");
     if (file_ == nullptr) {
-      throw Error(path_, std::string("cannot open for reading: ") +
-                             (errno != 0 ? std::strerror(errno) : "not enough memory for the decompressor"));
+      throw Error(path_, fmt::format("cannot open for reading: {}",
+                                     (errno != 0 ? std::strerror(errno) : "not enough memory for the decompressor")));
     }
     gzbuffer(file_, 1 << 17);
     buffer_.resize(1 << 16);
@@ -81,7 +81,7 @@ class LineReader {
   /// The file's path.
   const std::string& path() const { return path_; }
   /// "path:line" of the line last returned, for error messages.
-  std::string where() const { return path_ + ":" + std::to_string(line_number_); }
+  std::string where() const { return fmt::format("{}:{}", path_, line_number_); }
 
  private:
   bool fill() {
@@ -92,18 +92,18 @@ class LineReader {
     if (got < 0) {
       int code = Z_OK;
       const char* message = gzerror(file_, &code);
-      throw Error(path_, std::string("read failed: ") + (code == Z_ERRNO ? std::strerror(errno) : message));
+      throw Error(path_, fmt::format("read failed: {}", (code == Z_ERRNO ? std::strerror(errno) : message)));
     }
     if (got == 0) {
       eof_ = true;
       int code = Z_OK;
       const char* message = gzerror(file_, &code);
       if (code == Z_BUF_ERROR) {
-        throw Error(path_, "the gzip stream ends early (the file is truncated) after line " +
-                               std::to_string(line_number_));
+        throw Error(path_, fmt::format("the gzip stream ends early (the file is truncated) after line {}",
+                                       line_number_));
       }
       if (code != Z_OK) {
-        throw Error(path_, std::string("read failed: ") + message);
+        throw Error(path_, fmt::format("read failed: {}", message));
       }
       return false;
     }

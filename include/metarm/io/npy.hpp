@@ -88,7 +88,7 @@ class NpyHeaderParser {
         ++at_;
         saw_shape = true;
       } else {
-        fail("unknown header key '" + key + "'");
+        fail(fmt::format("unknown header key '{}'", key));
       }
       skip_space();
       if (peek() == ',') ++at_;
@@ -97,7 +97,9 @@ class NpyHeaderParser {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& message) const { throw Error(path_, "invalid .npy header: " + message); }
+  [[noreturn]] void fail(const std::string& message) const {
+    throw Error(path_, fmt::format("invalid .npy header: {}", message));
+  }
   void skip_space() {
     while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n')) ++at_;
   }
@@ -107,7 +109,7 @@ class NpyHeaderParser {
   }
   void expect(char c) {
     skip_space();
-    if (peek() != c) fail(std::string("expected '") + c + "'");
+    if (peek() != c) fail(fmt::format("expected '{}'", c));
     ++at_;
   }
   std::string quoted() {
@@ -142,10 +144,10 @@ inline NpyArray parse_npy(const std::string& path, const std::vector<unsigned ch
     header_length = bytes[8] | (std::size_t{bytes[9]} << 8) | (std::size_t{bytes[10]} << 16) | (std::size_t{bytes[11]} << 24);
     header_start = 12;
   } else {
-    fail(".npy format version " + std::to_string(major) + " is not supported (1, 2 or 3)");
+    fail(fmt::format(".npy format version {} is not supported (1, 2 or 3)", major));
   }
   if (header_length > bytes.size() - header_start) {
-    fail("header length " + std::to_string(header_length) + " exceeds the file");
+    fail(fmt::format("header length {} exceeds the file", header_length));
   }
   const std::string_view header(reinterpret_cast<const char*>(bytes.data() + header_start), header_length);
   std::string descr;
@@ -160,7 +162,7 @@ inline NpyArray parse_npy(const std::string& path, const std::vector<unsigned ch
     item = 8;
     big_endian = descr[0] == '>';
   } else {
-    fail("dtype '" + descr + "' is not supported (float32 or float64)");
+    fail(fmt::format("dtype '{}' is not supported (float32 or float64)", descr));
   }
   array.was_float64 = item == 8;
   std::uint64_t elements = 1;
@@ -171,8 +173,8 @@ inline NpyArray parse_npy(const std::string& path, const std::vector<unsigned ch
   const std::size_t data_start = header_start + header_length;
   const std::uint64_t need = elements * item;
   if (bytes.size() - data_start != need) {
-    fail("data holds " + std::to_string(bytes.size() - data_start) + " bytes, shape and dtype need " +
-         std::to_string(need) + (bytes.size() - data_start < need ? " (truncated)" : ""));
+    fail(fmt::format("data holds {} bytes, shape and dtype need {}{}", bytes.size() - data_start, need,
+                     (bytes.size() - data_start < need ? " (truncated)" : "")));
   }
   std::vector<double> raw(static_cast<std::size_t>(elements));
   const unsigned char* p = bytes.data() + data_start;
@@ -211,7 +213,7 @@ inline NpyArray parse_npy(const std::string& path, const std::vector<unsigned ch
 /// Reads and parses a .npy file; throws, naming it, when it cannot be read or holds no supported array.
 inline NpyArray read_npy(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) throw Error(path, std::string("cannot open for reading: ") + std::strerror(errno));
+  if (f == nullptr) throw Error(path, fmt::format("cannot open for reading: {}", std::strerror(errno)));
   std::vector<unsigned char> bytes;
   unsigned char chunk[1 << 16];
   std::size_t got;

@@ -120,7 +120,7 @@ class SafetensorsFile {
   static SafetensorsFile read(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (f == nullptr) {
-      throw Error(path, std::string("cannot open for reading: ") + std::strerror(errno));
+      throw Error(path, fmt::format("cannot open for reading: {}", std::strerror(errno)));
     }
     std::vector<unsigned char> bytes;
     unsigned char chunk[1 << 16];
@@ -163,7 +163,7 @@ class SafetensorsFile {
   /// The tensor called `name`; throws when there is none.
   const TensorInfo& tensor(std::string_view name) const {
     const TensorInfo* t = find(name);
-    if (t == nullptr) throw Error(path_, "no tensor named \"" + std::string(name) + "\"");
+    if (t == nullptr) throw Error(path_, fmt::format("no tensor named \"{}\"", name));
     return *t;
   }
 
@@ -177,11 +177,12 @@ class SafetensorsFile {
   std::vector<T> values(std::string_view name, const std::vector<std::int64_t>* shape = nullptr) const {
     const TensorInfo& t = tensor(name);
     if (t.dtype != dtype_of<T>()) {
-      throw Error(path_, "tensor \"" + t.name + "\" has dtype " + std::string(dtype_name(t.dtype)) + ", expected " +
-                             std::string(dtype_name(dtype_of<T>())));
+      throw Error(path_, fmt::format("tensor \"{}\" has dtype {}, expected {}", t.name, dtype_name(t.dtype),
+                                     dtype_name(dtype_of<T>())));
     }
     if (shape != nullptr && t.shape != *shape) {
-      throw Error(path_, "tensor \"" + t.name + "\" has shape " + shape_text(t.shape) + ", expected " + shape_text(*shape));
+      throw Error(path_, fmt::format("tensor \"{}\" has shape {}, expected {}", t.name, shape_text(t.shape),
+                                     shape_text(*shape)));
     }
     std::vector<T> out(static_cast<std::size_t>(t.elements()));
     if (!out.empty()) std::memcpy(out.data(), bytes(t).data(), out.size() * sizeof(T));
@@ -201,16 +202,16 @@ class SafetensorsFile {
   void validate() {
     const std::size_t size = bytes_.size();
     if (size < 8) {
-      fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+      fail(fmt::format("file is {} bytes, too short for the 8-byte header length", size));
     }
     std::uint64_t header_length = 0;
     for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | bytes_[static_cast<std::size_t>(i)];
     if (header_length > size - 8) {
-      fail("header length " + std::to_string(header_length) + " exceeds the " + std::to_string(size - 8) +
-           " bytes after it (truncated or not a safetensors file)");
+      fail(fmt::format("header length {} exceeds the {} bytes after it (truncated or not a safetensors file)",
+                       header_length, size - 8));
     }
     if (header_length == 0 || header_length > max_header_bytes) {
-      fail("header length " + std::to_string(header_length) + " is outside [1, " + std::to_string(max_header_bytes) + "]");
+      fail(fmt::format("header length {} is outside [1, {}]", header_length, max_header_bytes));
     }
     const std::string_view header(reinterpret_cast<const char*>(bytes_.data() + 8), static_cast<std::size_t>(header_length));
     data_start_ = 8 + static_cast<std::size_t>(header_length);
@@ -234,9 +235,9 @@ class SafetensorsFile {
         return true;
       });
     } catch (const nlohmann::json::exception& e) {
-      fail(std::string("header is not valid JSON: ") + e.what());
+      fail(fmt::format("header is not valid JSON: {}", e.what()));
     }
-    if (!duplicate.empty()) fail("header names \"" + duplicate + "\" twice");
+    if (!duplicate.empty()) fail(fmt::format("header names \"{}\" twice", duplicate));
     if (!json.is_object()) fail("header is not a JSON object");
 
     for (auto it = json.begin(); it != json.end(); ++it) {
@@ -245,23 +246,24 @@ class SafetensorsFile {
       if (name == "__metadata__") {
         if (!entry.is_object()) fail("\"__metadata__\" must be an object of strings");
         for (auto m = entry.begin(); m != entry.end(); ++m) {
-          if (!m.value().is_string()) fail("\"__metadata__\" value \"" + m.key() + "\" is not a string");
+          if (!m.value().is_string()) fail(fmt::format("\"__metadata__\" value \"{}\" is not a string", m.key()));
           metadata_[m.key()] = m.value().get<std::string>();
         }
         continue;
       }
       const std::string where = "tensor \"" + name + "\": ";
       if (name.empty()) fail("a tensor has an empty name");
-      if (!entry.is_object()) fail(where + "entry is not an object");
+      if (!entry.is_object()) fail(fmt::format("{}entry is not an object", where));
       for (auto field = entry.begin(); field != entry.end(); ++field) {
         if (field.key() != "dtype" && field.key() != "shape" && field.key() != "data_offsets") {
-          fail(where + "unknown field \"" + field.key() + "\"");
+          fail(fmt::format("{}unknown field \"{}\"", where, field.key()));
         }
       }
       TensorInfo t;
       t.name = name;
       const auto dtype = entry.find("dtype");
-      if (dtype == entry.end() || !dtype->is_string()) fail(where + "\"dtype\" is missing or not a string");
+      if (dtype == entry.end() || !dtype->is_string()) fail(fmt::format("{}\"dtype\" is missing or not a string",
+                                                                        where));
       bool known = false;
       for (const auto& [dtype_text, value] : dtype_names) {
         if (*dtype == dtype_text) {
@@ -269,33 +271,32 @@ class SafetensorsFile {
           known = true;
         }
       }
-      if (!known) fail(where + "unknown dtype \"" + dtype->get<std::string>() + "\"");
+      if (!known) fail(fmt::format("{}unknown dtype \"{}\"", where, dtype->get<std::string>()));
       const auto shape = entry.find("shape");
-      if (shape == entry.end() || !shape->is_array()) fail(where + "\"shape\" is missing or not an array");
+      if (shape == entry.end() || !shape->is_array()) fail(fmt::format("{}\"shape\" is missing or not an array", where));
       // Element count with overflow checks: every dimension and the product stay below 2^62.
       std::uint64_t elements = 1;
       constexpr std::uint64_t limit = std::uint64_t{1} << 62;
       for (const auto& d : *shape) {
-        if (!d.is_number_unsigned()) fail(where + "\"shape\" must hold non-negative integers");
+        if (!d.is_number_unsigned()) fail(fmt::format("{}\"shape\" must hold non-negative integers", where));
         const std::uint64_t dim = d.get<std::uint64_t>();
-        if (dim >= limit || (dim != 0 && elements > limit / dim)) fail(where + "\"shape\" is too large");
+        if (dim >= limit || (dim != 0 && elements > limit / dim)) fail(fmt::format("{}\"shape\" is too large", where));
         elements *= dim;
         t.shape.push_back(static_cast<std::int64_t>(dim));
       }
       const auto offsets = entry.find("data_offsets");
       if (offsets == entry.end() || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
           !(*offsets)[1].is_number_unsigned()) {
-        fail(where + "\"data_offsets\" must be two non-negative integers [begin, end]");
+        fail(fmt::format("{}\"data_offsets\" must be two non-negative integers [begin, end]", where));
       }
       const std::uint64_t begin = (*offsets)[0].get<std::uint64_t>(), end = (*offsets)[1].get<std::uint64_t>();
       if (begin > end || end > data_size) {
-        fail(where + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-             "] lie outside the data section of " + std::to_string(data_size) + " bytes");
+        fail(fmt::format("{}data_offsets [{}, {}] lie outside the data section of {} bytes", where, begin, end,
+                         data_size));
       }
       if (elements > limit / 8 || end - begin != elements * dtype_size(t.dtype)) {
-        fail(where + "data_offsets span " + std::to_string(end - begin) + " bytes, but dtype " +
-             std::string(dtype_name(t.dtype)) + " and shape " + shape_text(t.shape) + " need " +
-             std::to_string(elements * dtype_size(t.dtype)));
+        fail(fmt::format("{}data_offsets span {} bytes, but dtype {} and shape {} need {}", where, end - begin,
+                         dtype_name(t.dtype), shape_text(t.shape), elements * dtype_size(t.dtype)));
       }
       t.begin = static_cast<std::size_t>(begin);
       t.end = static_cast<std::size_t>(end);
@@ -310,15 +311,15 @@ class SafetensorsFile {
     });
     std::size_t covered = 0;
     for (const TensorInfo* t : ordered) {
-      if (t->begin < covered) fail("tensor \"" + t->name + "\" overlaps the tensor before it in the data section");
+      if (t->begin < covered) fail(fmt::format("tensor \"{}\" overlaps the tensor before it in the data section",
+                                               t->name));
       if (t->begin > covered) {
-        fail("the data section has unused bytes [" + std::to_string(covered) + ", " + std::to_string(t->begin) +
-             ") before tensor \"" + t->name + "\"");
+        fail(fmt::format("the data section has unused bytes [{}, {}) before tensor \"{}\"", covered, t->begin, t->name));
       }
       covered = t->end;
     }
     if (covered != data_size) {
-      fail("the data section has " + std::to_string(data_size - covered) + " bytes after its last tensor");
+      fail(fmt::format("the data section has {} bytes after its last tensor", data_size - covered));
     }
   }
 
@@ -337,15 +338,15 @@ class SafetensorsWriter {
   void add(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
     std::int64_t elements = 1;
     for (auto d : shape) {
-      METARM_REQUIRE(d >= 0, "SafetensorsWriter::add", "tensor \"" + name + "\" has a negative dimension");
+      METARM_REQUIRE(d >= 0, "SafetensorsWriter::add", "tensor \"{}\" has a negative dimension", name);
       elements *= d;
     }
     METARM_REQUIRE(elements == static_cast<std::int64_t>(values.size()), "SafetensorsWriter::add",
-                   "tensor \"" + name + "\": shape " + SafetensorsFile::shape_text(shape) + " needs " +
-                       std::to_string(elements) + " values, got " + std::to_string(values.size()));
-    METARM_REQUIRE(!name.empty() && name != "__metadata__", "SafetensorsWriter::add", "invalid tensor name '" + name + "'");
+                   "tensor \"{}\": shape {} needs {} values, got {}", name, SafetensorsFile::shape_text(shape),
+                   elements, values.size());
+    METARM_REQUIRE(!name.empty() && name != "__metadata__", "SafetensorsWriter::add", "invalid tensor name '{}'", name);
     for (const auto& e : entries_) {
-      METARM_REQUIRE(e.name != name, "SafetensorsWriter::add", "tensor \"" + name + "\" is added twice");
+      METARM_REQUIRE(e.name != name, "SafetensorsWriter::add", "tensor \"{}\" is added twice", name);
     }
     Entry e{std::move(name), dtype_of<T>(), std::move(shape), {}};
     e.data.resize(values.size() * sizeof(T));

@@ -75,9 +75,7 @@ inline bool parse_pair(const nlohmann::json& object, const std::string& where, c
   pair.margin = has_field(object, "margin") ? require_number(object, "margin", where) : 0.0;
   // The featurised sets hold margins as float (featurize_pairs); a larger one has no float value.
   if (std::abs(pair.margin) > static_cast<double>(std::numeric_limits<float>::max())) {
-    char value[32];
-    std::snprintf(value, sizeof value, "%g", pair.margin);
-    throw Error(where, std::string("field \"margin\" is ") + value + ", beyond the range of float");
+    throw Error(where, fmt::format("field \"margin\" is {:g}, beyond the range of float", pair.margin));
   }
   if (pair.chosen == pair.rejected) {
     if (!options.drop_identical) {
@@ -121,9 +119,9 @@ inline TextPairFile read_text_pairs(const std::string& path, const TextReadOptio
         }
       });
   if (out.pairs.empty()) {
-    throw Error(path, records == 0 ? "no preference pairs (the file is empty)"
-                                   : "no preference pairs left after dropping " +
-                                         std::to_string(out.dropped_identical) + " with identical responses");
+    throw Error(path, records == 0 ? std::string("no preference pairs (the file is empty)")
+                                   : fmt::format("no preference pairs left after dropping {} with identical responses",
+                                                 out.dropped_identical));
   }
   return out;
 }
@@ -139,16 +137,17 @@ inline TextPromptFile read_text_prompts(const std::string& path, const TextReadO
       prompt.prompt = require_string(object, "prompt", where);
       const nlohmann::json& responses = object.at("responses");
       if (!responses.is_array()) {
-        throw Error(where, std::string("field \"responses\" must be an array of strings, got ") + responses.type_name());
+        throw Error(where, fmt::format("field \"responses\" must be an array of strings, got {}",
+                                       responses.type_name()));
       }
       if (responses.size() < 2) {
-        throw Error(where, "field \"responses\" holds k = " + std::to_string(responses.size()) +
-                               " response(s); a meta prompt needs k >= 2");
+        throw Error(where, fmt::format("field \"responses\" holds k = {} response(s); a meta prompt needs k >= 2",
+                                       responses.size()));
       }
       for (std::size_t i = 0; i < responses.size(); ++i) {
         if (!responses[i].is_string()) {
-          throw Error(where, "field \"responses\" item " + std::to_string(i) + " must be a string, got " +
-                                 responses[i].type_name());
+          throw Error(where, fmt::format("field \"responses\" item {} must be a string, got {}", i,
+                                         responses[i].type_name()));
         }
         prompt.responses.emplace_back(trim(responses[i].get_ref<const std::string&>()));
       }
@@ -163,9 +162,9 @@ inline TextPromptFile read_text_prompts(const std::string& path, const TextReadO
     out.prompts.push_back(std::move(prompt));
   });
   if (out.prompts.empty()) {
-    throw Error(path, records == 0 ? "no prompts (the file is empty)"
-                                   : "no prompts left after dropping " + std::to_string(out.dropped_identical) +
-                                         " pairs with identical responses");
+    throw Error(path, records == 0 ? std::string("no prompts (the file is empty)")
+                                   : fmt::format("no prompts left after dropping {} pairs with identical responses",
+                                                 out.dropped_identical));
   }
   return out;
 }

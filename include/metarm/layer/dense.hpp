@@ -60,7 +60,7 @@ class Dense {
 
   /// A layer of `outputs` units whose input width is set when it is built into a model.
   explicit Dense(index_t outputs) : outputs_(outputs) {
-    METARM_REQUIRE(outputs > 0, "Dense", "argument 'outputs' must be > 0, got " + std::to_string(outputs));
+    METARM_REQUIRE(outputs > 0, "Dense", "argument 'outputs' must be > 0, got {}", outputs);
   }
 
   /// Builds at once: registers "<name>.weight" (outputs x inputs) and "<name>.bias" (outputs) in `layout`.
@@ -70,7 +70,7 @@ class Dense {
 
   /// Registers "<name>.weight" (outputs x inputs) and "<name>.bias" (outputs) and returns the output width.
   index_t build(Layout& layout, const std::string& name, index_t inputs) {
-    METARM_REQUIRE(inputs > 0, "Dense " + name, "argument 'inputs' must be > 0, got " + std::to_string(inputs));
+    METARM_REQUIRE(inputs > 0, "Dense " + name, "argument 'inputs' must be > 0, got {}", inputs);
     METARM_REQUIRE(outputs_ > 0, "Dense " + name, "the layer has no width; construct it as Dense(outputs)");
     inputs_ = inputs;
     weight_offset_ = layout.add(join_name(name, "weight"), outputs_, inputs);
@@ -87,7 +87,7 @@ class Dense {
   /// outputs x (inputs + 1).
   index_t parameter_count() const { return outputs_ * (inputs_ + 1); }
   /// "dense(outputs)".
-  std::string describe() const { return "dense(" + std::to_string(outputs_) + ")"; }
+  std::string describe() const { return fmt::format("dense({})", outputs_); }
 
   /// W within a flat vector laid out as the model's parameters (parameters, a gradient or a direction).
   template <class P>

@@ -36,7 +36,10 @@
 #include <span>
 #include <string>
 
+#include <fmt/core.h>
+
 #include "metarm/backend/views.hpp"
+#include "metarm/core/format.hpp"
 #include "metarm/core/rng.hpp"
 #include "metarm/params/layout.hpp"
 
@@ -69,6 +72,15 @@ inline std::string join_name(const std::string& prefix, const std::string& child
   if (child.empty()) return prefix;
   return prefix + "." + child;
 }
+
+/// The members of a layer that need no backend: `build`, `output_width()` and `describe()`. A type that has them
+/// prints as its description with fmt (`fmt::print("{}", layer)`).
+template <class L>
+concept DescribedLayer = requires(L& unbuilt, const L& layer, Layout& layout, const std::string& name) {
+  { unbuilt.build(layout, name, index_t{}) } -> std::convertible_to<index_t>;
+  { layer.output_width() } -> std::convertible_to<index_t>;
+  { layer.describe() } -> std::convertible_to<std::string>;
+};
 
 /// What a type must provide to be a layer on Backend in scalar type T: the members this file's description lists.
 template <class L, class Backend, class T>
@@ -122,3 +134,22 @@ template <class... L>
 using layers_scalar_t = typename detail::first_scalar<L...>::type;
 
 }  // namespace metarm
+
+// Formatters for fmt, which looks them up in its own namespace.
+namespace fmt {
+
+/// Formats a layer as its describe() ("dense(64)", "chain(dense(8),relu,scalar_head)").
+template <class L>
+  requires metarm::DescribedLayer<L>
+struct formatter<L, char> {
+  /// Takes no spec: "{}" only.
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+
+  /// Writes the text.
+  template <class FormatContext>
+  auto format(const L& layer, FormatContext& ctx) const {
+    return metarm::detail::write_text(ctx.out(), layer.describe());
+  }
+};
+
+}  // namespace fmt

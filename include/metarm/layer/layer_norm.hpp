@@ -277,13 +277,13 @@ class LayerNorm {
   /// A layer that adds `epsilon` to each column's variance (PyTorch's default 1e-5).
   explicit LayerNorm(double epsilon = 1e-5) : epsilon_(epsilon) {
     METARM_REQUIRE(std::isfinite(epsilon) && epsilon > 0.0, "LayerNorm",
-                   "argument 'epsilon' must be finite and > 0, got " + std::to_string(epsilon));
+                   "argument 'epsilon' must be finite and > 0, got {:f}", epsilon);
   }
 
   /// Registers "<name>.weight" (gamma) and "<name>.bias" (beta), one value per feature; the width is unchanged.
   index_t build(Layout& layout, const std::string& name, index_t input_width) {
     METARM_REQUIRE(input_width > 0, "LayerNorm " + name,
-                   "argument 'input_width' must be > 0, got " + std::to_string(input_width));
+                   "argument 'input_width' must be > 0, got {}", input_width);
     width_ = input_width;
     gamma_offset_ = layout.add(join_name(name, "weight"), width_, 1);
     beta_offset_ = layout.add(join_name(name, "bias"), width_, 1);
@@ -295,7 +295,9 @@ class LayerNorm {
   /// What is added to each column's variance.
   double epsilon() const { return epsilon_; }
   /// "layer_norm", with epsilon when it is not 1e-5.
-  std::string describe() const { return epsilon_ == 1e-5 ? "layer_norm" : "layer_norm(" + std::to_string(epsilon_) + ")"; }
+  std::string describe() const {
+    return epsilon_ == 1e-5 ? std::string("layer_norm") : fmt::format("layer_norm({:f})", epsilon_);
+  }
 
   /// gamma within a flat vector laid out as the model's parameters.
   template <class P>

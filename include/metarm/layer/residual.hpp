@@ -58,8 +58,7 @@ class Residual {
   index_t build(Layout& layout, const std::string& name, index_t input_width) {
     const index_t width = inner_.build(layout, name, input_width);
     METARM_REQUIRE(width == input_width, "Residual " + name,
-                   "the inner layers map width " + std::to_string(input_width) + " to " + std::to_string(width) +
-                       "; x + f(x) needs them equal");
+                   "the inner layers map width {} to {}; x + f(x) needs them equal", input_width, width);
     width_ = width;
     return width;
   }

@@ -318,8 +318,7 @@ class MetaLearner {
   std::vector<T> score(std::span<const T> features, index_t count) {
     const index_t dim = step_.model().input_dim();
     METARM_REQUIRE(static_cast<index_t>(features.size()) == dim * count, "MetaLearner::score",
-                   "argument 'features' has " + std::to_string(features.size()) + " values, expected " +
-                       std::to_string(dim) + " x " + std::to_string(count));
+                   "argument 'features' has {} values, expected {} x {}", features.size(), dim, count);
     std::vector<T> rewards(static_cast<std::size_t>(count));
     constexpr index_t chunk = 1024;
     auto& ctx = step_.backend_context();
@@ -339,8 +338,8 @@ class MetaLearner {
   std::vector<T> score(const SparseColumns<T>& features) {
     static_assert(Backend::host_accessible, "metarm: sparse features are scored on host-accessible backends (cpu)");
     METARM_REQUIRE(features.rows() == step_.model().input_dim(), "MetaLearner::score",
-                   "argument 'features' has " + std::to_string(features.rows()) +
-                       " features per column, the model expects " + std::to_string(step_.model().input_dim()));
+                   "argument 'features' has {} features per column, the model expects {}", features.rows(),
+                   step_.model().input_dim());
     const index_t count = features.cols();
     std::vector<T> rewards(static_cast<std::size_t>(count));
     constexpr index_t chunk = 1024;
@@ -391,8 +390,7 @@ class MetaLearner {
   /// Overwrites the parameters with `values`, host memory of one value per parameter.
   void set_parameters(std::span<const T> values) {
     METARM_REQUIRE(static_cast<index_t>(values.size()) == step_.parameter_count(), "MetaLearner::set_parameters",
-                   "argument 'values' has " + std::to_string(values.size()) + " values, the model has " +
-                       std::to_string(step_.parameter_count()));
+                   "argument 'values' has {} values, the model has {}", values.size(), step_.parameter_count());
     Backend::copy_from_host(step_.backend_context(), values.data(), step_.parameters().view());
   }
 
@@ -446,7 +444,7 @@ class MetaLearner {
   // the largest parameter, whose size says whether the rewards could overflow. Looked at only on failure.
   [[noreturn]] void throw_with_cause(const Error& e, std::int64_t step) const {
     std::string message = e.message();
-    if (step >= 0) message += " (in step " + std::to_string(step) + ")";
+    if (step >= 0) message += fmt::format(" (in step {})", step);
     const bool numeric = message.find("NaN") != std::string::npos || message.find("infinit") != std::string::npos ||
                          message.find("not finite") != std::string::npos;
     if (numeric) message += "; " + parameter_state();
@@ -470,18 +468,15 @@ class MetaLearner {
         }
       }
       if (bad > 0) {
-        return "after update " + std::to_string(updates()) + " parameter block '" + block.name + "' holds " +
-               std::to_string(bad) + " non-finite value" + (bad == 1 ? "" : "s") + " of " +
-               std::to_string(block.size()) + " (the first at index " + std::to_string(first) +
-               "): the updates diverged; " + advice;
+        return fmt::format("after update {} parameter block '{}' holds {} non-finite value{} of {} (the first at "
+                           "index {}): the updates diverged; {}",
+                           updates(), block.name, bad, bad == 1 ? "" : "s", block.size(), first, advice);
       }
     }
-    char magnitude[32];
-    std::snprintf(magnitude, sizeof magnitude, "%.3g", largest);
-    return "after update " + std::to_string(updates()) + " the parameters are finite, the largest " + magnitude +
-           " in parameter block '" + largest_block + "'" +
-           (largest > 1e10 ? ": the updates diverged and the rewards overflow; " + advice
-                           : ": a feature or margin of the batch may be NaN or infinite");
+    return fmt::format("after update {} the parameters are finite, the largest {:.3g} in parameter block '{}'{}",
+                       updates(), largest, largest_block,
+                       largest > 1e10 ? ": the updates diverged and the rewards overflow; " + advice
+                                      : std::string(": a feature or margin of the batch may be NaN or infinite"));
   }
 
   // Every rank takes the same number of pairs from every batch, and of prompts from every meta batch, so that
@@ -490,19 +485,18 @@ class MetaLearner {
     const int ranks = communicator().size();
     if (ranks == 1) return;
     const char* where = "MetaLearner::fit";
-    const std::string among = " among " + std::to_string(ranks) + " ranks";
+    const std::string among = fmt::format(" among {} ranks", ranks);
     METARM_REQUIRE(batch_size % ranks == 0, where,
-                   "the global batch of " + std::to_string(batch_size) + " pairs (argument 'batch_size') does not divide" +
-                       among + "; choose a multiple of " + std::to_string(ranks));
+                   "the global batch of {} pairs (argument 'batch_size') does not divide{}; choose a multiple of {}",
+                   batch_size, among, ranks);
     const index_t last = pairs % batch_size;
     METARM_REQUIRE(options.drop_last || last % ranks == 0, where,
-                   "the last batch of each epoch has " + std::to_string(last) + " pairs (" + std::to_string(pairs) +
-                       " pairs in batches of " + std::to_string(batch_size) + "), which do not divide" + among +
-                       "; set drop_last or choose a batch size that leaves a multiple of " + std::to_string(ranks));
+                   "the last batch of each epoch has {} pairs ({} pairs in batches of {}), which do not divide{}; set "
+                   "drop_last or choose a batch size that leaves a multiple of {}", last, pairs, batch_size, among,
+                   ranks);
     METARM_REQUIRE(meta_take % ranks == 0, where,
-                   "the global meta batch of " + std::to_string(meta_take) +
-                       " prompts (argument 'meta_batch_size', at most the meta set's prompts) does not divide" +
-                       among + "; choose a multiple of " + std::to_string(ranks));
+                   "the global meta batch of {} prompts (argument 'meta_batch_size', at most the meta set's prompts) "
+                   "does not divide{}; choose a multiple of {}", meta_take, among, ranks);
   }
 
   // This rank's share of the `count` indices from `first` on: every ranks-th one, starting at its rank.
@@ -532,8 +526,8 @@ class MetaLearner {
 
   void check_dim(index_t dim, const char* where, const char* argument) const {
     METARM_REQUIRE(dim == step_.model().input_dim(), where,
-                   std::string("argument '") + argument + "' has " + std::to_string(dim) +
-                       " features per response, the model expects " + std::to_string(step_.model().input_dim()));
+                   "argument '{}' has {} features per response, the model expects {}", argument, dim,
+                   step_.model().input_dim());
   }
 
   void check_fit_arguments(const preference_set_type& train, const meta_set_type* meta,
@@ -541,23 +535,23 @@ class MetaLearner {
     const char* where = "MetaLearner::fit";
     METARM_REQUIRE(!train.empty(), where, "argument 'train' has no pairs");
     check_dim(train.dim(), where, "train");
-    METARM_REQUIRE(options.epochs >= 1, where, "argument 'epochs' must be >= 1, got " + std::to_string(options.epochs));
+    METARM_REQUIRE(options.epochs >= 1, where, "argument 'epochs' must be >= 1, got {}", options.epochs);
     METARM_REQUIRE(options.batch_size >= 1, where,
-                   "argument 'batch_size' must be >= 1, got " + std::to_string(options.batch_size));
+                   "argument 'batch_size' must be >= 1, got {}", options.batch_size);
     METARM_REQUIRE(!options.drop_last || options.batch_size <= train.size(), where,
-                   "argument 'batch_size' (" + std::to_string(options.batch_size) +
-                       ") exceeds the training set (" + std::to_string(train.size()) + ") with drop_last set");
+                   "argument 'batch_size' ({}) exceeds the training set ({}) with drop_last set", options.batch_size,
+                   train.size());
     METARM_REQUIRE(options.max_steps >= 0, where, "argument 'max_steps' must be >= 0");
     METARM_REQUIRE(options.eval_every >= 0, where, "argument 'eval_every' must be >= 0");
     METARM_REQUIRE(options.statistics_every >= 1, where,
-                   "argument 'statistics_every' must be >= 1, got " + std::to_string(options.statistics_every));
+                   "argument 'statistics_every' must be >= 1, got {}", options.statistics_every);
     if (needs_meta) {
       METARM_REQUIRE(meta != nullptr && !meta->empty(), where,
-                     "strategy '" + std::string(strategy_name<Strategy>()) +
-                         "' needs a meta set of shifted-distribution responses (argument 'meta' is empty)");
+                     "strategy '{}' needs a meta set of shifted-distribution responses (argument 'meta' is empty)",
+                     strategy_name<Strategy>());
       check_dim(meta->dim(), where, "meta");
       METARM_REQUIRE(options.meta_batch_size >= 1, where,
-                     "argument 'meta_batch_size' must be >= 1, got " + std::to_string(options.meta_batch_size));
+                     "argument 'meta_batch_size' must be >= 1, got {}", options.meta_batch_size);
     }
     if (options.eval_pairs != nullptr) {
       check_dim(options.eval_pairs->dim(), where, "eval_pairs");
@@ -572,8 +566,7 @@ class MetaLearner {
                     index_t batches) const {
     const char* where = "MetaLearner::fit (resume)";
     METARM_REQUIRE(state.order.size() == static_cast<std::size_t>(train.size()), where,
-                   "the saved data order covers " + std::to_string(state.order.size()) +
-                       " pairs, the training set has " + std::to_string(train.size()));
+                   "the saved data order covers {} pairs, the training set has {}", state.order.size(), train.size());
     std::vector<bool> seen(state.order.size(), false);
     for (index_t i : state.order) {
       METARM_REQUIRE(i >= 0 && i < train.size() && !seen[static_cast<std::size_t>(i)], where,
@@ -581,14 +574,12 @@ class MetaLearner {
       seen[static_cast<std::size_t>(i)] = true;
     }
     METARM_REQUIRE(state.epoch >= 0 && state.next_batch >= 0 && state.next_batch <= batches && state.steps >= 0, where,
-                   "the saved position (epoch " + std::to_string(state.epoch) + ", batch " +
-                       std::to_string(state.next_batch) + ") does not fit " + std::to_string(batches) +
-                       " batches per epoch; resume with the batch size of the interrupted fit");
+                   "the saved position (epoch {}, batch {}) does not fit {} batches per epoch; resume with the batch "
+                   "size of the interrupted fit", state.epoch, state.next_batch, batches);
     if (needs_meta) {
       const std::size_t prompts = static_cast<std::size_t>(meta->prompts());
       METARM_REQUIRE(state.meta_order.size() == prompts, where,
-                     "the saved meta order covers " + std::to_string(state.meta_order.size()) +
-                         " prompts, the meta set has " + std::to_string(prompts));
+                     "the saved meta order covers {} prompts, the meta set has {}", state.meta_order.size(), prompts);
       std::vector<bool> used(prompts, false);
       for (index_t p : state.meta_order) {
         METARM_REQUIRE(p >= 0 && static_cast<std::size_t>(p) < prompts && !used[static_cast<std::size_t>(p)], where,
@@ -596,7 +587,7 @@ class MetaLearner {
         used[static_cast<std::size_t>(p)] = true;
       }
       METARM_REQUIRE(state.meta_cursor >= 0 && state.meta_cursor <= static_cast<std::int64_t>(prompts), where,
-                     "the saved meta position " + std::to_string(state.meta_cursor) + " is outside the meta set");
+                     "the saved meta position {} is outside the meta set", state.meta_cursor);
     }
   }
 

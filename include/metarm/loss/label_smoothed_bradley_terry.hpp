@@ -32,7 +32,7 @@ struct LabelSmoothedBradleyTerryTerm {
   /// Throws unless 0 <= epsilon < 0.5.
   void validate() const {
     METARM_REQUIRE(epsilon >= 0.0 && epsilon < 0.5, "LabelSmoothedBradleyTerryLoss",
-                   "argument 'epsilon' must be in [0, 0.5), got " + std::to_string(epsilon));
+                   "argument 'epsilon' must be in [0, 0.5), got {:f}", epsilon);
   }
 
   /// (1 - epsilon) softplus(-delta) + epsilon softplus(delta).

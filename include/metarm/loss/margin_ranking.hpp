@@ -31,7 +31,7 @@ struct HingeTerm {
   /// Throws when gamma is negative or not finite.
   void validate() const {
     METARM_REQUIRE(std::isfinite(gamma) && gamma >= 0.0, "MarginRankingLoss",
-                   "argument 'gamma' must be finite and >= 0, got " + std::to_string(gamma));
+                   "argument 'gamma' must be finite and >= 0, got {:f}", gamma);
   }
 
   /// max(0, gamma - delta).

@@ -143,8 +143,8 @@ class PairwiseLoss {
                        VectorView<const T> tangent, VectorView<T> out) const {
     check_arguments(rewards, margins, "::hessian_product");
     METARM_REQUIRE(tangent.size == rewards.size && out.size == rewards.size, where("::hessian_product"),
-                   "arguments 'tangent' and 'out' must match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(tangent.size) + " and " + std::to_string(out.size));
+                   "arguments 'tangent' and 'out' must match 'rewards' ({} values), got {} and {}", rewards.size,
+                   tangent.size, out.size);
     const index_t n = rewards.size / 2;
     Backend::for_each(ctx, n,
                       detail::PairwiseLossHessianProduct<Term, T>{term_, rewards.data,
@@ -165,7 +165,7 @@ class PairwiseLoss {
 
   void validate() const {
     METARM_REQUIRE(std::isfinite(centering_) && centering_ >= 0.0, where(""),
-                   "argument 'centering' must be a finite value >= 0, got " + std::to_string(centering_));
+                   "argument 'centering' must be a finite value >= 0, got {:f}", centering_);
     if constexpr (requires { term_.validate(); }) {
       term_.validate();
     }
@@ -176,8 +176,8 @@ class PairwiseLoss {
                                              VectorView<T> d_rewards) const {
     check_arguments(rewards, margins, "");
     METARM_REQUIRE(d_rewards.size == 0 || d_rewards.size == rewards.size, where(""),
-                   "argument 'd_rewards' must be empty or match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(d_rewards.size));
+                   "argument 'd_rewards' must be empty or match 'rewards' ({} values), got {}", rewards.size,
+                   d_rewards.size);
     const index_t n = rewards.size / 2;
     return {term_,
             rewards.data,
@@ -191,11 +191,11 @@ class PairwiseLoss {
   template <class T>
   static void check_arguments(VectorView<const T> rewards, VectorView<const T> margins, const char* member) {
     METARM_REQUIRE(rewards.size >= 2 && rewards.size % 2 == 0, where(member),
-                   "argument 'rewards' must hold 2n values (chosen then rejected) for n >= 1 pairs, got " +
-                       std::to_string(rewards.size));
+                   "argument 'rewards' must hold 2n values (chosen then rejected) for n >= 1 pairs, got {}",
+                   rewards.size);
     METARM_REQUIRE(margins.size == 0 || margins.size == rewards.size / 2, where(member),
-                   "argument 'margins' must be empty or hold one value per pair (" + std::to_string(rewards.size / 2) +
-                       "), got " + std::to_string(margins.size));
+                   "argument 'margins' must be empty or hold one value per pair ({}), got {}", rewards.size / 2,
+                   margins.size);
   }
 
   Term term_{};

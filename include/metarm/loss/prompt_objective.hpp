@@ -150,8 +150,8 @@ class PromptObjective {
                        VectorView<const T> tangent, VectorView<T> out) const {
     check_arguments<Backend>(rewards, offsets, "::hessian_product");
     METARM_REQUIRE(tangent.size == rewards.size && out.size == rewards.size, where("::hessian_product"),
-                   "arguments 'tangent' and 'out' must match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(tangent.size) + " and " + std::to_string(out.size));
+                   "arguments 'tangent' and 'out' must match 'rewards' ({} values), got {} and {}", rewards.size,
+                   tangent.size, out.size);
     const index_t m = offsets.size - 1;
     const detail::PromptObjectiveHessianProduct<Term, T> product{
         term_, rewards.data, tangent.data, out.data, T(1) / static_cast<T>(m), m, rewards.size};
@@ -180,8 +180,8 @@ class PromptObjective {
                                                  VectorView<T> d_rewards) const {
     check_arguments<Backend>(rewards, offsets, "");
     METARM_REQUIRE(d_rewards.size == 0 || d_rewards.size == rewards.size, where(""),
-                   "argument 'd_rewards' must be empty or match 'rewards' (" + std::to_string(rewards.size) +
-                       " values), got " + std::to_string(d_rewards.size));
+                   "argument 'd_rewards' must be empty or match 'rewards' ({} values), got {}", rewards.size,
+                   d_rewards.size);
     const index_t m = offsets.size - 1;
     return {term_, rewards.data, d_rewards.size > 0 ? d_rewards.data : nullptr, T(1) / static_cast<T>(m), m,
             rewards.size};
@@ -190,8 +190,7 @@ class PromptObjective {
   template <class Backend, class T>
   static void check_arguments(VectorView<const T> rewards, VectorView<const index_t> offsets, const char* member) {
     METARM_REQUIRE(offsets.size >= 2, where(member),
-                   "argument 'offsets' must describe at least one prompt (m + 1 >= 2 offsets), got " +
-                       std::to_string(offsets.size));
+                   "argument 'offsets' must describe at least one prompt (m + 1 >= 2 offsets), got {}", offsets.size);
     if constexpr (Backend::host_accessible) {
       check_host_offsets(rewards.size, offsets, member);
     }
@@ -200,14 +199,13 @@ class PromptObjective {
 
   static void check_host_offsets(index_t values, VectorView<const index_t> offsets, const char* member) {
     METARM_REQUIRE(offsets[0] == 0 && offsets[offsets.size - 1] == values, where(member),
-                   "argument 'offsets' must run from 0 to the number of rewards (" + std::to_string(values) +
-                       "), got " + std::to_string(offsets[0]) + " .. " + std::to_string(offsets[offsets.size - 1]));
+                   "argument 'offsets' must run from 0 to the number of rewards ({}), got {} .. {}", values, offsets[0],
+                   offsets[offsets.size - 1]);
     constexpr index_t least = Term::min_responses > 0 ? Term::min_responses : 0;
     for (index_t p = 0; p + 1 < offsets.size; ++p) {
       METARM_REQUIRE(offsets[p + 1] - offsets[p] >= least, where(member),
-                     "argument 'offsets': prompt " + std::to_string(p) + " has k = " +
-                         std::to_string(offsets[p + 1] - offsets[p]) + " responses; " + std::string(name) +
-                         " needs k >= " + std::to_string(least));
+                     "argument 'offsets': prompt {} has k = {} responses; {} needs k >= {}", p,
+                     offsets[p + 1] - offsets[p], name, least);
     }
   }
 

@@ -64,8 +64,8 @@ inline double student_t_cdf(double t, double df) {
 
 /// The q-quantile of Student's t (0 < q < 1), by bisection on the CDF to 1e-12.
 inline double student_t_quantile(double q, double df) {
-  METARM_REQUIRE(q > 0.0 && q < 1.0, "student_t_quantile", "argument 'q' must be in (0, 1), got " + std::to_string(q));
-  METARM_REQUIRE(df > 0.0, "student_t_quantile", "argument 'df' must be > 0, got " + std::to_string(df));
+  METARM_REQUIRE(q > 0.0 && q < 1.0, "student_t_quantile", "argument 'q' must be in (0, 1), got {:f}", q);
+  METARM_REQUIRE(df > 0.0, "student_t_quantile", "argument 'df' must be > 0, got {:f}", df);
   if (q < 0.5) return -student_t_quantile(1.0 - q, df);
   double low = 0.0, high = 1.0;
   while (student_t_cdf(high, df) < q) high *= 2.0;
@@ -95,7 +95,7 @@ struct MeanInterval {
 inline MeanInterval mean_confidence_interval(std::span<const double> values, double level = 0.95) {
   METARM_REQUIRE(!values.empty(), "mean_confidence_interval", "argument 'values' is empty");
   METARM_REQUIRE(level > 0.0 && level < 1.0, "mean_confidence_interval",
-                 "argument 'level' must be in (0, 1), got " + std::to_string(level));
+                 "argument 'level' must be in (0, 1), got {:f}", level);
   MeanInterval r;
   r.n = values.size();
   for (double v : values) {

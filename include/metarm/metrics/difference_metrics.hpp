@@ -22,10 +22,10 @@ namespace detail {
 inline void check_offsets(std::span<const index_t> offsets, std::size_t rewards, const char* where) {
   METARM_REQUIRE(offsets.size() >= 2, where, "argument 'offsets' must describe at least one prompt");
   METARM_REQUIRE(offsets.front() == 0 && static_cast<std::size_t>(offsets.back()) == rewards, where,
-                 "argument 'offsets' must run from 0 to the number of rewards (" + std::to_string(rewards) + ")");
+                 "argument 'offsets' must run from 0 to the number of rewards ({})", rewards);
   for (std::size_t p = 0; p + 1 < offsets.size(); ++p) {
     METARM_REQUIRE(offsets[p + 1] - offsets[p] >= 2, where,
-                   "argument 'offsets': prompt " + std::to_string(p) + " has fewer than 2 responses");
+                   "argument 'offsets': prompt {} has fewer than 2 responses", p);
   }
 }
 }  // namespace detail

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file
 /// Named scalar metrics in insertion order, with TRL-style names ("accuracy", "rewards/chosen", an
-/// "eval_" prefix for held-out sets).
+/// "eval_" prefix for held-out sets), and their fmt formatter: `fmt::print("{:.4f}", m)` prints
+/// "{accuracy: 0.7500, loss: 0.5312}".
 #pragma once
 
 #include <optional>
@@ -10,7 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "metarm/core/error.hpp"
+#include "metarm/core/format.hpp"
 
 namespace metarm {
 
@@ -41,7 +45,7 @@ class Metrics {
   /// The value of `name`; throws when there is none.
   double at(std::string_view name) const {
     const auto value = find(name);
-    METARM_REQUIRE(value.has_value(), "Metrics::at", "no metric named '" + std::string(name) + "'");
+    METARM_REQUIRE(value.has_value(), "Metrics::at", "no metric named '{}'", name);
     return *value;
   }
 
@@ -62,3 +66,35 @@ class Metrics {
 };
 
 }  // namespace metarm
+
+// Formatters for fmt, which looks them up in its own namespace.
+namespace fmt {
+
+/// Formats Metrics as "{name: value, ...}" in insertion order ("{}" when empty); a spec applies to each value
+/// as to a double ("{:.3f}"), and without one a value prints as fmt prints a double.
+template <>
+struct formatter<metarm::Metrics> {
+  /// The spec of each value, as of a double.
+  metarm::detail::NumberSpec spec;
+
+  /// Reads the spec, which must be a double's.
+  constexpr auto parse(fmt::format_parse_context& ctx) { return spec.parse(ctx); }
+
+  /// Writes the text.
+  template <class FormatContext>
+  auto format(const metarm::Metrics& metrics, FormatContext& ctx) const {
+    std::string text = "{";
+    const char* separator = "";
+    for (const auto& [name, value] : metrics.items()) {
+      text += separator;
+      text += name;
+      text += ": ";
+      text += spec.format_number(value);
+      separator = ", ";
+    }
+    text += '}';
+    return metarm::detail::write_text(ctx.out(), text);
+  }
+};
+
+}  // namespace fmt

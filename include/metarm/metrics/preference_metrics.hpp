@@ -50,8 +50,7 @@ struct PreferenceSummary {
 template <class T>
 PreferenceSummary summarize_preferences(std::span<const T> chosen, std::span<const T> rejected) {
   METARM_REQUIRE(chosen.size() == rejected.size(), "summarize_preferences",
-                 "arguments 'chosen' and 'rejected' differ in size: " + std::to_string(chosen.size()) + " vs " +
-                     std::to_string(rejected.size()));
+                 "arguments 'chosen' and 'rejected' differ in size: {} vs {}", chosen.size(), rejected.size());
   METARM_REQUIRE(!chosen.empty(), "summarize_preferences", "argument 'chosen' is empty");
   const double n = static_cast<double>(chosen.size());
   PreferenceSummary s;
@@ -63,7 +62,7 @@ PreferenceSummary summarize_preferences(std::span<const T> chosen, std::span<con
     const double c = static_cast<double>(chosen[i]);
     const double r = static_cast<double>(rejected[i]);
     METARM_REQUIRE(std::isfinite(c) && std::isfinite(r), "summarize_preferences",
-                   "reward of pair " + std::to_string(i) + " is not finite");
+                   "reward of pair {} is not finite", i);
     wins += c > r ? 1.0 : (c == r ? 0.5 : 0.0);
     margin += c - r;
     sum_c += c;

@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file
-/// What one training step reports. Quantities a strategy does not compute stay NaN.
+/// What one training step reports. Quantities a strategy does not compute stay NaN. Its fmt formatter prints
+/// the measured ones: `fmt::print("{:.3g}", stats)` prints "{loss: 0.693, learning_rate: 0.001, accuracy: 0.5}".
 #pragma once
 
+#include <cmath>
 #include <limits>
+#include <string>
 #include <string_view>
+#include <utility>
+
+#include <fmt/core.h>
+
+#include "metarm/core/format.hpp"
 
 namespace metarm {
 
@@ -83,3 +91,49 @@ constexpr std::string_view statistic_name(Statistic s) {
 }
 
 }  // namespace metarm
+
+// Formatters for fmt, which looks them up in its own namespace.
+namespace fmt {
+
+/// Formats StepStats as "{field: value, ...}" with the fields a step measured (not NaN), under their member
+/// names in declaration order ("{}" when none was); a spec applies to each value as to a double.
+template <>
+struct formatter<metarm::StepStats> {
+  /// The spec of each value, as of a double.
+  metarm::detail::NumberSpec spec;
+
+  /// Reads the spec, which must be a double's.
+  constexpr auto parse(fmt::format_parse_context& ctx) { return spec.parse(ctx); }
+
+  /// Writes the text.
+  template <class FormatContext>
+  auto format(const metarm::StepStats& s, FormatContext& ctx) const {
+    const std::pair<const char*, double> fields[] = {
+        {"loss", s.loss},
+        {"inner_loss", s.inner_loss},
+        {"objective", s.objective},
+        {"objective_after", s.objective_after},
+        {"grad_norm", s.grad_norm},
+        {"ascent_norm", s.ascent_norm},
+        {"learning_rate", s.learning_rate},
+        {"accuracy", s.accuracy},
+        {"margin", s.margin},
+        {"rewards_chosen", s.rewards_chosen},
+        {"rewards_rejected", s.rewards_rejected},
+    };
+    std::string text = "{";
+    const char* separator = "";
+    for (const auto& [name, value] : fields) {
+      if (std::isnan(value)) continue;
+      text += separator;
+      text += name;
+      text += ": ";
+      text += spec.format_number(value);
+      separator = ", ";
+    }
+    text += '}';
+    return metarm::detail::write_text(ctx.out(), text);
+  }
+};
+
+}  // namespace fmt

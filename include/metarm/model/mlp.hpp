@@ -65,7 +65,7 @@ class MlpBody {
     std::vector<stage_type> stages;
     for (std::size_t l = 0; l < widths.size(); ++l) {
       METARM_REQUIRE(widths[l] > 0, "Mlp",
-                     "argument 'hidden[" + std::to_string(l) + "]' must be > 0, got " + std::to_string(widths[l]));
+                     "argument 'hidden[{}]' must be > 0, got {}", l, widths[l]);
       if constexpr (Activation::is_identity) {
         stages.emplace_back(widths[l]);
       } else {
@@ -202,9 +202,9 @@ class Mlp : public RewardNetwork<MlpBody<Activation, T>> {
  private:
   // A one-line description that, with the layout, lets a checkpoint reader rebuild the model.
   static std::string description_of(index_t input_dim, const std::vector<index_t>& hidden) {
-    std::string text = "mlp<" + std::string(Activation::name) + ">(" + std::to_string(input_dim);
+    std::string text = fmt::format("mlp<{}>({}", Activation::name, input_dim);
     for (index_t h : hidden) {
-      text += "," + std::to_string(h);
+      text += fmt::format(",{}", h);
     }
     return text + ",1)";
   }

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file
-/// What the learner needs from a reward model type, checked with messages that say what is missing.
+/// What the learner needs from a reward model type, checked with messages that say what is missing; and the fmt
+/// formatter that prints a model as its description.
 #pragma once
 
 #include <concepts>
 #include <span>
 #include <string>
 
+#include <fmt/core.h>
+
 #include "metarm/backend/views.hpp"
+#include "metarm/core/format.hpp"
 #include "metarm/core/rng.hpp"
+#include "metarm/layer/layer.hpp"
 #include "metarm/params/layout.hpp"
 
 namespace metarm {
@@ -70,3 +75,23 @@ constexpr bool check_reward_model() {
 }
 
 }  // namespace metarm
+
+// Formatters for fmt, which looks them up in its own namespace.
+namespace fmt {
+
+/// Formats a reward model as its describe(), the description a checkpoint records ("mlp<relu>(16,32,1)").
+/// A model that is also a layer prints through the layer's formatter, which says the same.
+template <class M>
+  requires(metarm::HasRewardModelBasics<M> && !metarm::DescribedLayer<M>)
+struct formatter<M, char> {
+  /// Takes no spec: "{}" only.
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+
+  /// Writes the text.
+  template <class FormatContext>
+  auto format(const M& model, FormatContext& ctx) const {
+    return metarm::detail::write_text(ctx.out(), model.describe());
+  }
+};
+
+}  // namespace fmt

@@ -68,10 +68,10 @@ class RewardNetwork {
   /// describe() returns, which checkpoints compare to know the model.
   RewardNetwork(index_t input_dim, Body body, std::string description, const std::string& prefix = "")
       : input_dim_(input_dim), body_(std::move(body)), description_(std::move(description)) {
-    METARM_REQUIRE(input_dim > 0, description_, "argument 'input_dim' must be > 0, got " + std::to_string(input_dim));
+    METARM_REQUIRE(input_dim > 0, description_, "argument 'input_dim' must be > 0, got {}", input_dim);
     const index_t width = body_.build(layout_, prefix, input_dim);
     METARM_REQUIRE(width == 1, description_,
-                   "the last layer has " + std::to_string(width) + " outputs; a reward model ends in one (ScalarHead)");
+                   "the last layer has {} outputs; a reward model ends in one (ScalarHead)", width);
   }
 
   /// The number of features of each input column.
@@ -90,8 +90,7 @@ class RewardNetwork {
   /// params is host memory of parameter_count() values.
   void initialize(std::span<T> params, Rng& rng) const {
     METARM_REQUIRE(static_cast<index_t>(params.size()) == parameter_count(), description_ + " initialize",
-                   "argument 'params' has " + std::to_string(params.size()) + " values, the model has " +
-                       std::to_string(parameter_count()));
+                   "argument 'params' has {} values, the model has {}", params.size(), parameter_count());
     body_.initialize(params, rng);
   }
 
@@ -122,11 +121,9 @@ class RewardNetwork {
   VectorView<const T> forward(typename Backend::context& ctx, VectorView<const T> params, const Input& x,
                               workspace<Backend>& ws) const {
     METARM_REQUIRE(x.rows == input_dim_, description_ + " forward",
-                   "input has " + std::to_string(x.rows) + " features per column, the model expects " +
-                       std::to_string(input_dim_));
+                   "input has {} features per column, the model expects {}", x.rows, input_dim_);
     METARM_REQUIRE(params.size == parameter_count(), description_ + " forward",
-                   "argument 'params' has " + std::to_string(params.size) + " values, the model has " +
-                       std::to_string(parameter_count()));
+                   "argument 'params' has {} values, the model has {}", params.size, parameter_count());
     reserve(ws, x.cols);
     ws.columns_ = x.cols;
     ws.gradients_held_ = false;
@@ -144,14 +141,13 @@ class RewardNetwork {
                 GradientWrite write = GradientWrite::accumulate) const {
     const index_t n = ws.columns_;
     METARM_REQUIRE(x.cols == n && d_rewards.size == n, description_ + " backward",
-                   "argument 'd_rewards' has " + std::to_string(d_rewards.size) + " values and the input " +
-                       std::to_string(x.cols) + " columns, the last forward pass had " + std::to_string(n));
+                   "argument 'd_rewards' has {} values and the input {} columns, the last forward pass had {}",
+                   d_rewards.size, x.cols, n);
     METARM_REQUIRE(grad.size == parameter_count(), description_ + " backward",
-                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
-                       std::to_string(parameter_count()));
+                   "argument 'grad' has {} values, the model has {}", grad.size, parameter_count());
     METARM_REQUIRE(input_grad.empty() || (input_grad.rows == input_dim_ && input_grad.cols == n),
                    description_ + " backward",
-                   "argument 'input_grad' must be " + std::to_string(input_dim_) + " x " + std::to_string(n));
+                   "argument 'input_grad' must be {} x {}", input_dim_, n);
     body_.template backward<Backend>(ctx, params, x, as_const(ws.rewards_.matrix(1, n)),
                                      MatrixView<const T>{d_rewards.data, 1, n, 1}, grad, input_grad, ws.body_, write);
     remember_backward(ctx, ws, d_rewards);
@@ -171,11 +167,10 @@ class RewardNetwork {
            VectorView<T> hv) const {
     const index_t n = ws.columns_;
     METARM_REQUIRE(x.cols == n && d_rewards.size == n, description_ + " hvp",
-                   "argument 'd_rewards' has " + std::to_string(d_rewards.size) + " values and the input " +
-                       std::to_string(x.cols) + " columns, the last forward pass had " + std::to_string(n));
+                   "argument 'd_rewards' has {} values and the input {} columns, the last forward pass had {}",
+                   d_rewards.size, x.cols, n);
     METARM_REQUIRE(v.size == parameter_count() && hv.size == parameter_count(), description_ + " hvp",
-                   "arguments 'v' and 'hv' must have " + std::to_string(parameter_count()) + " values, got " +
-                       std::to_string(v.size) + " and " + std::to_string(hv.size));
+                   "arguments 'v' and 'hv' must have {} values, got {} and {}", parameter_count(), v.size, hv.size);
     if (ws.tangent_capacity_ < ws.capacity_) {
       reserve_tangents(ws);
     }

@@ -27,7 +27,7 @@ class Sequential : public RewardNetwork<Chain<L...>> {
   /// Builds the layers on inputs of `input_dim` features, their blocks named after their positions.
   Sequential(index_t input_dim, L... layers)
       : RewardNetwork<Chain<L...>>(input_dim, Chain<L...>(std::move(layers)...), "Sequential") {
-    this->set_description("sequential(" + std::to_string(input_dim) + ";" + this->body().describe_layers() + ")");
+    this->set_description(fmt::format("sequential({};{})", input_dim, this->body().describe_layers()));
   }
 };
 

@@ -90,12 +90,12 @@ struct AdamFamily {
   void validate() const {
     const char* who = Decoupled ? "AdamW" : "Adam";
     METARM_REQUIRE(std::isfinite(learning_rate) && learning_rate >= 0.0, who,
-                   "argument 'learning_rate' must be finite and >= 0, got " + std::to_string(learning_rate));
-    METARM_REQUIRE(beta1 >= 0.0 && beta1 < 1.0, who, "argument 'beta1' must be in [0, 1), got " + std::to_string(beta1));
-    METARM_REQUIRE(beta2 >= 0.0 && beta2 < 1.0, who, "argument 'beta2' must be in [0, 1), got " + std::to_string(beta2));
-    METARM_REQUIRE(epsilon > 0.0, who, "argument 'epsilon' must be > 0, got " + std::to_string(epsilon));
+                   "argument 'learning_rate' must be finite and >= 0, got {:f}", learning_rate);
+    METARM_REQUIRE(beta1 >= 0.0 && beta1 < 1.0, who, "argument 'beta1' must be in [0, 1), got {:f}", beta1);
+    METARM_REQUIRE(beta2 >= 0.0 && beta2 < 1.0, who, "argument 'beta2' must be in [0, 1), got {:f}", beta2);
+    METARM_REQUIRE(epsilon > 0.0, who, "argument 'epsilon' must be > 0, got {:f}", epsilon);
     METARM_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0, who,
-                   "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
+                   "argument 'weight_decay' must be finite and >= 0, got {:f}", weight_decay);
   }
 
   /// The coefficients of update number `step` (from 1) at learning rate `lr`.

@@ -70,8 +70,7 @@ void apply_elementwise(typename Backend::context& ctx, GradientNormSlot slot, co
                        VectorView<const T> grad, State... state) {
   auto same_size = [&](index_t size, const char* what) {
     METARM_REQUIRE(size == params.size, "apply_elementwise",
-                   std::string("argument '") + what + "' has " + std::to_string(size) + " values, 'params' has " +
-                       std::to_string(params.size));
+                   "argument '{}' has {} values, 'params' has {}", what, size, params.size);
   };
   same_size(grad.size, "grad");
   (same_size(VectorView<T>(state).size, "state"), ...);

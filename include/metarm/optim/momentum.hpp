@@ -65,11 +65,11 @@ struct Momentum {
   /// Throws, naming the setting, when one is out of range.
   void validate() const {
     METARM_REQUIRE(std::isfinite(learning_rate) && learning_rate >= 0.0, "Momentum",
-                   "argument 'learning_rate' must be finite and >= 0, got " + std::to_string(learning_rate));
+                   "argument 'learning_rate' must be finite and >= 0, got {:f}", learning_rate);
     METARM_REQUIRE(momentum >= 0.0 && momentum < 1.0, "Momentum",
-                   "argument 'momentum' must be in [0, 1), got " + std::to_string(momentum));
+                   "argument 'momentum' must be in [0, 1), got {:f}", momentum);
     METARM_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0, "Momentum",
-                   "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
+                   "argument 'weight_decay' must be finite and >= 0, got {:f}", weight_decay);
   }
 
   /// One update of params from grad and the momentum buffer in `state`, at rate lr.

@@ -62,12 +62,11 @@ class Schedule {
  private:
   Schedule(Kind kind, std::int64_t warmup, std::int64_t total, double floor)
       : kind_(kind), warmup_(warmup), total_(total), floor_(floor) {
-    METARM_REQUIRE(warmup >= 0, "Schedule", "argument 'warmup' must be >= 0, got " + std::to_string(warmup));
+    METARM_REQUIRE(warmup >= 0, "Schedule", "argument 'warmup' must be >= 0, got {}", warmup);
     METARM_REQUIRE(kind == Kind::constant || total >= warmup, "Schedule",
-                   "argument 'total' (" + std::to_string(total) + ") must be >= 'warmup' (" + std::to_string(warmup) +
-                       ")");
+                   "argument 'total' ({}) must be >= 'warmup' ({})", total, warmup);
     METARM_REQUIRE(floor >= 0.0 && floor <= 1.0, "Schedule",
-                   "argument 'floor' must be in [0, 1], got " + std::to_string(floor));
+                   "argument 'floor' must be in [0, 1], got {:f}", floor);
   }
 
   Kind kind_ = Kind::constant;

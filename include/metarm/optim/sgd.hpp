@@ -51,9 +51,9 @@ struct Sgd {
   /// Throws, naming the setting, when one is out of range.
   void validate() const {
     METARM_REQUIRE(std::isfinite(learning_rate) && learning_rate >= 0.0, "Sgd",
-                   "argument 'learning_rate' must be finite and >= 0, got " + std::to_string(learning_rate));
+                   "argument 'learning_rate' must be finite and >= 0, got {:f}", learning_rate);
     METARM_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0, "Sgd",
-                   "argument 'weight_decay' must be finite and >= 0, got " + std::to_string(weight_decay));
+                   "argument 'weight_decay' must be finite and >= 0, got {:f}", weight_decay);
   }
 
   /// One update of params from grad, at rate lr.

@@ -2,15 +2,19 @@
 /// \file
 /// The named layout of a flat parameter vector: which block (a layer's weight, its bias, ...) lives at which
 /// offset with which shape. Gradients and optimiser state use the same layout, and checkpoints store params
-/// block by block under these names.
+/// block by block under these names. Both types have fmt formatters: a ParamBlock prints as "0.weight 4x3 at 0"
+/// (a vector as "0.bias 4 at 12"), a Layout as "16 values: 0.weight 4x3 at 0, 0.bias 4 at 12".
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "metarm/core/config.hpp"
 #include "metarm/core/error.hpp"
+#include "metarm/core/format.hpp"
 
 namespace metarm {
 
@@ -36,8 +40,8 @@ class Layout {
   /// Appends a block right after the previous one and returns its offset.
   index_t add(std::string name, index_t rows, index_t cols = 1) {
     METARM_REQUIRE(rows >= 0 && cols >= 0, "Layout::add",
-                   "block '" + name + "' has a negative shape " + std::to_string(rows) + " x " + std::to_string(cols));
-    METARM_REQUIRE(!contains(name), "Layout::add", "block name '" + name + "' is already used");
+                   "block '{}' has a negative shape {} x {}", name, rows, cols);
+    METARM_REQUIRE(!contains(name), "Layout::add", "block name '{}' is already used", name);
     blocks_.push_back({std::move(name), size_, rows, cols});
     size_ += rows * cols;
     return blocks_.back().offset;
@@ -65,7 +69,7 @@ class Layout {
         return block;
       }
     }
-    throw Error("Layout::block", "no block named '" + std::string(name) + "'");
+    throw Error("Layout::block", fmt::format("no block named '{}'", name));
   }
 
   /// Layouts are equal when they have the same blocks in the same order.
@@ -77,3 +81,44 @@ class Layout {
 };
 
 }  // namespace metarm
+
+// Formatters for fmt, which looks them up in its own namespace.
+namespace fmt {
+
+/// Formats a ParamBlock as "name ROWSxCOLS at OFFSET", or "name ROWS at OFFSET" for a vector (one column).
+template <>
+struct formatter<metarm::ParamBlock> {
+  /// Takes no spec: "{}" only.
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+
+  /// Writes the text.
+  template <class FormatContext>
+  auto format(const metarm::ParamBlock& b, FormatContext& ctx) const {
+    return metarm::detail::write_text(ctx.out(), b.cols == 1 ? fmt::format("{} {} at {}", b.name, b.rows, b.offset)
+                                                             : fmt::format("{} {}x{} at {}", b.name, b.rows, b.cols,
+                                                                           b.offset));
+  }
+};
+
+/// Formats a Layout as "SIZE values: block, block, ..." with each block as its formatter prints it ("0 values"
+/// when there is none).
+template <>
+struct formatter<metarm::Layout> {
+  /// Takes no spec: "{}" only.
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+
+  /// Writes the text.
+  template <class FormatContext>
+  auto format(const metarm::Layout& layout, FormatContext& ctx) const {
+    std::string text = fmt::format("{} values", layout.size());
+    const char* separator = ": ";
+    for (const metarm::ParamBlock& b : layout.blocks()) {
+      text += separator;
+      text += fmt::format("{}", b);
+      separator = ", ";
+    }
+    return metarm::detail::write_text(ctx.out(), text);
+  }
+};
+
+}  // namespace fmt

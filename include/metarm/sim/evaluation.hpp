@@ -23,8 +23,7 @@ inline void check_rewards(std::span<const double> rewards, const LabelledPairs& 
     const auto s = static_cast<std::size_t>(i);
     METARM_REQUIRE(pairs.first[s] >= 0 && pairs.second[s] >= 0 &&
                        static_cast<std::size_t>(std::max(pairs.first[s], pairs.second[s])) < rewards.size(),
-                   where, "pair " + std::to_string(i) + " refers to a response outside the " +
-                              std::to_string(rewards.size()) + " rewards given");
+                   where, "pair {} refers to a response outside the {} rewards given", i, rewards.size());
   }
 }
 }  // namespace detail
@@ -77,7 +76,7 @@ inline MeanAndSpread mean_and_spread(std::span<const double> values) {
 inline std::vector<double> normalized_reward_gaps(std::span<const double> rewards, std::span<const index_t> offsets,
                                                   double scale) {
   METARM_REQUIRE(std::isfinite(scale) && scale > 0.0, "normalized_reward_gaps",
-                 "argument 'scale' must be finite and > 0, got " + std::to_string(scale));
+                 "argument 'scale' must be finite and > 0, got {:f}", scale);
   std::vector<double> gaps = reward_differences<double>(rewards, offsets);
   for (double& g : gaps) g /= scale;
   return gaps;

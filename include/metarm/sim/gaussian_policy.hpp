@@ -31,11 +31,11 @@ class GaussianPolicy {
   /// Mean map zero, standard deviation `std` in every response feature.
   GaussianPolicy(index_t context_dim, index_t response_dim, double std = 1.0)
       : context_dim_(context_dim), response_dim_(response_dim) {
-    METARM_REQUIRE(context_dim > 0, "GaussianPolicy", "argument 'context_dim' must be > 0, got " + std::to_string(context_dim));
+    METARM_REQUIRE(context_dim > 0, "GaussianPolicy", "argument 'context_dim' must be > 0, got {}", context_dim);
     METARM_REQUIRE(response_dim > 0, "GaussianPolicy",
-                   "argument 'response_dim' must be > 0, got " + std::to_string(response_dim));
+                   "argument 'response_dim' must be > 0, got {}", response_dim);
     METARM_REQUIRE(std::isfinite(std) && std > 0.0, "GaussianPolicy",
-                   "argument 'std' must be finite and > 0, got " + std::to_string(std));
+                   "argument 'std' must be finite and > 0, got {:f}", std);
     weight_offset_ = layout_.add("mean.weight", response_dim, context_dim);
     bias_offset_ = layout_.add("mean.bias", response_dim);
     log_std_offset_ = layout_.add("log_std", response_dim);
@@ -137,7 +137,7 @@ class GaussianPolicy {
   /// Mean KL over the prompts in `contexts` (context_dim x n).
   double mean_kl_to(const GaussianPolicy& reference, MatrixView<const double> contexts) const {
     METARM_REQUIRE(contexts.rows == context_dim_ && contexts.cols > 0, "GaussianPolicy::mean_kl_to",
-                   "argument 'contexts' must be " + std::to_string(context_dim_) + " x n with n > 0");
+                   "argument 'contexts' must be {} x n with n > 0", context_dim_);
     double total = 0.0;
     for (index_t j = 0; j < contexts.cols; ++j) {
       total += kl_to(reference, contexts.data + j * contexts.ld);
@@ -172,8 +172,7 @@ class GaussianPolicy {
                    "GaussianPolicy::accumulate_response_gradient",
                    "arguments must be context_dim x n, response_dim x n and response_dim x n");
     METARM_REQUIRE(static_cast<index_t>(grad.size()) == parameter_count(), "GaussianPolicy::accumulate_response_gradient",
-                   "argument 'grad' has " + std::to_string(grad.size()) + " values, the policy has " +
-                       std::to_string(parameter_count()));
+                   "argument 'grad' has {} values, the policy has {}", grad.size(), parameter_count());
     for (index_t n = 0; n < contexts.cols; ++n) {
       const double* c = contexts.data + n * contexts.ld;
       const double* e = noise.data + n * noise.ld;
@@ -203,9 +202,8 @@ class GaussianPolicy {
 
   void check_same_shape(const GaussianPolicy& other, const char* where) const {
     METARM_REQUIRE(other.context_dim_ == context_dim_ && other.response_dim_ == response_dim_, where,
-                   "the two policies differ in shape: " + std::to_string(response_dim_) + " x " +
-                       std::to_string(context_dim_) + " vs " + std::to_string(other.response_dim_) + " x " +
-                       std::to_string(other.context_dim_));
+                   "the two policies differ in shape: {} x {} vs {} x {}", response_dim_, context_dim_,
+                   other.response_dim_, other.context_dim_);
   }
 
   index_t context_dim_ = 0;

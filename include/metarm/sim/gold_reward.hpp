@@ -70,9 +70,8 @@ class GoldReward {
   /// r* of every response column of `set`.
   std::vector<double> score(const ResponseSet& set) const {
     METARM_REQUIRE(set.context_dim == context_dim_ && set.response_dim == response_dim_, "GoldReward::score",
-                   "the response set has " + std::to_string(set.context_dim) + " + " + std::to_string(set.response_dim) +
-                       " features, the gold reward expects " + std::to_string(context_dim_) + " + " +
-                       std::to_string(response_dim_));
+                   "the response set has {} + {} features, the gold reward expects {} + {}", set.context_dim,
+                   set.response_dim, context_dim_, response_dim_);
     std::vector<double> out(static_cast<std::size_t>(set.size()));
     for (index_t q = 0; q < set.size(); ++q) out[static_cast<std::size_t>(q)] = (*this)(set.context_of(q), set.response(q));
     return out;

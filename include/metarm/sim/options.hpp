@@ -56,13 +56,12 @@ struct SimulationOptions {
   void validate() const {
     const char* where = "SimulationOptions";
     auto positive = [&](index_t value, const char* field) {
-      METARM_REQUIRE(value > 0, where, std::string("field '") + field + "' must be > 0, got " + std::to_string(value));
+      METARM_REQUIRE(value > 0, where, "field '{}' must be > 0, got {}", field, value);
     };
     auto finite_at_least = [&](double value, double low, bool strict, const char* field) {
       const bool ok = std::isfinite(value) && (strict ? value > low : value >= low);
       METARM_REQUIRE(ok, where,
-                     std::string("field '") + field + "' must be finite and " + (strict ? "> " : ">= ") +
-                         std::to_string(low) + ", got " + std::to_string(value));
+                     "field '{}' must be finite and {}{:f}, got {:f}", field, (strict ? "> " : ">= "), low, value);
     };
     positive(context_dim, "context_dim");
     positive(response_dim, "response_dim");
@@ -72,19 +71,18 @@ struct SimulationOptions {
     finite_at_least(sft_std, 0.0, true, "sft_std");
     positive(preference_pairs, "preference_pairs");
     positive(meta_prompts, "meta_prompts");
-    METARM_REQUIRE(k >= 2, where, "field 'k' must be >= 2 (the difference objective compares responses), got " +
-                                      std::to_string(k));
+    METARM_REQUIRE(k >= 2, where, "field 'k' must be >= 2 (the difference objective compares responses), got {}", k);
     positive(eval_prompts, "eval_prompts");
     for (std::size_t l = 0; l < rm_hidden.size(); ++l) {
       METARM_REQUIRE(rm_hidden[l] > 0, where,
-                     "field 'rm_hidden[" + std::to_string(l) + "]' must be > 0, got " + std::to_string(rm_hidden[l]));
+                     "field 'rm_hidden[{}]' must be > 0, got {}", l, rm_hidden[l]);
     }
     finite_at_least(rm_learning_rate, 0.0, true, "rm_learning_rate");
     positive(rm_epochs, "rm_epochs");
     positive(rm_batch, "rm_batch");
     positive(meta_batch, "meta_batch");
     positive(rounds, "rounds");
-    METARM_REQUIRE(policy_steps >= 0, where, "field 'policy_steps' must be >= 0, got " + std::to_string(policy_steps));
+    METARM_REQUIRE(policy_steps >= 0, where, "field 'policy_steps' must be >= 0, got {}", policy_steps);
     finite_at_least(policy_learning_rate, 0.0, false, "policy_learning_rate");
     positive(policy_batch, "policy_batch");
     finite_at_least(kl_weight, 0.0, false, "kl_weight");

@@ -52,9 +52,9 @@ class PolicyTrainer {
   /// A trainer that penalises the KL to `reference`; throws when an option is out of range.
   PolicyTrainer(GaussianPolicy reference, PolicyTrainingOptions options)
       : reference_(std::move(reference)), options_(options), adam_{.learning_rate = options.learning_rate} {
-    METARM_REQUIRE(options_.batch > 0, "PolicyTrainer", "argument 'batch' must be > 0, got " + std::to_string(options_.batch));
+    METARM_REQUIRE(options_.batch > 0, "PolicyTrainer", "argument 'batch' must be > 0, got {}", options_.batch);
     METARM_REQUIRE(std::isfinite(options_.kl_weight) && options_.kl_weight >= 0.0, "PolicyTrainer",
-                   "argument 'kl_weight' must be finite and >= 0, got " + std::to_string(options_.kl_weight));
+                   "argument 'kl_weight' must be finite and >= 0, got {:f}", options_.kl_weight);
     adam_.validate();
   }
 
@@ -70,13 +70,11 @@ class PolicyTrainer {
                                          std::span<double> grad) {
     const index_t dc = policy.context_dim(), dr = policy.response_dim(), dim = dc + dr, n = contexts.cols;
     METARM_REQUIRE(rm.input_dim() == dim, "PolicyTrainer",
-                   "the reward model reads " + std::to_string(rm.input_dim()) + " features, the policy produces " +
-                       std::to_string(dc) + " + " + std::to_string(dr));
+                   "the reward model reads {} features, the policy produces {} + {}", rm.input_dim(), dc, dr);
     METARM_REQUIRE(contexts.rows == dc && noise.rows == dr && noise.cols == n && n > 0, "PolicyTrainer",
                    "arguments 'contexts' and 'noise' must be context_dim x n and response_dim x n with n > 0");
     METARM_REQUIRE(static_cast<index_t>(grad.size()) == policy.parameter_count(), "PolicyTrainer",
-                   "argument 'grad' has " + std::to_string(grad.size()) + " values, the policy has " +
-                       std::to_string(policy.parameter_count()));
+                   "argument 'grad' has {} values, the policy has {}", grad.size(), policy.parameter_count());
     grow(features_, dim * n);
     grow(input_grad_, dim * n);
     grow(rewards_, n);
@@ -116,8 +114,7 @@ class PolicyTrainer {
     const index_t dc = policy.context_dim(), dr = policy.response_dim(), n = options_.batch;
     const index_t count = policy.parameter_count();
     METARM_REQUIRE(steps_ == 0 || count == grad_.size(), "PolicyTrainer::step",
-                   "the policy has " + std::to_string(count) + " parameters, the trainer's state was built for " +
-                       std::to_string(grad_.size()));
+                   "the policy has {} parameters, the trainer's state was built for {}", count, grad_.size());
     grow(contexts_, dc * n);
     grow(noise_, dr * n);
     sample_contexts(dc, std::span<double>(contexts_.data(), static_cast<std::size_t>(dc * n)), rng);

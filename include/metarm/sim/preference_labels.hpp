@@ -55,11 +55,10 @@ struct LabelledPairs {
 /// Labels every pair i < j of responses to the same prompt of `set`, given the gold rewards of its columns.
 inline LabelledPairs label_pairs(const ResponseSet& set, std::span<const double> gold, double beta, Rng& rng) {
   METARM_REQUIRE(static_cast<index_t>(gold.size()) == set.size(), "label_pairs",
-                 "argument 'gold' has " + std::to_string(gold.size()) + " rewards, the set has " +
-                     std::to_string(set.size()) + " responses");
+                 "argument 'gold' has {} rewards, the set has {} responses", gold.size(), set.size());
   METARM_REQUIRE(set.k >= 2, "label_pairs", "the set needs k >= 2 responses per prompt to form pairs");
   METARM_REQUIRE(std::isfinite(beta) && beta >= 0.0, "label_pairs",
-                 "argument 'beta' must be finite and >= 0, got " + std::to_string(beta));
+                 "argument 'beta' must be finite and >= 0, got {:f}", beta);
   LabelledPairs pairs;
   pairs.beta = beta;
   const std::size_t count = static_cast<std::size_t>(set.prompts * set.k * (set.k - 1) / 2);

@@ -16,8 +16,7 @@ namespace metarm::sim {
 /// Fills `out` (context_dim x count, column-major) with fresh prompts.
 inline void sample_contexts(index_t context_dim, std::span<double> out, Rng& rng) {
   METARM_REQUIRE(context_dim > 0 && out.size() % static_cast<std::size_t>(context_dim) == 0, "sample_contexts",
-                 "argument 'out' holds " + std::to_string(out.size()) + " values, not a multiple of context_dim " +
-                     std::to_string(context_dim));
+                 "argument 'out' holds {} values, not a multiple of context_dim {}", out.size(), context_dim);
   for (double& value : out) {
     value = rng.normal();
   }

@@ -74,8 +74,8 @@ struct ResponseSet {
 
 /// Draws `prompts` fresh prompts and k responses to each from `policy`.
 inline ResponseSet sample_responses(const GaussianPolicy& policy, index_t prompts, index_t k, Rng& rng) {
-  METARM_REQUIRE(prompts > 0, "sample_responses", "argument 'prompts' must be > 0, got " + std::to_string(prompts));
-  METARM_REQUIRE(k >= 1, "sample_responses", "argument 'k' must be >= 1, got " + std::to_string(k));
+  METARM_REQUIRE(prompts > 0, "sample_responses", "argument 'prompts' must be > 0, got {}", prompts);
+  METARM_REQUIRE(k >= 1, "sample_responses", "argument 'k' must be >= 1, got {}", k);
   ResponseSet set;
   set.context_dim = policy.context_dim();
   set.response_dim = policy.response_dim();

@@ -116,7 +116,7 @@ class RewardModelArm {
           return out;
         }) {
     METARM_REQUIRE(std::isfinite(adapt_eta) && adapt_eta >= 0.0, "RewardModelArm",
-                   "argument 'adapt_eta' must be finite and >= 0, got " + std::to_string(adapt_eta));
+                   "argument 'adapt_eta' must be finite and >= 0, got {:f}", adapt_eta);
   }
 
   /// The arm's name, as tables and files give it.

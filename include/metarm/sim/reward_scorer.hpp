@@ -33,8 +33,7 @@ class RewardScorer {
   RewardScorer(Model model, std::span<const double> params)
       : model_(std::move(model)), params_(params.begin(), params.end()), workspace_(model_.template make_workspace<cpu>(0)) {
     METARM_REQUIRE(static_cast<index_t>(params_.size()) == model_.layout().size(), "RewardScorer",
-                   "argument 'params' has " + std::to_string(params_.size()) + " values, the model has " +
-                       std::to_string(model_.layout().size()));
+                   "argument 'params' has {} values, the model has {}", params_.size(), model_.layout().size());
   }
 
   /// The model.
@@ -49,8 +48,7 @@ class RewardScorer {
   /// normalised reward = (reward - offset) / scale; scale > 0.
   void set_normalization(double offset, double scale) {
     METARM_REQUIRE(std::isfinite(offset) && std::isfinite(scale) && scale > 0.0, "RewardScorer::set_normalization",
-                   "arguments 'offset' and 'scale' must be finite with scale > 0, got " + std::to_string(offset) + " and " +
-                       std::to_string(scale));
+                   "arguments 'offset' and 'scale' must be finite with scale > 0, got {:f} and {:f}", offset, scale);
     offset_ = offset;
     scale_ = scale;
   }
@@ -62,7 +60,7 @@ class RewardScorer {
   /// Raw rewards of the columns of x (input_dim() x n) into out (n values).
   void score(MatrixView<const double> x, std::span<double> out) {
     METARM_REQUIRE(static_cast<index_t>(out.size()) == x.cols, "RewardScorer::score",
-                   "argument 'out' has " + std::to_string(out.size()) + " values for " + std::to_string(x.cols) + " columns");
+                   "argument 'out' has {} values for {} columns", out.size(), x.cols);
     const VectorView<const double> r = forward(x);
     for (index_t j = 0; j < x.cols; ++j) out[static_cast<std::size_t>(j)] = r[j];
   }
@@ -70,8 +68,7 @@ class RewardScorer {
   /// Raw rewards of `count` columns of column-major features.
   std::vector<double> score(std::span<const double> features, index_t count) {
     METARM_REQUIRE(static_cast<index_t>(features.size()) == input_dim() * count, "RewardScorer::score",
-                   "argument 'features' has " + std::to_string(features.size()) + " values, expected " +
-                       std::to_string(input_dim()) + " x " + std::to_string(count));
+                   "argument 'features' has {} values, expected {} x {}", features.size(), input_dim(), count);
     std::vector<double> out(static_cast<std::size_t>(count));
     score(MatrixView<const double>{features.data(), input_dim(), count, input_dim()}, out);
     return out;
@@ -83,10 +80,10 @@ class RewardScorer {
                                              VectorView<double> rewards, MatrixView<double> input_grad) {
     const index_t n = x.cols;
     METARM_REQUIRE(weights.size == n && rewards.size == n, "RewardScorer::normalized_rewards_and_input_gradient",
-                   "arguments 'weights' and 'rewards' must hold one value per column (" + std::to_string(n) + ")");
+                   "arguments 'weights' and 'rewards' must hold one value per column ({})", n);
     METARM_REQUIRE(input_grad.rows == input_dim() && input_grad.cols == n,
                    "RewardScorer::normalized_rewards_and_input_gradient",
-                   "argument 'input_grad' must be " + std::to_string(input_dim()) + " x " + std::to_string(n));
+                   "argument 'input_grad' must be {} x {}", input_dim(), n);
     const VectorView<const double> r = forward(x);
     if (d_rewards_.size() < n) d_rewards_.resize(n);
     for (index_t j = 0; j < n; ++j) {
@@ -104,8 +101,7 @@ class RewardScorer {
 
   VectorView<const double> forward(MatrixView<const double> x) {
     METARM_REQUIRE(x.rows == input_dim(), "RewardScorer",
-                   "input has " + std::to_string(x.rows) + " features per column, the model expects " +
-                       std::to_string(input_dim()));
+                   "input has {} features per column, the model expects {}", x.rows, input_dim());
     return model_.template forward<cpu>(ctx_, params(), x, workspace_);
   }
 

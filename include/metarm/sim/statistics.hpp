@@ -48,8 +48,7 @@ inline Estimate estimate_mean(std::span<const double> values, double level = 0.9
 inline Estimate estimate_paired_difference(std::span<const double> treatment, std::span<const double> control,
                                            double level = 0.95) {
   METARM_REQUIRE(treatment.size() == control.size(), "estimate_paired_difference",
-                 "arguments 'treatment' and 'control' differ in size: " + std::to_string(treatment.size()) + " vs " +
-                     std::to_string(control.size()));
+                 "arguments 'treatment' and 'control' differ in size: {} vs {}", treatment.size(), control.size());
   std::vector<double> differences(treatment.size());
   for (std::size_t i = 0; i < differences.size(); ++i) differences[i] = treatment[i] - control[i];
   return estimate_mean(differences, level);

@@ -43,7 +43,7 @@ class DotProductMetaRM {
   /// The strategy with `options`; throws when eta is negative or not finite.
   explicit DotProductMetaRM(Options options) : options_(options) {
     METARM_REQUIRE(std::isfinite(options_.eta) && options_.eta >= 0.0, "DotProductMetaRM",
-                   "argument 'eta' must be finite and >= 0, got " + std::to_string(options_.eta));
+                   "argument 'eta' must be finite and >= 0, got {:f}", options_.eta);
     validate_hvp_options(options_.hvp, "DotProductMetaRM");
   }
 

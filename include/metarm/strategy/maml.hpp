@@ -37,13 +37,11 @@ struct MamlSettings {
 
 inline void validate_maml(const MamlSettings& settings, const char* where) {
   METARM_REQUIRE(settings.inner_steps >= 1, where,
-                 "argument 'inner_steps' must be >= 1, got " + std::to_string(settings.inner_steps));
+                 "argument 'inner_steps' must be >= 1, got {}", settings.inner_steps);
   METARM_REQUIRE(std::isfinite(settings.inner_learning_rate) && settings.inner_learning_rate >= 0.0, where,
-                 "argument 'inner_learning_rate' must be finite and >= 0, got " +
-                     std::to_string(settings.inner_learning_rate));
+                 "argument 'inner_learning_rate' must be finite and >= 0, got {:f}", settings.inner_learning_rate);
   METARM_REQUIRE(settings.support_pairs >= 0, where,
-                 "argument 'support_pairs' must be >= 0 (0 takes half of each batch), got " +
-                     std::to_string(settings.support_pairs));
+                 "argument 'support_pairs' must be >= 0 (0 takes half of each batch), got {}", settings.support_pairs);
   validate_hvp_options(hvp_options_for(settings.order, settings.finite_difference_step), where);
 }
 

@@ -63,9 +63,9 @@ class MetaRM {
   /// MetaRM with `options`; throws when eta is negative or not finite, or inner_steps < 1.
   explicit MetaRM(Options options) : options_(options) {
     METARM_REQUIRE(std::isfinite(options_.eta) && options_.eta >= 0.0, "MetaRM",
-                   "argument 'eta' must be finite and >= 0, got " + std::to_string(options_.eta));
+                   "argument 'eta' must be finite and >= 0, got {:f}", options_.eta);
     METARM_REQUIRE(options_.inner_steps >= 1, "MetaRM",
-                   "argument 'inner_steps' must be >= 1, got " + std::to_string(options_.inner_steps));
+                   "argument 'inner_steps' must be >= 1, got {}", options_.inner_steps);
     validate_hvp_options(hvp_options_for(options_.order, options_.finite_difference_step), "MetaRM");
   }
 

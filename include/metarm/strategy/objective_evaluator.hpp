@@ -120,9 +120,8 @@ class ObjectiveEvaluator {
     bool use_exact = has_exact_hvp;
     if (options.method == HvpMethod::exact) {
       METARM_REQUIRE(has_exact_hvp, std::string("StepContext::") + what,
-                     "HvpMethod::exact needs a model with an `hvp` member (see RewardNetwork::hvp); the model '" +
-                         std::string(model.describe()) +
-                         "' has none: use HvpMethod::finite_difference, or automatic to fall back to it");
+                     "HvpMethod::exact needs a model with an `hvp` member (see RewardNetwork::hvp); the model '{}' "
+                     "has none: use HvpMethod::finite_difference, or automatic to fall back to it", model.describe());
     } else if (options.method == HvpMethod::finite_difference) {
       use_exact = false;
     }

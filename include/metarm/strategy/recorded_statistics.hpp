@@ -73,7 +73,7 @@ class RecordedStatistics {
   /// Records statistic `to` of this step as the value recorded for `from`, which must be recorded already.
   void copy(typename Backend::context& ctx, Statistic from, Statistic to) {
     METARM_REQUIRE(recorded(from), "RecordedStatistics::copy",
-                   "statistic '" + std::string(statistic_name(from)) + "' is not recorded in this step");
+                   "statistic '{}' is not recorded in this step", statistic_name(from));
     Backend::for_each(ctx, 1, detail::CopyStatistic{slots_.data(), static_cast<int>(from), static_cast<int>(to)});
     recorded_this_step_ |= bit(to);
   }
@@ -135,9 +135,8 @@ class RecordedStatistics {
   static constexpr index_t index(Statistic s) { return static_cast<index_t>(s); }
 
   void check_finite(const StatisticsReading& r, std::int64_t last_step) const {
-    const std::string steps = steps_ <= 1 ? "step " + std::to_string(last_step)
-                                          : "one of steps " + std::to_string(last_step - steps_ + 1) + " to " +
-                                                std::to_string(last_step);
+    const std::string steps = steps_ <= 1 ? fmt::format("step {}", last_step)
+                                          : fmt::format("one of steps {} to {}", last_step - steps_ + 1, last_step);
     for (int k = 0; k < statistic_count; ++k) {
       const auto s = static_cast<Statistic>(k);
       const auto i = static_cast<std::size_t>(k);
@@ -146,9 +145,9 @@ class RecordedStatistics {
       if (!std::isfinite(r.sum[i])) {
         const bool meta = s == Statistic::objective || s == Statistic::objective_after;
         throw Error("step statistics",
-                    "the recorded " + std::string(statistic_name(s)) + " was " + (std::isnan(r.sum[i]) ? "NaN" : "infinite") +
-                        " in " + steps + ": a reward was NaN or infinite" +
-                        (meta ? ", or a meta batch's offsets in device memory were wrong" : ""));
+                    fmt::format("the recorded {} was {} in {}: a reward was NaN or infinite{}", statistic_name(s),
+                                (std::isnan(r.sum[i]) ? "NaN" : "infinite"), steps,
+                                (meta ? ", or a meta batch's offsets in device memory were wrong" : "")));
       }
     }
   }

@@ -41,10 +41,9 @@ class Reptile {
   /// Reptile with `options`; throws unless inner_steps >= 1 and inner_learning_rate > 0.
   explicit Reptile(Options options) : options_(options) {
     METARM_REQUIRE(options_.inner_steps >= 1, "Reptile",
-                   "argument 'inner_steps' must be >= 1, got " + std::to_string(options_.inner_steps));
+                   "argument 'inner_steps' must be >= 1, got {}", options_.inner_steps);
     METARM_REQUIRE(std::isfinite(options_.inner_learning_rate) && options_.inner_learning_rate > 0.0, "Reptile",
-                   "argument 'inner_learning_rate' must be finite and > 0, got " +
-                       std::to_string(options_.inner_learning_rate));
+                   "argument 'inner_learning_rate' must be finite and > 0, got {:f}", options_.inner_learning_rate);
   }
 
   /// The settings.

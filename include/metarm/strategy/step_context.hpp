@@ -280,8 +280,8 @@ class StepContext {
   /// (its fastest pass), else a reduction added in double, in a fixed order, left in backend memory.
   void record_norm(VectorView<const T> x, Statistic into) {
     METARM_REQUIRE(is_norm(into), "StepContext::record_norm",
-                   "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '" +
-                       std::string(statistic_name(into)) + "'");
+                   "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '{}'",
+                   statistic_name(into));
     if constexpr (Backend::host_accessible) {
       *statistics_.slot(into) = static_cast<double>(Backend::squared_norm(ctx_, x));
     } else {
@@ -374,14 +374,13 @@ class StepContext {
     const PreferenceBatch<T, Input>& batch = preference_batch_;
     const index_t n = batch.pairs();
     METARM_REQUIRE(n >= 2, where,
-                   "a support/query split needs a preference batch of at least 2 pairs, this one has " +
-                       std::to_string(n) + " (with fit(), set drop_last or a batch size that leaves no batch of 1)");
+                   "a support/query split needs a preference batch of at least 2 pairs, this one has {} (with fit(), "
+                   "set drop_last or a batch size that leaves no batch of 1)", n);
     METARM_REQUIRE(support_pairs >= 0, where,
-                   "argument 'support_pairs' must be >= 0 (0 takes half), got " + std::to_string(support_pairs));
+                   "argument 'support_pairs' must be >= 0 (0 takes half), got {}", support_pairs);
     METARM_REQUIRE(support_pairs < n, where,
-                   "argument 'support_pairs' (" + std::to_string(support_pairs) +
-                       ") must leave at least one query pair in this batch of " + std::to_string(n) +
-                       " pairs (with fit(), set drop_last so that every batch has batch_size pairs)");
+                   "argument 'support_pairs' ({}) must leave at least one query pair in this batch of {} pairs (with "
+                   "fit(), set drop_last so that every batch has batch_size pairs)", support_pairs, n);
     const index_t s = support_pairs > 0 ? support_pairs : n / 2;
     const index_t q = n - s;
     const index_t d = batch.features.rows;
@@ -444,8 +443,8 @@ class StepContext {
   /// clipping is then decided in backend memory, and nothing waits for the device.
   void apply_update(VectorView<T> grad, Statistic into) {
     METARM_REQUIRE(is_norm(into), "StepContext::apply_update",
-                   "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '" +
-                       std::string(statistic_name(into)) + "'");
+                   "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '{}'",
+                   statistic_name(into));
     state_.apply_update(ctx_, grad, statistics_.slot(into));
   }
 
@@ -483,13 +482,13 @@ class StepContext {
     if (centering == 0.0) return loss;
     if constexpr (requires { loss.set_centering(centering); loss.centering(); }) {
       METARM_REQUIRE(loss.centering() == 0.0 || loss.centering() == centering, "StepOptions",
-                     "argument 'centering' (" + std::to_string(centering) + ") differs from the loss's own (" +
-                         std::to_string(loss.centering()) + "); set it in one place");
+                     "argument 'centering' ({:f}) differs from the loss's own ({:f}); set it in one place", centering,
+                     loss.centering());
       loss.set_centering(centering);
       return loss;
     } else {
-      throw Error("StepOptions", "argument 'centering' is set, but the loss '" + std::string(loss_name<Loss>()) +
-                                     "' has no reward centering (no set_centering member)");
+      throw Error("StepOptions", fmt::format("argument 'centering' is set, but the loss '{}' has no reward centering "
+                                             "(no set_centering member)", loss_name<Loss>()));
     }
   }
 
@@ -538,8 +537,7 @@ class StepContext {
     auto where = [what] { return std::string("StepContext::") + what; };
     check_point(at, VectorView<T>{}, what);
     METARM_REQUIRE(v.size == parameter_count() && out.size == parameter_count(), where(),
-                   "arguments 'v' and 'out' must have " + std::to_string(parameter_count()) + " values, got " +
-                       std::to_string(v.size) + " and " + std::to_string(out.size));
+                   "arguments 'v' and 'out' must have {} values, got {} and {}", parameter_count(), v.size, out.size);
     METARM_REQUIRE(out.data != at.data && out.data != v.data, where(), "argument 'out' must not alias 'at' or 'v'");
     if (!(std::isfinite(options.finite_difference_step) && options.finite_difference_step >= 0.0)) {
       validate_hvp_options(options, where().c_str());
@@ -548,8 +546,7 @@ class StepContext {
 
   static void check_value_statistic(Statistic into, const char* what) {
     METARM_REQUIRE(!is_norm(into), std::string("StepContext::") + what,
-                   "argument 'into' must be a loss or objective statistic, got the norm '" +
-                       std::string(statistic_name(into)) + "'");
+                   "argument 'into' must be a loss or objective statistic, got the norm '{}'", statistic_name(into));
   }
 
   void copy_columns(MatrixView<const T> from, index_t first, index_t count, MatrixView<T> to, index_t to_first) {
@@ -582,11 +579,9 @@ class StepContext {
 
   void check_point(VectorView<const T> at, VectorView<T> grad, const char* what) const {
     METARM_REQUIRE(at.size == parameter_count(), std::string("StepContext::") + what,
-                   "argument 'at' has " + std::to_string(at.size) + " values, the model has " +
-                       std::to_string(parameter_count()));
+                   "argument 'at' has {} values, the model has {}", at.size, parameter_count());
     METARM_REQUIRE(grad.empty() || grad.size == parameter_count(), std::string("StepContext::") + what,
-                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
-                       std::to_string(parameter_count()));
+                   "argument 'grad' has {} values, the model has {}", grad.size, parameter_count());
   }
 
   Model model_;

@@ -42,8 +42,7 @@ class TrainingState {
       : optimizer_(std::move(optimizer)), clip_norm_(clip_norm), schedule_(schedule), params_(layout) {
     optimizer_.validate();
     METARM_REQUIRE(std::isfinite(clip_norm_) && clip_norm_ >= 0.0, "StepOptions",
-                   "argument 'clip_norm' must be finite and >= 0 (0 disables clipping), got " +
-                       std::to_string(clip_norm_));
+                   "argument 'clip_norm' must be finite and >= 0 (0 disables clipping), got {:f}", clip_norm_);
     for (auto& state : state_) {
       state = FlatParams<T, Backend>(layout);
     }
@@ -123,8 +122,7 @@ class TrainingState {
  private:
   void check_gradient(VectorView<T> grad) const {
     METARM_REQUIRE(grad.size == parameter_count(), "StepContext::apply_update",
-                   "argument 'grad' has " + std::to_string(grad.size) + " values, the model has " +
-                       std::to_string(parameter_count()));
+                   "argument 'grad' has {} values, the model has {}", grad.size, parameter_count());
   }
 
   static constexpr bool measures_gradient = OptimizerMeasuresGradient<Optimizer, Backend, T>;

@@ -30,9 +30,10 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include <fmt/core.h>
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/rng.hpp"
@@ -87,12 +88,11 @@ struct LayerCheckReport {
 
   /// One line with every error, for the message of a failed check.
   std::string describe() const {
-    std::ostringstream out;
-    out << layer << ": gradient " << gradient_error << ", accumulated gradient " << accumulate_error << ", hvp "
-        << hvp_error << ", hvp on data " << data_hvp_error << ", symmetry " << symmetry_error
-        << ", held gradients " << held_gradients_error << " (tolerance " << tolerance << "); allocations after the "
-        << "first round: " << (allocations_after_first ? std::to_string(*allocations_after_first) : "not counted");
-    return out.str();
+    return fmt::format("{}: gradient {:g}, accumulated gradient {:g}, hvp {:g}, hvp on data {:g}, symmetry {:g}, "
+                       "held gradients {:g} (tolerance {:g}); allocations after the first round: {}",
+                       layer, gradient_error, accumulate_error, hvp_error, data_hvp_error, symmetry_error,
+                       held_gradients_error, tolerance,
+                       allocations_after_first ? fmt::format("{}", *allocations_after_first) : "not counted");
   }
 };
 

@@ -15,9 +15,10 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include <fmt/core.h>
 
 #include "metarm/backend/views.hpp"
 #include "metarm/core/rng.hpp"
@@ -60,10 +61,8 @@ struct LossCheckReport {
   }
   /// One line with every error, for the message of a failed check.
   std::string describe() const {
-    std::ostringstream out;
-    out << name << ": reward gradient " << gradient_error << ", reward Hessian product " << hessian_error
-        << ", symmetry " << symmetry_error << " (tolerance " << tolerance << ")";
-    return out.str();
+    return fmt::format("{}: reward gradient {:g}, reward Hessian product {:g}, symmetry {:g} (tolerance {:g})", name,
+                       gradient_error, hessian_error, symmetry_error, tolerance);
   }
 };
 

@@ -208,9 +208,7 @@ struct cuda {
     const index_t kb = trans_b == Trans::yes ? b.cols : b.rows;
     const index_t n = trans_b == Trans::yes ? b.rows : b.cols;
     METARM_REQUIRE(k == kb && m == c.rows && n == c.cols, "cuda::gemm",
-                   "shapes do not agree: op(A) is " + std::to_string(m) + " x " + std::to_string(k) + ", op(B) is " +
-                       std::to_string(kb) + " x " + std::to_string(n) + ", C is " + std::to_string(c.rows) + " x " +
-                       std::to_string(c.cols));
+                   "shapes do not agree: op(A) is {} x {}, op(B) is {} x {}, C is {} x {}", m, k, kb, n, c.rows, c.cols);
     if (m == 0 || n == 0) return;
     ctx.make_current();
     const cublasOperation_t op_a = trans_a == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -376,12 +374,12 @@ struct cuda {
 
   static int blas_int(index_t n, const char* where) {
     METARM_REQUIRE(n <= std::numeric_limits<int>::max(), where,
-                   "size " + std::to_string(n) + " exceeds what cuBLAS's 32-bit interface takes");
+                   "size {} exceeds what cuBLAS's 32-bit interface takes", n);
     return static_cast<int>(n);
   }
 
   static void check_same_size(index_t a, index_t b, const char* where) {
-    METARM_REQUIRE(a == b, where, "sizes differ: " + std::to_string(a) + " vs " + std::to_string(b));
+    METARM_REQUIRE(a == b, where, "sizes differ: {} vs {}", a, b);
   }
 };
 

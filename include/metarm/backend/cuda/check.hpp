@@ -21,17 +21,16 @@ namespace metarm::detail {
 inline void check_cuda(cudaError_t status, const char* call, const char* file, int line) {
   if (status != cudaSuccess) [[unlikely]] {
     (void)cudaGetLastError();
-    throw Error(std::string(file) + ":" + std::to_string(line),
-                std::string(call) + " failed: " + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
+    throw Error(fmt::format("{}:{}", file, line),
+                fmt::format("{} failed: {} ({})", call, cudaGetErrorName(status), cudaGetErrorString(status)));
   }
 }
 
 inline void check_cublas(cublasStatus_t status, const char* call, const char* file, int line) {
   if (status != CUBLAS_STATUS_SUCCESS) [[unlikely]] {
     (void)cudaGetLastError();  // a runtime call that failed inside cuBLAS
-    throw Error(std::string(file) + ":" + std::to_string(line),
-                std::string(call) + " failed: " + cublasGetStatusName(status) + " (" +
-                    cublasGetStatusString(status) + ")");
+    throw Error(fmt::format("{}:{}", file, line),
+                fmt::format("{} failed: {} ({})", call, cublasGetStatusName(status), cublasGetStatusString(status)));
   }
 }
 

@@ -41,7 +41,7 @@ class device_buffer {
   // Allocation happens outside training steps; it synchronises the device so the copy of the old prefix
   // has finished before the old storage is freed.
   void resize(index_t size) {
-    METARM_REQUIRE(size >= 0, "cuda::buffer", "argument 'size' must be >= 0, got " + std::to_string(size));
+    METARM_REQUIRE(size >= 0, "cuda::buffer", "argument 'size' must be >= 0, got {}", size);
     if (size > capacity_) {
       int device = device_;
       if (data_ == nullptr) {
@@ -80,9 +80,8 @@ class device_buffer {
   VectorView<T> view() { return {data_, size_}; }
   VectorView<const T> view() const { return {data_, size_}; }
   MatrixView<T> matrix(index_t rows, index_t cols) {
-    METARM_REQUIRE(rows * cols <= size_, "cuda::buffer", "a " + std::to_string(rows) + " x " + std::to_string(cols) +
-                                                             " view does not fit in " + std::to_string(size_) +
-                                                             " elements");
+    METARM_REQUIRE(rows * cols <= size_, "cuda::buffer", "a {} x {} view does not fit in {} elements", rows, cols,
+                                                         size_);
     return {data_, rows, cols, rows};
   }
 

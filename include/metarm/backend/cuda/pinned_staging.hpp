@@ -41,7 +41,7 @@ class pinned_staging {
   // Room for `size` values, keeping the first ones. Growing happens before the steps that use the memory
   // (the learner sizes its buffers for the largest batch first); it waits for the last upload.
   void reserve(index_t size) {
-    METARM_REQUIRE(size >= 0, "cuda::pinned_staging", "argument 'size' must be >= 0, got " + std::to_string(size));
+    METARM_REQUIRE(size >= 0, "cuda::pinned_staging", "argument 'size' must be >= 0, got {}", size);
     if (size <= capacity_) return;
     if (in_flight_) {
       METARM_CUDA_CHECK(cudaEventSynchronize(uploaded_));
@@ -73,7 +73,7 @@ class pinned_staging {
   void upload(const cuda_context& ctx, index_t count, T* destination) {
     if (count <= 0) return;
     METARM_REQUIRE(count <= capacity_, "cuda::pinned_staging",
-                   "an upload of " + std::to_string(count) + " values from staging of " + std::to_string(capacity_));
+                   "an upload of {} values from staging of {}", count, capacity_);
     ctx.make_current();
     if (uploaded_ == nullptr) {
       METARM_CUDA_CHECK(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
