@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: Apache-2.0
+# Runs the learners check built with metarm::precompiled (PRECOMPILED) and from the headers (HEADERS): the
+# outputs must be the same to the last bit, and the precompiled program's object (OBJECT) must define none of
+# the learners' training code, which is what makes it compile faster.
+foreach(program PRECOMPILED HEADERS)
+  execute_process(COMMAND ${${program}} RESULT_VARIABLE status OUTPUT_VARIABLE output_${program}
+                  ERROR_VARIABLE errors)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "${${program}} failed (${status}): ${errors}")
+  endif()
+endforeach()
+string(REGEX MATCHALL "[^\n]*: [0-9]+ steps" learners "${output_PRECOMPILED}")
+list(LENGTH learners count)
+if(count LESS 18)
+  message(FATAL_ERROR "the precompiled program trained ${count} learners, expected 18:\n${output_PRECOMPILED}")
+endif()
+if(NOT output_PRECOMPILED STREQUAL output_HEADERS)
+  message(FATAL_ERROR "the precompiled learners differ from the header-compiled ones:\n--- precompiled\n"
+                      "${output_PRECOMPILED}\n--- headers\n${output_HEADERS}")
+endif()
+execute_process(COMMAND ${NM} --defined-only -C ${OBJECT} OUTPUT_VARIABLE symbols RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${NM} could not read ${OBJECT}")
+endif()
+set(training_code "[^\n]*metarm::MetaLearner<[^\n]*::(run_step|step|evaluate|score|fit<>)\\([^\n]*")
+string(REGEX MATCHALL "${training_code}" compiled "${symbols}")
+if(compiled)
+  message(FATAL_ERROR "the precompiled program compiled learner code itself:\n${compiled}")
+endif()
+execute_process(COMMAND ${NM} --defined-only -C ${HEADERS_OBJECT} OUTPUT_VARIABLE symbols)
+string(REGEX MATCHALL "${training_code}" compiled "${symbols}")
+list(LENGTH compiled count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "the header-compiled program's object defines no learner code: the check cannot see it")
+endif()
+message(STATUS "${count} learners, the same output to the bit; the precompiled object compiles none of them")
