@@ -45,7 +45,9 @@ void train_and_print(const char* name, Learner learner, const Problem<typename L
   std::printf("%s: %lld steps, loss %a, J %a\n", name, static_cast<long long>(result.steps), metrics.at("loss"),
               metrics.at("difference_objective"));
   const std::vector<T> parameters = learner.parameters();
-  for (std::size_t i = 0; i < parameters.size(); ++i) std::printf("%a%c", static_cast<double>(parameters[i]), i % 8 == 7 ? '\n' : ' ');
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    std::printf("%a%c", static_cast<double>(parameters[i]), i % 8 == 7 ? '\n' : ' ');
+  }
   std::printf("\n");
 }
 
