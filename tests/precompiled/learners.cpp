@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Trains every learner of metarm/learner/precompiled.hpp for a few steps and prints its parameters exactly
-// (hexadecimal floating point). Built twice, once linking metarm::precompiled and once compiling the learners
+// Trains every learner of metarm/learner/precompiled.hpp, and learners of a strategy of its own on the same step
+// contexts, for a few steps and prints their parameters exactly (hexadecimal floating point). Built twice, once linking metarm::precompiled and once compiling the learners
 // from the headers; precompiled_check.cmake runs both and requires the same output, and that the first
 // program's object defines none of the learners' training code.
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 #include <vector>
 
 #include <metarm/metarm.hpp>
@@ -51,6 +52,25 @@ void train_and_print(const char* name, Learner learner, const Problem<typename L
   std::printf("\n");
 }
 
+// A strategy of the program's own: its learner is compiled here, its step context comes from the library.
+struct CurvedDescent {
+  static constexpr std::string_view name = "curved-descent";
+  double lambda = 0.3;
+
+  template <class Step>
+  metarm::StepStats step(Step& s) {
+    using T = typename Step::scalar_type;
+    metarm::StepStats stats;
+    auto grad = s.scratch("gradient"), ascent = s.scratch("grad J"), curved = s.scratch("H_L grad J");
+    stats.loss = s.preference_loss_and_gradient(s.params(), grad);
+    stats.objective = s.meta_objective_and_gradient(s.params(), ascent);
+    s.preference_hvp(s.params(), ascent, curved);
+    s.axpy(T(lambda), curved, grad);
+    stats.grad_norm = s.apply_update(grad);
+    return stats;
+  }
+};
+
 template <class Strategy>
 Strategy make_strategy() {
   if constexpr (std::is_same_v<Strategy, metarm::Vanilla>) {
@@ -72,6 +92,13 @@ int main() try {
                       metarm::optimizer{.learning_rate = 0.01}, metarm::LearnerOptions{.seed = 3}),            \
                   problem_##scalar);
   METARM_PRECOMPILED_LEARNERS(METARM_TEST_TRAIN)
+#define METARM_TEST_TRAIN_OWN(scalar, strategy, optimizer)                                                     \
+  train_and_print(#scalar " CurvedDescent " #optimizer,                                                        \
+                  metarm::MetaLearner(metarm::Mlp<metarm::ReLU, scalar>(6, {8}), CurvedDescent{},              \
+                                      metarm::optimizer{.learning_rate = 0.01}, metarm::LearnerOptions{.seed = 3}), \
+                  problem_##scalar);
+  METARM_PRECOMPILED_OPTIMIZERS(METARM_TEST_TRAIN_OWN, float, Vanilla)
+  METARM_PRECOMPILED_OPTIMIZERS(METARM_TEST_TRAIN_OWN, double, Vanilla)
   return 0;
 } catch (const metarm::Error& e) {
   std::fprintf(stderr, "precompiled learners: %s\n", e.what());
