@@ -18,7 +18,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   # Eigen's own product kernels here: they are compiled with the sanitizers, so every access of a product to
   # the library's buffers is checked, where a BLAS's would not be.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 $flags" \
-    -DMETARM_BUILD_EXAMPLES=OFF -DMETARM_BUILD_BENCHMARKS=OFF -DMETARM_ENABLE_CUDA=OFF -DMETARM_USE_BLAS=OFF
+    -DMETARM_BUILD_EXAMPLES=OFF -DMETARM_BUILD_BENCHMARKS=OFF -DMETARM_ENABLE_CUDA=OFF -DMETARM_USE_BLAS=OFF \
+    -DMETARM_BUILD_PRECOMPILED=OFF
   cmake --build build-asan -j "$jobs"
   # Packaging and compile-only checks say nothing more under a sanitizer.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -27,7 +28,7 @@ elif [ "${1:-}" = "--tsan" ]; then
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_CXX_FLAGS="-O1 -fsanitize=thread -fno-omit-frame-pointer" \
     -DMETARM_BUILD_EXAMPLES=OFF -DMETARM_BUILD_BENCHMARKS=OFF -DMETARM_ENABLE_CUDA=OFF \
-    -DMETARM_USE_OPENMP=OFF -DMETARM_USE_BLAS=OFF
+    -DMETARM_USE_OPENMP=OFF -DMETARM_USE_BLAS=OFF -DMETARM_BUILD_PRECOMPILED=OFF
   cmake --build build-tsan -j "$jobs" --target metarm_concurrency_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     ctest --no-tests=error --test-dir build-tsan -j "$jobs" --output-on-failure -R '^concurrency/'

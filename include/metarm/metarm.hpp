@@ -102,3 +102,4 @@
 #include "metarm/learner/meta_learner.hpp"
 #include "metarm/learner/fit_state.hpp"
 #include "metarm/learner/options.hpp"
+#include "metarm/learner/precompiled.hpp"

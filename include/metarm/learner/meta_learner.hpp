@@ -117,33 +117,13 @@ class MetaLearner {
 
   /// A learner with the given loss and meta objective; the parameters are initialised from options.seed.
   MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options, Loss loss,
-              MetaObjective meta_objective = MetaObjective(), typename Backend::context ctx = {})
-      : strategy_(std::move(strategy)),
-        options_(options),
-        step_(std::move(model), std::move(optimizer), options.step, std::move(ctx), std::move(loss),
-              std::move(meta_objective)) {
-    Rng init = Rng(options_.seed).stream(0);
-    std::vector<T> host(static_cast<std::size_t>(step_.parameter_count()));
-    step_.model().initialize(std::span<T>(host), init);
-    set_parameters(host);
-  }
+              MetaObjective meta_objective = MetaObjective(), typename Backend::context ctx = {});
 
   // ---- training -----------------------------------------------------------------------------------------
 
   /// One update on a preference batch and (for strategies that use one) a meta batch in backend memory. The
   /// statistics the strategy recorded in backend memory are read when it ends (on a GPU, the step's one wait).
-  StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {}) {
-    StepStats stats;
-    StatisticsReading reading;
-    try {
-      stats = run_step(pairs, meta);
-      reading = step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
-    } catch (const Error& e) {
-      throw_with_cause(e, step_.updates() + 1);
-    }
-    average_statistics(stats, reading);
-    return stats;
-  }
+  StepStats step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta = {});
 
   /// Trains on `train` for options.epochs epochs of shuffled batches, drawing meta batches from `meta`
   /// (required when the strategy uses them). Callbacks receive the hooks listed in callback/dispatch.hpp.
@@ -315,68 +295,15 @@ class MetaLearner {
   // ---- evaluation ---------------------------------------------------------------------------------------
 
   /// Rewards of `count` feature columns (dim x count, column-major, host memory).
-  std::vector<T> score(std::span<const T> features, index_t count) {
-    const index_t dim = step_.model().input_dim();
-    METARM_REQUIRE(static_cast<index_t>(features.size()) == dim * count, "MetaLearner::score",
-                   "argument 'features' has {} values, expected {} x {}", features.size(), dim, count);
-    std::vector<T> rewards(static_cast<std::size_t>(count));
-    constexpr index_t chunk = 1024;
-    auto& ctx = step_.backend_context();
-    detail::make_current(ctx);
-    for (index_t first = 0; first < count; first += chunk) {
-      const index_t cols = std::min(chunk, count - first);
-      eval_features_.resize(std::max(eval_features_.size(), dim * chunk));
-      Backend::copy_from_host(ctx, features.data() + first * dim, VectorView<T>{eval_features_.data(), dim * cols});
-      const MatrixView<const T> x{eval_features_.data(), dim, cols, dim};
-      const auto r = forward_for_eval(x);
-      Backend::copy_to_host(ctx, r, rewards.data() + first);
-    }
-    return rewards;
-  }
+  std::vector<T> score(std::span<const T> features, index_t count);
 
   /// Rewards of every column of a sparse feature matrix (host memory; CPU backend).
-  std::vector<T> score(const SparseColumns<T>& features) {
-    static_assert(Backend::host_accessible, "metarm: sparse features are scored on host-accessible backends (cpu)");
-    METARM_REQUIRE(features.rows() == step_.model().input_dim(), "MetaLearner::score",
-                   "argument 'features' has {} features per column, the model expects {}", features.rows(),
-                   step_.model().input_dim());
-    const index_t count = features.cols();
-    std::vector<T> rewards(static_cast<std::size_t>(count));
-    constexpr index_t chunk = 1024;
-    for (index_t first = 0; first < count; first += chunk) {
-      const index_t cols = std::min(chunk, count - first);
-      const auto r = forward_for_eval(features.columns(first, cols));
-      Backend::copy_to_host(step_.backend_context(), r, rewards.data() + first);
-    }
-    return rewards;
-  }
+  std::vector<T> score(const SparseColumns<T>& features);
 
   /// Metrics of the current parameters on labelled pairs and, optionally, on a meta set:
   /// loss, accuracy, margin, rewards/chosen, rewards/rejected, rewards/mean|std|min|max and, with a meta set,
   /// difference_objective (J) and reward_gap (mean |r_i - r_j| within a prompt). Names carry `prefix`.
-  Metrics evaluate(const preference_set_type& pairs, const meta_set_type* meta = nullptr, std::string_view prefix = "") {
-    METARM_REQUIRE(!pairs.empty(), "MetaLearner::evaluate", "argument 'pairs' is empty");
-    check_dim(pairs.dim(), "MetaLearner::evaluate", "pairs");
-    const auto chosen = score_columns(pairs.chosen_features(), pairs.size());
-    const auto rejected = score_columns(pairs.rejected_features(), pairs.size());
-    Metrics raw;
-    raw.set("loss", host_loss(chosen, rejected, pairs));
-    raw.merge(summarize_preferences<T>(chosen, rejected).to_metrics());
-    if (meta != nullptr) {
-      METARM_REQUIRE(!meta->empty(), "MetaLearner::evaluate", "argument 'meta' is empty");
-      check_dim(meta->dim(), "MetaLearner::evaluate", "meta");
-      const auto rewards = score_columns(meta->features(), meta->responses());
-      raw.set("difference_objective", difference_objective_value<T>(rewards, meta->offsets()));
-      if constexpr (!std::is_same_v<MetaObjective, DifferenceObjective>) {
-        raw.set("meta_objective", host_meta_objective(rewards, meta->offsets()));
-      }
-      const auto gaps = reward_differences<T>(rewards, meta->offsets());
-      raw.set("reward_gap", std::accumulate(gaps.begin(), gaps.end(), 0.0) / static_cast<double>(gaps.size()));
-    }
-    Metrics out;
-    out.merge(raw, prefix);
-    return out;
-  }
+  Metrics evaluate(const preference_set_type& pairs, const meta_set_type* meta = nullptr, std::string_view prefix = "");
 
   // ---- state --------------------------------------------------------------------------------------------
 
@@ -421,23 +348,7 @@ class MetaLearner {
 
  private:
   // One update, with the statistics the strategy recorded in backend memory left there (see step()).
-  StepStats run_step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
-    detail::make_current(step_.backend_context());  // scratch vectors and workspaces may grow below
-    validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
-    if constexpr (strategy_uses_meta_batch<Strategy>()) {
-      validate_batch<Backend>(meta, step_.model().input_dim(), "MetaLearner::step");
-    }
-    step_.set_batches(pairs, meta);
-    StepStats stats = strategy_.step(step_);
-    step_.recorded_statistics().end_step(step_.backend_context());
-    stats.learning_rate = step_.last_learning_rate();
-    const PreferenceBatchStats& batch = step_.preference_batch_stats();
-    stats.accuracy = batch.accuracy;
-    stats.margin = batch.margin;
-    stats.rewards_chosen = batch.chosen;
-    stats.rewards_rejected = batch.rejected;
-    return stats;
-  }
+  StepStats run_step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta);
 
   // A step's error with the step (`step`, or -1 when the message names it) and, for values that are no longer
   // finite, where the parameters stand: a block that holds a non-finite value (an update diverged), or else
@@ -653,6 +564,126 @@ class MetaLearner {
   FitState fit_state_;
   std::vector<index_t> shard_;  // this rank's indices of the batch being gathered
 };
+
+// The members that run the model, the strategy and the optimiser are defined outside the class body, so that
+// an `extern template` declaration of a learner (metarm/learner/precompiled.hpp) keeps a program from compiling
+// them: members defined inside the body are inline, and compilers instantiate those even then.
+#define METARM_DETAIL_LEARNER_TEMPLATE \
+  template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+#define METARM_DETAIL_LEARNER MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>
+
+METARM_DETAIL_LEARNER_TEMPLATE
+METARM_DETAIL_LEARNER::MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options,
+                                   Loss loss, MetaObjective meta_objective, typename Backend::context ctx)
+    : strategy_(std::move(strategy)),
+      options_(options),
+      step_(std::move(model), std::move(optimizer), options.step, std::move(ctx), std::move(loss),
+            std::move(meta_objective)) {
+  Rng init = Rng(options_.seed).stream(0);
+  std::vector<T> host(static_cast<std::size_t>(step_.parameter_count()));
+  step_.model().initialize(std::span<T>(host), init);
+  set_parameters(host);
+}
+
+METARM_DETAIL_LEARNER_TEMPLATE
+StepStats METARM_DETAIL_LEARNER::step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
+  StepStats stats;
+  StatisticsReading reading;
+  try {
+    stats = run_step(pairs, meta);
+    reading = step_.recorded_statistics().read(step_.backend_context(), stats, step_.updates());
+  } catch (const Error& e) {
+    throw_with_cause(e, step_.updates() + 1);
+  }
+  average_statistics(stats, reading);
+  return stats;
+}
+
+METARM_DETAIL_LEARNER_TEMPLATE
+auto METARM_DETAIL_LEARNER::score(std::span<const T> features, index_t count) -> std::vector<T> {
+  const index_t dim = step_.model().input_dim();
+  METARM_REQUIRE(static_cast<index_t>(features.size()) == dim * count, "MetaLearner::score",
+                 "argument 'features' has {} values, expected {} x {}", features.size(), dim, count);
+  std::vector<T> rewards(static_cast<std::size_t>(count));
+  constexpr index_t chunk = 1024;
+  auto& ctx = step_.backend_context();
+  detail::make_current(ctx);
+  for (index_t first = 0; first < count; first += chunk) {
+    const index_t cols = std::min(chunk, count - first);
+    eval_features_.resize(std::max(eval_features_.size(), dim * chunk));
+    Backend::copy_from_host(ctx, features.data() + first * dim, VectorView<T>{eval_features_.data(), dim * cols});
+    const MatrixView<const T> x{eval_features_.data(), dim, cols, dim};
+    const auto r = forward_for_eval(x);
+    Backend::copy_to_host(ctx, r, rewards.data() + first);
+  }
+  return rewards;
+}
+
+METARM_DETAIL_LEARNER_TEMPLATE
+auto METARM_DETAIL_LEARNER::score(const SparseColumns<T>& features) -> std::vector<T> {
+  static_assert(Backend::host_accessible, "metarm: sparse features are scored on host-accessible backends (cpu)");
+  METARM_REQUIRE(features.rows() == step_.model().input_dim(), "MetaLearner::score",
+                 "argument 'features' has {} features per column, the model expects {}", features.rows(),
+                 step_.model().input_dim());
+  const index_t count = features.cols();
+  std::vector<T> rewards(static_cast<std::size_t>(count));
+  constexpr index_t chunk = 1024;
+  for (index_t first = 0; first < count; first += chunk) {
+    const index_t cols = std::min(chunk, count - first);
+    const auto r = forward_for_eval(features.columns(first, cols));
+    Backend::copy_to_host(step_.backend_context(), r, rewards.data() + first);
+  }
+  return rewards;
+}
+
+METARM_DETAIL_LEARNER_TEMPLATE
+Metrics METARM_DETAIL_LEARNER::evaluate(const preference_set_type& pairs, const meta_set_type* meta,
+                                        std::string_view prefix) {
+  METARM_REQUIRE(!pairs.empty(), "MetaLearner::evaluate", "argument 'pairs' is empty");
+  check_dim(pairs.dim(), "MetaLearner::evaluate", "pairs");
+  const auto chosen = score_columns(pairs.chosen_features(), pairs.size());
+  const auto rejected = score_columns(pairs.rejected_features(), pairs.size());
+  Metrics raw;
+  raw.set("loss", host_loss(chosen, rejected, pairs));
+  raw.merge(summarize_preferences<T>(chosen, rejected).to_metrics());
+  if (meta != nullptr) {
+    METARM_REQUIRE(!meta->empty(), "MetaLearner::evaluate", "argument 'meta' is empty");
+    check_dim(meta->dim(), "MetaLearner::evaluate", "meta");
+    const auto rewards = score_columns(meta->features(), meta->responses());
+    raw.set("difference_objective", difference_objective_value<T>(rewards, meta->offsets()));
+    if constexpr (!std::is_same_v<MetaObjective, DifferenceObjective>) {
+      raw.set("meta_objective", host_meta_objective(rewards, meta->offsets()));
+    }
+    const auto gaps = reward_differences<T>(rewards, meta->offsets());
+    raw.set("reward_gap", std::accumulate(gaps.begin(), gaps.end(), 0.0) / static_cast<double>(gaps.size()));
+  }
+  Metrics out;
+  out.merge(raw, prefix);
+  return out;
+}
+
+METARM_DETAIL_LEARNER_TEMPLATE
+StepStats METARM_DETAIL_LEARNER::run_step(const PreferenceBatch<T, Input>& pairs,
+                                          const MetaBatch<T, Input>& meta) {
+  detail::make_current(step_.backend_context());  // scratch vectors and workspaces may grow below
+  validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
+  if constexpr (strategy_uses_meta_batch<Strategy>()) {
+    validate_batch<Backend>(meta, step_.model().input_dim(), "MetaLearner::step");
+  }
+  step_.set_batches(pairs, meta);
+  StepStats stats = strategy_.step(step_);
+  step_.recorded_statistics().end_step(step_.backend_context());
+  stats.learning_rate = step_.last_learning_rate();
+  const PreferenceBatchStats& batch = step_.preference_batch_stats();
+  stats.accuracy = batch.accuracy;
+  stats.margin = batch.margin;
+  stats.rewards_chosen = batch.chosen;
+  stats.rewards_rejected = batch.rejected;
+  return stats;
+}
+
+#undef METARM_DETAIL_LEARNER
+#undef METARM_DETAIL_LEARNER_TEMPLATE
 
 /// A learner whose first layer reads sparse features (SparsePreferenceSet, SparseMetaSet), for example hashed
 /// text features of 2^18 dimensions that are never densified.

@@ -120,14 +120,7 @@ class StepContext {
   /// The training of `model`: its state (zeroed), the two objectives, with `options.centering` set on the loss, and
   /// the scratch vectors.
   StepContext(Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx, Loss loss = Loss(),
-              MetaObjective meta_objective = MetaObjective())
-      : model_(std::move(model)),
-        options_(std::move(options)),
-        ctx_(detail::made_current(ctx)),
-        state_(model_.layout(), std::move(optimizer), options_.clip_norm, options_.schedule),
-        preference_(model_, with_centering(std::move(loss), options_.centering)),
-        meta_(model_, std::move(meta_objective)),
-        scratch_(model_.layout().size()) {}
+              MetaObjective meta_objective = MetaObjective());
 
   // ---- the state being trained --------------------------------------------------------------------------
 
@@ -181,22 +174,14 @@ class StepContext {
     return preference_loss_and_gradient(at, VectorView<T>{}, batch);
   }
   /// L(at) on `batch`, with its gradient written over grad unless grad is empty.
-  T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
-    const T value = rank_preference_loss_and_gradient(at, grad, batch);
-    average_over_ranks(grad);
-    return average_over_ranks(value);
-  }
+  T preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch);
 
   /// The pairs' ordering where the preference loss was last taken.
   const PreferenceBatchStats& preference_batch_stats() const { return batch_stats_; }
 
   /// Returns the meta objective (J by default) at `at` on this step's meta batch and overwrites grad with its
   /// gradient (unless empty).
-  T meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) {
-    const T value = rank_meta_objective_and_gradient(at, grad);
-    average_over_ranks(grad);
-    return average_over_ranks(value);
-  }
+  T meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad);
   /// The meta objective at `at` on this step's meta batch.
   T meta_objective_value(VectorView<const T> at) { return meta_objective_and_gradient(at, VectorView<T>{}); }
 
@@ -224,26 +209,11 @@ class StepContext {
   }
   /// The same on `batch`, such as a part of split_preference_batch.
   void record_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
-                                           const PreferenceBatch<T, Input>& batch, Statistic into) {
-    check_point(at, grad, "record_preference_loss_and_gradient");
-    check_value_statistic(into, "record_preference_loss_and_gradient");
-    preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
-                                          statistics_.slot(into));
-    record_batch_stats(preference_.rewards());
-    average_over_ranks(grad);
-  }
+                                           const PreferenceBatch<T, Input>& batch, Statistic into);
 
   /// meta_objective_and_gradient with the value left in backend memory as statistic `into` instead of returned.
   void record_meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad,
-                                          Statistic into = Statistic::objective) {
-    check_point(at, grad, "record_meta_objective_and_gradient");
-    check_value_statistic(into, "record_meta_objective_and_gradient");
-    METARM_REQUIRE(has_meta_batch(), "StepContext::record_meta_objective_and_gradient",
-                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
-    meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
-                                    key_of(meta_batch_), grad, statistics_.slot(into));
-    average_over_ranks(grad);
-  }
+                                          Statistic into = Statistic::objective);
   /// The meta objective at `at`, without its gradient, left in backend memory as statistic `into`.
   void record_meta_objective(VectorView<const T> at, Statistic into = Statistic::objective_after) {
     record_meta_objective_and_gradient(at, VectorView<T>{}, into);
@@ -256,22 +226,9 @@ class StepContext {
     preference_gradient(at, grad, preference_batch_);
   }
   /// The same on `batch`.
-  void preference_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
-    check_point(at, grad, "preference_gradient");
-    preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
-                                          statistics_.discard_slot());
-    record_batch_stats(preference_.rewards());
-    average_over_ranks(grad);
-  }
+  void preference_gradient(VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch);
   /// The gradient of the meta objective at `at` on this step's meta batch, written over grad.
-  void meta_objective_gradient(VectorView<const T> at, VectorView<T> grad) {
-    check_point(at, grad, "meta_objective_gradient");
-    METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_gradient",
-                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
-    meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
-                                    key_of(meta_batch_), grad, statistics_.discard_slot());
-    average_over_ranks(grad);
-  }
+  void meta_objective_gradient(VectorView<const T> at, VectorView<T> grad);
 
   /// Records the statistic `to` as the value already recorded for `from` in this step.
   void record_copy(Statistic from, Statistic to) { statistics_.copy(ctx_, from, to); }
@@ -305,26 +262,10 @@ class StepContext {
   }
   /// The same on `batch`, such as a part of split_preference_batch.
   void preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
-                      const PreferenceBatch<T, Input>& batch, HvpOptions options = {}) {
-    check_hvp(at, v, out, options, "preference_hvp");
-    preference_.hvp(
-        ctx_, model_, at, batch.features, batch.margins, key_of(batch), v, out, options,
-        [&](VectorView<const T> point, VectorView<T> grad) { rank_preference_loss_and_gradient(point, grad, batch); },
-        fd_point(), fd_grad(), "preference_hvp");
-    average_over_ranks(out);
-  }
+                      const PreferenceBatch<T, Input>& batch, HvpOptions options = {});
 
   /// H_J(at) v on this step's meta batch, J the meta objective.
-  void meta_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
-    METARM_REQUIRE(has_meta_batch(), "StepContext::meta_hvp",
-                   "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
-    check_hvp(at, v, out, options, "meta_hvp");
-    meta_.hvp(
-        ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_), v, out, options,
-        [&](VectorView<const T> point, VectorView<T> grad) { rank_meta_objective_and_gradient(point, grad); },
-        fd_point(), fd_grad(), "meta_hvp");
-    average_over_ranks(out);
-  }
+  void meta_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {});
   /// meta_hvp, under the paper's name.
   void difference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options = {}) {
     meta_hvp(at, v, out, options);
@@ -437,16 +378,11 @@ class StepContext {
 
   /// Clips grad in place (when clipping is on), applies one optimiser update to params() and returns the
   /// gradient norm before clipping.
-  double apply_update(VectorView<T> grad) { return state_.apply_update(ctx_, grad); }
+  double apply_update(VectorView<T> grad);
 
   /// The same with the gradient norm before clipping recorded as the statistic `into` (see record_norm):
   /// clipping is then decided in backend memory, and nothing waits for the device.
-  void apply_update(VectorView<T> grad, Statistic into) {
-    METARM_REQUIRE(is_norm(into), "StepContext::apply_update",
-                   "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '{}'",
-                   statistic_name(into));
-    state_.apply_update(ctx_, grad, statistics_.slot(into));
-  }
+  void apply_update(VectorView<T> grad, Statistic into);
 
   /// The learning rate the last update used.
   double last_learning_rate() const { return state_.last_learning_rate(); }
@@ -471,10 +407,7 @@ class StepContext {
   typename Model::template workspace<Backend>& workspace() { return preference_.workspace(); }
 
   /// Sizes workspaces for batches of up to `columns` columns so that the first step need not.
-  void reserve(index_t columns) {
-    preference_.reserve(model_, columns);
-    meta_.reserve(model_, columns);
-  }
+  void reserve(index_t columns);
 
  private:
   // StepOptions::centering sets the loss's reward-centering coefficient, for losses that have one.
@@ -601,5 +534,125 @@ class StepContext {
   CommunicatorRef communicator_;
   std::vector<T> staging_;  // host copies of device vectors for communicators of host memory
 };
+
+// The members that run the model, the objectives and the optimiser are defined outside the class body, so that
+// an `extern template` declaration (metarm/learner/precompiled.hpp) keeps a program from compiling them.
+#define METARM_DETAIL_STEP_CONTEXT_TEMPLATE \
+  template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+#define METARM_DETAIL_STEP_CONTEXT StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+METARM_DETAIL_STEP_CONTEXT::StepContext(Model model, Optimizer optimizer, StepOptions options,
+                                        typename Backend::context ctx, Loss loss, MetaObjective meta_objective)
+    : model_(std::move(model)),
+      options_(std::move(options)),
+      ctx_(detail::made_current(ctx)),
+      state_(model_.layout(), std::move(optimizer), options_.clip_norm, options_.schedule),
+      preference_(model_, with_centering(std::move(loss), options_.centering)),
+      meta_(model_, std::move(meta_objective)),
+      scratch_(model_.layout().size()) {}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+auto METARM_DETAIL_STEP_CONTEXT::preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
+                                                      const PreferenceBatch<T, Input>& batch) -> T {
+  const T value = rank_preference_loss_and_gradient(at, grad, batch);
+  average_over_ranks(grad);
+  return average_over_ranks(value);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+auto METARM_DETAIL_STEP_CONTEXT::meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) -> T {
+  const T value = rank_meta_objective_and_gradient(at, grad);
+  average_over_ranks(grad);
+  return average_over_ranks(value);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::record_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
+                                                              const PreferenceBatch<T, Input>& batch,
+                                                              Statistic into) {
+  check_point(at, grad, "record_preference_loss_and_gradient");
+  check_value_statistic(into, "record_preference_loss_and_gradient");
+  preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
+                                        statistics_.slot(into));
+  record_batch_stats(preference_.rewards());
+  average_over_ranks(grad);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::record_meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad,
+                                                             Statistic into) {
+  check_point(at, grad, "record_meta_objective_and_gradient");
+  check_value_statistic(into, "record_meta_objective_and_gradient");
+  METARM_REQUIRE(has_meta_batch(), "StepContext::record_meta_objective_and_gradient",
+                 "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
+  meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
+                                  key_of(meta_batch_), grad, statistics_.slot(into));
+  average_over_ranks(grad);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::preference_gradient(VectorView<const T> at, VectorView<T> grad,
+                                              const PreferenceBatch<T, Input>& batch) {
+  check_point(at, grad, "preference_gradient");
+  preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
+                                        statistics_.discard_slot());
+  record_batch_stats(preference_.rewards());
+  average_over_ranks(grad);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::meta_objective_gradient(VectorView<const T> at, VectorView<T> grad) {
+  check_point(at, grad, "meta_objective_gradient");
+  METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_gradient",
+                 "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
+  meta_.record_value_and_gradient(ctx_, model_, at, meta_batch_.features, meta_batch_.offsets,
+                                  key_of(meta_batch_), grad, statistics_.discard_slot());
+  average_over_ranks(grad);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
+                                         const PreferenceBatch<T, Input>& batch, HvpOptions options) {
+  check_hvp(at, v, out, options, "preference_hvp");
+  preference_.hvp(
+      ctx_, model_, at, batch.features, batch.margins, key_of(batch), v, out, options,
+      [&](VectorView<const T> point, VectorView<T> grad) { rank_preference_loss_and_gradient(point, grad, batch); },
+      fd_point(), fd_grad(), "preference_hvp");
+  average_over_ranks(out);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::meta_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
+                                          HvpOptions options) {
+  METARM_REQUIRE(has_meta_batch(), "StepContext::meta_hvp",
+                 "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
+  check_hvp(at, v, out, options, "meta_hvp");
+  meta_.hvp(
+      ctx_, model_, at, meta_batch_.features, meta_batch_.offsets, key_of(meta_batch_), v, out, options,
+      [&](VectorView<const T> point, VectorView<T> grad) { rank_meta_objective_and_gradient(point, grad); },
+      fd_point(), fd_grad(), "meta_hvp");
+  average_over_ranks(out);
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+double METARM_DETAIL_STEP_CONTEXT::apply_update(VectorView<T> grad) { return state_.apply_update(ctx_, grad); }
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::apply_update(VectorView<T> grad, Statistic into) {
+  METARM_REQUIRE(is_norm(into), "StepContext::apply_update",
+                 "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '{}'",
+                 statistic_name(into));
+  state_.apply_update(ctx_, grad, statistics_.slot(into));
+}
+
+METARM_DETAIL_STEP_CONTEXT_TEMPLATE
+void METARM_DETAIL_STEP_CONTEXT::reserve(index_t columns) {
+  preference_.reserve(model_, columns);
+  meta_.reserve(model_, columns);
+}
+
+#undef METARM_DETAIL_STEP_CONTEXT
+#undef METARM_DETAIL_STEP_CONTEXT_TEMPLATE
 
 }  // namespace metarm
