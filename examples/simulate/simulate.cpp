@@ -19,6 +19,7 @@
 #include <metarm/sim.hpp>
 
 #include "command_line.hpp"
+#include "common/gnuplot.hpp"
 #include "common/parallel.hpp"
 #include "common/ranks.hpp"
 #include "report.hpp"
@@ -143,7 +144,7 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms, co
   return grid;
 }
 
-bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+bool gnuplot_available() { return gnuplot::available(); }
 
 int run(const RunSettings& settings, const options::ProgramRanks& ranks) {
   settings.sim.validate();
