@@ -89,13 +89,15 @@ inline std::vector<std::string> figure_names(const std::vector<std::string>& pat
     for (std::size_t d = depth[i]; d-- > 0;) name += (name.empty() ? "" : "-") + parts[i][d];
     return detail::safe_name(name);
   };
-  // Every name shared with another file takes one more folder, all at once, until none can.
+  // Every name shared with another file (not the same one named again) takes one more folder, all at once,
+  // until none can.
   for (bool longer = true; longer;) {
     std::vector<std::string> current;
     for (std::size_t i = 0; i < paths.size(); ++i) current.push_back(name_of(i));
     longer = false;
     for (std::size_t i = 0; i < paths.size(); ++i) {
-      const bool shared = std::count(current.begin(), current.end(), current[i]) > 1;
+      bool shared = false;
+      for (std::size_t j = 0; j < paths.size(); ++j) shared = shared || (current[j] == current[i] && parts[j] != parts[i]);
       if (shared && depth[i] < parts[i].size()) {
         ++depth[i];
         longer = true;
