@@ -27,6 +27,13 @@ one_line_error() {  # one_line_error PATTERN WHAT: the error output is one line 
 json_number() { sed -n "$2p" "$1" | grep -o "\"$3\":[-0-9.e+]*" | cut -d: -f2; }
 # close_to A B [TOLERANCE]
 close_to() { awk -v a="$1" -v b="$2" -v t="${3:-1e-9}" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= t) }'; }
+no_temporaries() {  # no_temporaries DIR: no file left by an interrupted atomic write (NAME.tmp-XXXXXX)
+  local f
+  for f in "$1"/*.tmp-*; do
+    [ -e "$f" ] && fail "temporary file left behind: $f"
+  done
+  return 0
+}
 # shellcheck source=pairs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/pairs.sh"
 
@@ -90,7 +97,7 @@ eval-plot)
   # The script is self-contained: run again, it draws the same figure.
   (cd "$dir" && gnuplot a-test.calibration.gp >"$work/again.png") || fail "the written script does not run on its own"
   "$png_check" "$work/again.png" >/dev/null || fail "the written script draws no whole PNG"
-  ls "$dir" | grep -q 'tmp-' && fail "temporary files left in $dir"
+  no_temporaries "$dir"
   # One file named twice: the second set's figures get "-2".
   expect_status 0 "$metarm" eval --model "$work/m.safetensors" --pairs "$work/test.jsonl" "$work/test.jsonl" --plot "$work/twice"
   for name in test test-2; do
@@ -186,7 +193,7 @@ errors)
   expect_status 1 env PATH="$work/nowhere" "$metarm" eval --model "$work/m.safetensors" --pairs "$work/test.jsonl" \
     --plot "$work/figures"
   one_line_error "gnuplot-nox" "eval --plot without gnuplot"
-  [ ! -e "$work/figures" ] && [ ! -s "$work/out" ] || fail "eval --plot without gnuplot did work first"
+  if [ -e "$work/figures" ] || [ -s "$work/out" ]; then fail "eval --plot without gnuplot did work first"; fi
   expect_status 1 env PATH="$work/nowhere" "$metarm" plot "$work/log.jsonl" "$work/figures"
   one_line_error "gnuplot-nox" "plot without gnuplot"
   # Without --plot, eval needs no gnuplot.
@@ -207,7 +214,7 @@ EOF
     "gnuplot failing"
   [ -s "$work/failing/test.reward_gaps.gp" ] || fail "the script gnuplot failed on was not kept"
   [ ! -e "$work/failing/test.reward_gaps.png" ] || fail "a PNG was written although gnuplot failed"
-  ls "$work/failing" | grep -q 'tmp-' && fail "temporary files left behind"
+  no_temporaries "$work/failing"
   expect_status 1 env PATH="$work/bin:$PATH" "$metarm" plot "$work/log.jsonl" "$work/failing"
   one_line_error "gnuplot failed on $work/failing/log.curves.gp" "gnuplot failing in plot"
   # gnuplot that succeeds without drawing anything.
