@@ -42,7 +42,8 @@ if(METARM_WITH_IO)
   list(APPEND metarm_deb_depends "zlib1g-dev" "nlohmann-json3-dev (>= 3)")
 endif()
 list(JOIN metarm_deb_depends ", " CPACK_DEBIAN_PACKAGE_DEPENDS)
-# The figures of metarm-simulate, which it skips, saying so, without gnuplot. Suggested, not recommended:
+# The figures of metarm-simulate, which it skips, saying so, without gnuplot, and of metarm eval --plot and
+# metarm plot, which say it is missing. Suggested, not recommended:
 # apt installs what is recommended, and gnuplot-nox's own recommendations come to about 200 packages.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gnuplot-nox")
 

@@ -8,7 +8,7 @@ packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev zlib1
 
 packages+=(libfmt-dev)    # every message and line of text the library and the programs write (fmt::fmt)
 packages+=(libcli11-dev)  # the command lines of metarm and metarm-simulate
-packages+=(gnuplot-nox)   # the figures of metarm-simulate
+packages+=(gnuplot-nox)   # the figures of metarm-simulate, metarm eval --plot and metarm plot
 packages+=(doxygen)       # the API reference (scripts/docs.sh), built by a ctest case
 # The CPU's matrix products (METARM_USE_BLAS=AUTO finds it): kernels chosen at run time for the CPU, OpenMP
 # threads as the rest of the library.

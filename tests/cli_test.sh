@@ -40,7 +40,7 @@ usage)
   grep -q "features" "$work/err" || fail "bad --features not explained"
   expect_status 2 "$metarm" eval --model m.safetensors
   expect_status 2 "$metarm" bench-shift --hh "$work/absent"
-  for command in train eval score bench-shift; do
+  for command in train eval score bench-shift plot; do
     expect_status 0 "$metarm" "$command" --help
     grep -q "usage: metarm $command" "$work/out" || fail "$command --help prints no usage"
   done

@@ -93,20 +93,26 @@ inline void settle_train(CLI::App& app, TrainSettings& s) {
 
 struct EvalSettings {
   std::string model, json;
+  std::string plot_dir;  // --plot: figures of each set go here
   std::vector<std::string> pairs;
 };
 
 inline CLI::App* eval_options(CLI::App& top, EvalSettings& s) {
   CLI::App* app = top.add_subcommand(
       "eval", "accuracy, margin, reward statistics, J and the length-only baseline of a checkpoint");
-  options::describe(*app, "metarm eval --model CKPT --pairs FILE... [--json FILE]",
+  options::describe(*app, "metarm eval --model CKPT --pairs FILE... [--json FILE] [--plot DIR]",
                     "Evaluates a checkpoint on labelled pairs: accuracy, margin, loss, reward statistics, the difference "
                     "objective J over each pair's two responses, and the length-only baseline (the direction the "
-                    "checkpoint's training pairs favoured: longer or shorter wins).");
+                    "checkpoint's training pairs favoured: longer or shorter wins), and the calibration error of "
+                    "sigmoid(r_chosen - r_rejected) as a probability.");
   app->add_option("--model", s.model, "checkpoint written by metarm train (required)")->option_text("CKPT");
   app->add_option("--pairs", s.pairs, "labelled pairs to evaluate, JSONL (.gz) (required)")->option_text("FILE...");
   app->add_option("--json", s.json, "also write one JSON line of metrics per file ('-': standard output)")
       ->option_text("FILE");
+  app->add_option("--plot", s.plot_dir,
+                  "draw each file's reward differences and calibration into DIR (created if missing) as PNG, with "
+                  "their data as CSV and gnuplot scripts; needs gnuplot")
+      ->option_text("DIR");
   return app;
 }
 
@@ -219,8 +225,32 @@ inline void settle_bench_shift(CLI::App& app, BenchSettings& s) {
   s.features = metarm::FeaturizerSettings::parse(s.features_text);
 }
 
+struct PlotSettings {
+  std::string log, dir;
+};
+
+inline CLI::App* plot_options(CLI::App& top, PlotSettings& s) {
+  CLI::App* app = top.add_subcommand("plot", "training curves of a metarm train --log file, as PNG");
+  options::describe(*app, "metarm plot LOG DIR",
+                    "Draws the curves of a metarm train --log file against the step: loss, accuracy, J "
+                    "(difference_objective) and every eval_ metric. Writes DIR/NAME.curves.png (NAME: LOG's file name "
+                    "without .jsonl and .gz), the points as CSV (NAME.curves.csv) and the gnuplot script that draws "
+                    "them (NAME.curves.gp). A line that lacks a metric, or holds null for it, is skipped for that "
+                    "curve only. Needs gnuplot.");
+  app->set_config();  // nothing to read from a file: the two arguments are the whole command
+  app->add_option("LOG", s.log, "JSON lines written by metarm train --log, plain or gzip (required)")->type_name("");
+  app->add_option("DIR", s.dir, "folder for the figure and its data, created if missing (required)")->type_name("");
+  return app;
+}
+
+inline void settle_plot(CLI::App& app, const PlotSettings& s) {
+  options::reject_extras(app);
+  if (s.log.empty()) throw UsageError("missing LOG, the file written by metarm train --log");
+  if (s.dir.empty()) throw UsageError("missing DIR, the folder for the figure");
+}
+
 // The command that argv[1] names.
-enum class Command { help, version, train, eval, score, bench_shift, unknown };
+enum class Command { help, version, train, eval, score, bench_shift, plot, unknown };
 
 // Every command's settings with the parser that fills them. Neither copied nor moved: the parser holds
 // references into the settings.
@@ -229,11 +259,13 @@ struct CommandLine {
   EvalSettings eval;
   ScoreSettings score;
   BenchSettings bench;
+  PlotSettings plot;
   CLI::App app{"", "metarm"};
   CLI::App* train_app = nullptr;
   CLI::App* eval_app = nullptr;
   CLI::App* score_app = nullptr;
   CLI::App* bench_app = nullptr;
+  CLI::App* plot_app = nullptr;
   CLI::App* version_app = nullptr;
 
   CommandLine() {
@@ -245,12 +277,13 @@ struct CommandLine {
     eval_app = eval_options(app, eval);
     score_app = score_options(app, score);
     bench_app = bench_shift_options(app, bench);
+    plot_app = plot_options(app, plot);
     version_app = app.add_subcommand("version", "print the library version");
     version_app->formatter(
         std::make_shared<options::Layout>("metarm version", "Prints the library version and the matrix products it uses."));
     version_app->option_defaults()->group("options");
     version_app->set_help_flag("-h,--help", "this text");
-    for (CLI::App* sub : {train_app, eval_app, score_app, bench_app, version_app}) sub->group("commands");
+    for (CLI::App* sub : {train_app, eval_app, score_app, bench_app, plot_app, version_app}) sub->group("commands");
   }
   CommandLine(const CommandLine&) = delete;
   CommandLine& operator=(const CommandLine&) = delete;
@@ -292,6 +325,10 @@ inline Command parse_command_line(CommandLine& line, int argc, char** argv) {
   if (*line.bench_app) {
     settle_bench_shift(*line.bench_app, line.bench);
     return Command::bench_shift;
+  }
+  if (*line.plot_app) {
+    settle_plot(*line.plot_app, line.plot);
+    return Command::plot;
   }
   return Command::unknown;
 }

@@ -10,6 +10,7 @@
 
 #include "command_line.hpp"
 #include "common.hpp"
+#include "eval_figures.hpp"
 
 namespace cli {
 
@@ -38,17 +39,21 @@ int with_checkpoint(const std::string& path, F&& f) {
 }
 
 inline int eval_command(const EvalSettings& s) {
+  const EvalFigures figures(s.plot_dir, s.pairs);
   OutputFile json(s.json, "w");
   return with_checkpoint(s.model, [&](auto& learner, const metarm::TextFeaturizer& featurizer,
                                              const metarm::Checkpoint& checkpoint) {
     const int direction = checkpoint.has("length_direction") && checkpoint.value("length_direction") == "shorter" ? -1 : +1;
     fmt::print("model {}, features {}\n", checkpoint.model_description(), checkpoint.value("featurizer"));
-    for (const std::string& path : s.pairs) {
+    for (std::size_t set = 0; set < s.pairs.size(); ++set) {
+      const std::string& path = s.pairs[set];
       const auto text = load_pairs(path, true);
       const auto pairs = metarm::featurize_pairs(featurizer, text.pairs);
       const auto as_meta = metarm::SparseMetaSet<float>::from_pairs(pairs);
       const metarm::Metrics m = learner.evaluate(pairs, &as_meta);
       const double length = length_rule_accuracy(text.pairs, direction);
+      const PairRewards rewards{learner.score(pairs.chosen_features()), learner.score(pairs.rejected_features())};
+      const Calibration calibration = calibrate(rewards);
       fmt::print("{}: {} pairs", path, text.pairs.size());
       if (text.dropped_identical > 0) fmt::print(" ({} identical dropped)",
                                                  static_cast<long long>(text.dropped_identical));
@@ -58,9 +63,13 @@ inline int eval_command(const EvalSettings& s) {
                  "{:.4f}  max {:.4f}\n", m.at("rewards/chosen"), m.at("rewards/rejected"), m.at("rewards/mean"),
                  m.at("rewards/std"), m.at("rewards/min"), m.at("rewards/max"));
       fmt::print("  J {:.4f}  reward_gap {:.4f}\n", m.at("difference_objective"), m.at("reward_gap"));
+      fmt::print("  calibration_error {:.4f} (sigmoid(r_chosen - r_rejected) as a probability, {} bins)\n",
+                 calibration.error, calibration.bins.size());
+      figures.draw(set, rewards, calibration);
       if (json.get() != nullptr) {
         nlohmann::json line{{"file", path}, {"pairs", text.pairs.size()}, {"length_only_accuracy", length}};
         for (const auto& [name, value] : m.items()) line[name] = value;
+        line["calibration_error"] = calibration.error;
         fmt::print(json.get(), "{}\n", line.dump());
       }
     }

@@ -21,6 +21,7 @@
 #include <fmt/core.h>
 
 #include "command_line.hpp"
+#include "common/gnuplot.hpp"
 #include "common/parallel.hpp"
 #include "common/ranks.hpp"
 #include "report.hpp"
@@ -145,7 +146,7 @@ ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms, co
   return grid;
 }
 
-bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+bool gnuplot_available() { return gnuplot::available(); }
 
 int run(const RunSettings& settings, const options::ProgramRanks& ranks) {
   settings.sim.validate();
