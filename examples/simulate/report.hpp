@@ -252,7 +252,7 @@ inline std::string options_csv(const RunSettings& s) {
   add("eval_prompts", std::to_string(o.eval_prompts));
   add("eta", etas);
   std::string arm_names;
-  for (const metarm::sim::ArmSpec& arm : s.arms) arm_names += (arm_names.empty() ? "" : ";") + arm.name;
+  for (const metarm::sim::ArmSpec& arm : s.arms) arm_names += (arm_names.empty() ? "" : "|") + arm.name;
   add("arms", arm_names);
   add("rm_hidden", hidden.empty() ? "none" : hidden);
   add("rm_lr", number(o.rm_learning_rate));
