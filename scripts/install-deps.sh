@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(cmake ninja-build g++ make libeigen3-dev catch2 libbenchmark-dev zlib1g-dev nlohmann-json3-dev)
 
 packages+=(libcli11-dev)  # the command lines of metarm and metarm-simulate
+packages+=(libfmt-dev)    # the text output of metarm-simulate
 packages+=(gnuplot-nox)   # the figures of metarm-simulate
 packages+=(doxygen)       # the API reference (scripts/docs.sh), built by a ctest case
 # The CPU's matrix products (METARM_USE_BLAS=AUTO finds it): kernels chosen at run time for the CPU, OpenMP
