@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // sim/: the simulated RLHF environment. Labels follow the stated noise model, the policy's KL and gradients
 // are exact, policy optimisation climbs the reward model, statistics match tables, and the loop is seeded,
-// paired and reproducible.
+// paired and reproducible; arms written as text parse into the strategies, losses and objectives they name.
 #include "test_support.hpp"
 
 #include <metarm/sim.hpp>
@@ -366,4 +366,148 @@ TEST_CASE("bad options and inputs are rejected with errors that name the field",
   test::require_error_naming([&] { rm.score(std::vector<double>(7), 2); }, {"RewardScorer::score", "'features'"});
   test::require_error_naming([&] { sim::simulate_rlhf(tiny_options(), 1, std::span<const sim::RewardModelArm<ReLU>>()); },
                              {"simulate_rlhf", "'arms'"});
+}
+
+TEST_CASE("arm specs: kinds, keys, defaults and canonical names", "[sim][arms]") {
+  const auto vanilla = sim::parse_arm_spec("vanilla");
+  CHECK(vanilla.kind == sim::ArmSpec::Kind::vanilla);
+  CHECK(vanilla.is_baseline());
+  CHECK(vanilla.name == "vanilla");
+  const auto exact = sim::parse_arm_spec("metarm:eta=1,order=exact");
+  CHECK(exact.kind == sim::ArmSpec::Kind::metarm);
+  CHECK(exact.eta == 1.0);
+  CHECK(exact.exact);
+  CHECK(exact.inner_steps == 1);
+  CHECK(exact.name == "metarm eta=1 order=exact");
+  CHECK(exact.text == "metarm:eta=1,order=exact");
+  const auto first = sim::parse_arm_spec("metarm: eta = 0.3 , order=first, inner_steps=2");
+  CHECK(first.eta == 0.3);
+  CHECK_FALSE(first.exact);
+  CHECK(first.inner_steps == 2);
+  CHECK(first.name == "metarm eta=0.3 inner_steps=2");
+  const auto dot = sim::parse_arm_spec("dot:eta=1e-1");
+  CHECK(dot.kind == sim::ArmSpec::Kind::dot);
+  CHECK(dot.eta == 0.1);
+  CHECK(dot.name == "dot eta=0.1");
+  const auto joint = sim::parse_arm_spec("joint:lambda=2,objective=variance,loss=smoothed");
+  CHECK(joint.kind == sim::ArmSpec::Kind::joint);
+  CHECK(joint.lambda == 2.0);
+  CHECK(joint.objective == sim::ArmSpec::Objective::variance);
+  CHECK(joint.loss == sim::ArmSpec::Loss::smoothed);
+  CHECK(joint.name == "joint lambda=2 loss=smoothed objective=variance");
+  CHECK(sim::parse_arm_spec("joint").lambda == 0.5);
+  const auto adapted = sim::parse_arm_spec("vanilla:adapt=3,name=vanilla-adapted eta 3,loss=margin");
+  CHECK(adapted.adapt == 3.0);
+  CHECK(adapted.loss == sim::ArmSpec::Loss::margin);
+  CHECK(adapted.name == "vanilla-adapted eta 3");
+  CHECK_FALSE(adapted.is_baseline());
+  CHECK_FALSE(sim::parse_arm_spec("vanilla:loss=margin").is_baseline());
+  CHECK(sim::parse_arm_spec("vanilla:objective=variance").is_baseline());  // J is not read without adapt
+}
+
+TEST_CASE("arm specs: each wrong spec names its bad part in one line", "[sim][arms][errors]") {
+  auto message_of = [](const std::string& text) -> std::string {
+    try {
+      sim::parse_arm_spec(text);
+    } catch (const sim::ArmSpecError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  CHECK(message_of("metarm:eta=x") == "eta: \"x\" is not a number");
+  CHECK(message_of("metarm:eta=1x") == "eta: \"1x\" is not a number");
+  CHECK(message_of("metarm:eta=") == "eta: \"\" is not a number");
+  CHECK(message_of("metarm:eta=-1") == "eta: must be >= 0, got -1");
+  CHECK(message_of("joint:lambda=nan") == "lambda: \"nan\" is not a finite number");
+  CHECK(message_of("metarm:inner_steps=0") == "inner_steps: must be in [1, 1000], got 0");
+  CHECK(message_of("metarm:inner_steps=1.5") == "inner_steps: \"1.5\" is not an integer in [1, 1000]");
+  CHECK(message_of("metarm:order=second") == "order: \"second\" is not one of first, exact");
+  CHECK(message_of("dot:loss=hinge") == "loss: \"hinge\" is not one of bt, margin, smoothed");
+  CHECK(message_of("joint:objective=j") == "objective: \"j\" is not one of difference, variance");
+  CHECK(message_of("maml") == "unknown kind \"maml\" (valid: vanilla, metarm, dot, joint)");
+  CHECK(message_of(":eta=1") == "empty arm kind (valid: vanilla, metarm, dot, joint)");
+  CHECK(message_of("metarm:lamda=1") ==
+        "metarm: unknown key \"lamda\" (valid: eta, order, inner_steps, loss, objective, adapt, name)");
+  CHECK(message_of("vanilla:eta=1") == "vanilla: unknown key \"eta\" (valid: loss, objective, adapt, name)");
+  CHECK(message_of("joint:eta=1") == "joint: unknown key \"eta\" (valid: lambda, loss, objective, adapt, name)");
+  CHECK(message_of("metarm:eta=1,eta=2") == "eta: given twice");
+  CHECK(message_of("metarm:eta") == "\"eta\": expected key=value");
+  CHECK(message_of("metarm:") == "metarm: nothing after ':' (write key=value)");
+  CHECK(message_of("metarm:eta=1,") == "metarm: empty key=value (a comma too many?)");
+  CHECK(message_of("vanilla:name=") == "name: empty");
+  CHECK(message_of("vanilla:name=a\"b") == "name: \"a\"b\" holds a quote, backslash or control character");
+}
+
+TEST_CASE("arm lists: the vanilla baseline comes first, added when missing, and names are unique",
+          "[sim][arms][errors]") {
+  const std::vector<std::string> without{"metarm:eta=1", "joint:lambda=1"};
+  const auto added = sim::parse_arm_specs(without);
+  REQUIRE(added.size() == 3);
+  CHECK(added[0].name == "vanilla");
+  CHECK(added[0].is_baseline());
+  CHECK(added[1].name == "metarm eta=1");
+  const std::vector<std::string> later{"metarm:eta=1", "vanilla:name=base"};
+  const auto moved = sim::parse_arm_specs(later);
+  REQUIRE(moved.size() == 2);
+  CHECK(moved[0].name == "base");
+  CHECK(moved[1].name == "metarm eta=1");
+  auto message_of = [](std::vector<std::string> texts) -> std::string {
+    try {
+      sim::parse_arm_specs(texts);
+    } catch (const sim::ArmSpecError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  CHECK(message_of({"metarm:eta=x"}) == "metarm:eta=x: eta: \"x\" is not a number");
+  CHECK(message_of({"metarm:eta=1,name=a", "dot:name=a"}) ==
+        "dot:name=a: arm name \"a\" given twice (also by metarm:eta=1,name=a)");
+  CHECK(message_of({"metarm:eta=1", "metarm:eta=1.0"}) ==
+        "metarm:eta=1.0: arm name \"metarm eta=1\" given twice (also by metarm:eta=1)");
+}
+
+TEST_CASE("arms built from specs: metarm:eta=0 repeats vanilla bit for bit, the exact order differs from the first",
+          "[sim][arms][loop]") {
+  const auto o = tiny_options();
+  std::vector<sim::RewardModelArm<ReLU>> arms;
+  for (const auto& spec : sim::parse_arm_specs(std::vector<std::string>{
+           "metarm:eta=0", "metarm:eta=2", "metarm:eta=2,order=exact", "joint:lambda=0", "vanilla:loss=margin",
+           "metarm:eta=2,objective=variance", "dot:eta=0.5"})) {
+    arms.push_back(sim::make_arm<ReLU>(spec));
+  }
+  const auto results = sim::simulate_rlhf(o, 11, std::span<const sim::RewardModelArm<ReLU>>(arms));
+  REQUIRE(results.size() == 8);
+  CHECK(results[0].arm == "vanilla");
+  // The spec path builds the same learner as the library's own arms.
+  const std::vector<sim::RewardModelArm<ReLU>> direct{{"vanilla", Vanilla{}}, {"metarm eta 2", MetaRM(2.0)}};
+  const auto reference = sim::simulate_rlhf(o, 11, std::span<const sim::RewardModelArm<ReLU>>(direct));
+  for (std::size_t r = 0; r < results[0].rounds.size(); ++r) {
+    require_same_record(results[0].rounds[r], reference[0].rounds[r], true);
+    require_same_record(results[2].rounds[r], reference[1].rounds[r], true);
+    require_same_record(results[0].rounds[r], results[1].rounds[r], false);  // metarm:eta=0 is vanilla
+    require_same_record(results[0].rounds[r], results[4].rounds[r], false);  // joint:lambda=0 is vanilla
+  }
+  auto differs = [&](std::size_t a, std::size_t b) {
+    return !same_bits(results[a].rounds[0].meta_objective, results[b].rounds[0].meta_objective);
+  };
+  CHECK(differs(2, 3));  // exact meta-gradient against first order, same eta
+  CHECK(differs(0, 5));  // the margin loss
+  CHECK(differs(2, 6));  // the variance objective against J, same eta
+  CHECK(differs(0, 7));  // dot
+  // Same data, so the first round's training loss of the exact arm is measured at the same adapted point.
+  CHECK(std::isfinite(results[3].rounds[0].train_loss));
+}
+
+TEST_CASE("an adapted arm built from a spec ascends its own meta objective", "[sim][arms][loop]") {
+  const auto o = tiny_options();
+  std::vector<sim::RewardModelArm<ReLU>> arms;
+  for (const char* text : {"vanilla", "vanilla:adapt=0.5", "vanilla:adapt=0.5,objective=variance"}) {
+    arms.push_back(sim::make_arm<ReLU>(sim::parse_arm_spec(text)));
+  }
+  const auto results = sim::simulate_rlhf(o, 3, std::span<const sim::RewardModelArm<ReLU>>(arms));
+  const auto& plain = results[0].rounds[0];
+  CHECK(same_bits(plain.train_loss, results[1].rounds[0].train_loss));
+  CHECK(results[1].rounds[0].meta_objective > plain.meta_objective);  // J reported for every arm
+  CHECK(arms[1].adapt_eta() == 0.5);
+  CHECK_FALSE(same_bits(results[2].rounds[0].meta_objective, results[1].rounds[0].meta_objective));
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // strategy/: Vanilla and first-order MetaRM, their relation (eta = 0 is Vanilla, bit for bit), MetaRM
-// against the update written out by hand, and a user strategy plugged in without library changes.
+// against the update written out by hand, JointObjective against central differences of L - lambda J, and a
+// user strategy plugged in without library changes.
 #include "test_support.hpp"
 
 #include <cstring>
@@ -159,6 +160,63 @@ TEST_CASE("MetaRM statistics: a small ascent step raises J and more inner steps 
   CHECK(std::isnan(sv.objective_after));
 }
 
+TEST_CASE("JointObjective's update is the gradient of L - lambda J, against central differences in double",
+          "[strategy]") {
+  const auto data = make_data(12);
+  const Model model(dim, {5, 4});
+  cpu::context ctx;
+  PreferenceBatchBuffer<double, cpu> pair_buffer;
+  MetaBatchBuffer<double, cpu> meta_buffer;
+  const std::vector<index_t> pair_index{0, 3, 5, 7, 11, 13, 17, 19};
+  const std::vector<index_t> prompt_index{1, 2, 4, 8};
+  const auto pairs = pair_buffer.gather(ctx, data.pairs, pair_index);
+  const auto meta = meta_buffer.gather(ctx, data.meta, prompt_index);
+  for (double lambda : {0.0, 0.7, 3.0}) {
+    // With Sgd at learning rate 1, theta - theta_after is the direction the strategy handed to the optimiser.
+    MetaLearner learner(model, JointObjective(lambda), Sgd{.learning_rate = 1.0}, LearnerOptions{.seed = 21});
+    std::vector<double> theta = learner.parameters();
+    for (auto& t : theta) t *= 2.0;  // larger weights: curvature matters
+    learner.set_parameters(theta);
+    const StepStats stats = learner.step(pairs, meta);
+    std::vector<double> update = learner.parameters();
+    for (std::size_t i = 0; i < update.size(); ++i) update[i] = theta[i] - update[i];
+
+    auto ws = model.make_workspace<cpu>(32);
+    std::vector<double> d_rewards(32);
+    auto joint = [&](std::span<const double> at) {
+      const VectorView<const double> p{at.data(), static_cast<index_t>(at.size())};
+      const double loss = preference_loss_and_gradient<cpu>(ctx, model, BradleyTerryLoss{}, p, pairs, ws,
+                                                            test::view(d_rewards), VectorView<double>{});
+      const double j = difference_objective_and_gradient<cpu>(ctx, model, DifferenceObjective{}, p, meta, ws,
+                                                              test::view(d_rewards), VectorView<double>{});
+      return loss - lambda * j;
+    };
+    std::vector<double> at = theta;
+    const auto check = check_gradient(joint, std::span<double>(at), update);
+    INFO("lambda " << lambda << ": worst coordinate " << check.worst_index << ", update " << check.analytic_at_worst
+                   << ", numeric " << check.numeric_at_worst);
+    CHECK(check.max_error < test::gradient_tolerance);
+    // The recorded statistics are L and J at theta.
+    const VectorView<const double> p{theta.data(), static_cast<index_t>(theta.size())};
+    CHECK(stats.loss == Approx(preference_loss_and_gradient<cpu>(ctx, model, BradleyTerryLoss{}, p, pairs, ws,
+                                                                 test::view(d_rewards), VectorView<double>{}))
+                            .epsilon(1e-13));
+    CHECK(stats.objective == Approx(difference_objective_and_gradient<cpu>(ctx, model, DifferenceObjective{}, p, meta,
+                                                                           ws, test::view(d_rewards),
+                                                                           VectorView<double>{}))
+                                 .epsilon(1e-13));
+    CHECK(stats.ascent_norm > 0.0);
+  }
+  // lambda = 0 is Vanilla, bit for bit, over a fit.
+  MetaLearner joint(Model(dim, {6}), JointObjective(0.0), Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 3});
+  MetaLearner vanilla(Model(dim, {6}), Vanilla{}, Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 3});
+  joint.fit(data.pairs, &data.meta, FitOptions<double>{.epochs = 2, .batch_size = 16});
+  vanilla.fit(data.pairs, &data.meta, FitOptions<double>{.epochs = 2, .batch_size = 16});
+  CHECK(same_bits(joint.parameters(), vanilla.parameters()));
+  test::require_error_naming([] { JointObjective(-1.0); }, {"JointObjective", "'lambda'"});
+  test::require_error_naming([] { JointObjective(std::nan("")); }, {"JointObjective", "'lambda'"});
+}
+
 TEST_CASE("MetaRM rejects bad options and needs a meta batch", "[strategy][errors]") {
   test::require_error_naming([] { MetaRM(-1.0); }, {"MetaRM", "'eta'"});
   test::require_error_naming([] { MetaRM({.inner_steps = 0}); }, {"'inner_steps'"});
@@ -175,8 +233,9 @@ TEST_CASE("MetaRM rejects bad options and needs a meta batch", "[strategy][error
 
 namespace {
 
-// A strategy written outside the library: descend on L - lambda * J directly (a "joint" objective).
-struct JointObjective {
+// A strategy written outside the library: descend on L - lambda * J directly (what the library's
+// JointObjective does), through the members that return their values on the host.
+struct UserJoint {
   double lambda = 0.5;
   template <class Step>
   StepStats step(Step& s) {
@@ -194,7 +253,7 @@ struct JointObjective {
 
 TEST_CASE("a user-defined strategy plugs into the learner unchanged", "[strategy]") {
   const auto data = make_data(10);
-  MetaLearner learner(Model(dim, {6}), JointObjective{}, Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 1});
+  MetaLearner learner(Model(dim, {6}), UserJoint{}, Adam{.learning_rate = 0.01}, LearnerOptions{.seed = 1});
   History history;
   const auto result = learner.fit(data.pairs, &data.meta, FitOptions<double>{.epochs = 3, .batch_size = 16}, history);
   CHECK(result.steps == 18);

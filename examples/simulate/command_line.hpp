@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <metarm/sim/arm_spec.hpp>
 #include <metarm/sim/options.hpp>
 
 #include "common/options.hpp"
@@ -18,7 +19,9 @@ using options::UsageError;
 
 struct RunSettings {
   metarm::sim::SimulationOptions sim;
-  std::vector<double> etas{1.0, 10.0};  // one MetaRM arm per value, each paired with the vanilla arm
+  std::vector<double> etas;  // --eta: one MetaRM arm per value (1, 10 when neither --eta nor --arm is given)
+  std::vector<std::string> arm_texts;      // --arm, as typed
+  std::vector<metarm::sim::ArmSpec> arms;  // every arm, the vanilla baseline first (see finish())
   int seeds = 10;
   std::uint64_t first_seed = 1;
   int threads = 0;  // 0: one per core
@@ -28,7 +31,7 @@ struct RunSettings {
   bool adapted = false;  // also the arms scored at theta + eta grad J (MetaRM-trained and vanilla-trained)
   bool quiet = false;
   // As typed, for the lists and words read into `sim` and `etas` once the command line is parsed.
-  std::string eta_text = "1,10", rm_hidden_text = "64", policy = "independent";
+  std::string eta_text, rm_hidden_text = "64", policy = "independent";
   std::string settings;  // every option's effective value (TOML), written into the output directory
 };
 
@@ -71,9 +74,28 @@ inline std::unique_ptr<CLI::App> command_line(RunSettings& s) {
   });
   group("reward model", [&] {
     return std::vector<CLI::Option*>{
-        app->add_option("--eta", s.eta_text, "MetaRM ascent step sizes, one arm each (default 1,10)")
+        app->add_option("--arm", s.arm_texts,
+                        "an arm: kind[:key=value,...], repeatable; kinds vanilla, metarm\n"
+                        "(eta, order=first|exact, inner_steps), dot (eta), joint\n"
+                        "(lambda); every kind: loss=bt|margin|smoothed,\n"
+                        "objective=difference|variance, adapt=X, name=LABEL.\n"
+                        "Plain vanilla, the paired baseline, is added when missing\n"
+                        "(docs/simulation.md, \"Arms\")")
+            ->option_text("SPEC")
+            ->default_str("")  // none given: finish() drops its line from the settings
+            ->check(options::check([](const std::string& text) {
+              try {
+                metarm::sim::parse_arm_spec(text);
+              } catch (const metarm::sim::ArmSpecError& e) {
+                throw UsageError("--arm " + text + ": " + e.what());
+              }
+            })),
+        app->add_option("--eta", s.eta_text,
+                        "shorthand: vanilla and one arm metarm:eta=X per value\n(default 1,10; none when --arm is given)")
             ->option_text("X[,X...]")
-            ->check(options::check([](const std::string& text) { options::number_list("--eta", text, {0.0}); })),
+            ->check(options::check([](const std::string& text) {
+              if (!text.empty()) options::number_list("--eta", text, {0.0});
+            })),
         app->add_flag("--adapted", s.adapted,
                       "per eta, two more arms scored at theta + eta grad J(theta; meta set):\n"
                       "\"metarm-adapted eta X\" (theta trained by MetaRM) and\n"
@@ -127,13 +149,41 @@ inline std::unique_ptr<CLI::App> command_line(RunSettings& s) {
 inline void finish(CLI::App& app, RunSettings& s) {
   options::apply_config(app);
   options::reject_extras(app);
-  s.etas = options::number_list("--eta", s.eta_text, {0.0});
+  s.etas = !s.eta_text.empty()     ? options::number_list("--eta", s.eta_text, {0.0})
+           : s.arm_texts.empty() ? std::vector<double>{1.0, 10.0}
+                                 : std::vector<double>{};
+  if (s.adapted && s.etas.empty()) {
+    throw UsageError("--adapted adds arms per --eta, and --arm leaves --eta empty: give --eta, or write the arms "
+                     "with adapt= (e.g. --arm metarm:eta=3,adapt=3)");
+  }
+  // --eta and --adapted expand to arms, named as before --arm existed; the --arm arms follow them.
+  // parse_arm_specs puts the plain vanilla arm, the baseline, in front.
+  std::vector<std::string> texts;
+  for (double eta : s.etas) {
+    const std::string x = metarm::sim::detail::spec_number_text(eta);
+    texts.push_back("metarm:eta=" + x + ",name=metarm eta " + x);
+  }
+  if (s.adapted) {
+    for (double eta : s.etas) {
+      const std::string x = metarm::sim::detail::spec_number_text(eta);
+      texts.push_back("metarm:eta=" + x + ",adapt=" + x + ",name=metarm-adapted eta " + x);
+      texts.push_back("vanilla:adapt=" + x + ",name=vanilla-adapted eta " + x);
+    }
+  }
+  texts.insert(texts.end(), s.arm_texts.begin(), s.arm_texts.end());
+  try {
+    s.arms = metarm::sim::parse_arm_specs(texts);
+  } catch (const metarm::sim::ArmSpecError& e) {
+    throw UsageError(std::string("--arm ") + e.what());
+  }
   s.sim.rm_hidden.clear();
   if (s.rm_hidden_text != "none") {
     for (const std::int64_t h : options::integer_list("--rm-hidden", s.rm_hidden_text, 1, 1 << 20)) s.sim.rm_hidden.push_back(h);
   }
   s.sim.shared_policy = s.policy == "shared";
   s.settings = options::settings_text(app, "metarm-simulate");
+  // With no --arm, CLI11 writes the empty list as arm="", which would read back as one empty spec.
+  if (const auto at = s.settings.find("\narm=\"\"\n"); at != std::string::npos) s.settings.erase(at + 1, 7);
 }
 
 // Parses the command line into `s` and settles it (finish(), then the simulation's own checks); runs nothing.

@@ -30,10 +30,9 @@ using metarm::sim::RoundRecord;
 using metarm::sim::SeedResult;
 
 struct Arm {
-  enum class Kind { vanilla, metarm, metarm_adapted, vanilla_adapted };
-  std::string name;  // "vanilla", "metarm eta 1", "metarm-adapted eta 1", "vanilla-adapted eta 1"
-  double eta = 0.0;  // NaN for vanilla
-  Kind kind = Kind::vanilla;
+  std::string name;  // "vanilla", "metarm eta 1", "metarm eta=1 order=exact", a spec's name=LABEL
+  double eta = 0.0;  // the step of metarm and dot, else the adaptation step, else NaN (rounds.csv's eta column)
+  metarm::sim::ArmSpec spec;
 };
 
 // results[arm][seed index]
@@ -252,6 +251,9 @@ inline std::string options_csv(const RunSettings& s) {
   add("k", std::to_string(o.k));
   add("eval_prompts", std::to_string(o.eval_prompts));
   add("eta", etas);
+  std::string arm_names;
+  for (const metarm::sim::ArmSpec& arm : s.arms) arm_names += (arm_names.empty() ? "" : "|") + arm.name;
+  add("arms", arm_names);
   add("rm_hidden", hidden.empty() ? "none" : hidden);
   add("rm_lr", number(o.rm_learning_rate));
   add("rm_epochs", std::to_string(o.rm_epochs));
@@ -281,7 +283,9 @@ inline std::string table(const std::vector<Arm>& arms, const ResultGrid& grid, i
   for (const auto& c : metric_columns()) {
     if (c.in_table) shown.push_back(&c);
   }
-  constexpr std::size_t name_width = 34, column_width = 15;
+  constexpr std::size_t column_width = 15;
+  std::size_t name_width = 34;  // wider when an arm's name (and " - vanilla") needs it
+  for (const Arm& arm : arms) name_width = std::max(name_width, arm.name.size() + 12);
   std::string out;
   const auto cell = [&](std::string_view text) {
     // Padded to the column's width in bytes, as the table always was: an estimate's "±" is two bytes.

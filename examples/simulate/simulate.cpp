@@ -16,9 +16,11 @@
 
 #include <unistd.h>
 
-#include <metarm/sim.hpp>
-
 #include <fmt/core.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <metarm/sim.hpp>
 
 #include "command_line.hpp"
 #include "common/gnuplot.hpp"
@@ -30,14 +32,13 @@ namespace {
 
 using namespace simulate;
 
+// The arms as parse settled them (the vanilla baseline first); --eta and --adapted arrive here as specs too.
 std::vector<Arm> make_arms(const RunSettings& settings) {
-  std::vector<Arm> arms{{"vanilla", std::nan(""), Arm::Kind::vanilla}};
-  for (double eta : settings.etas) arms.push_back({"metarm eta " + number(eta), eta, Arm::Kind::metarm});
-  if (settings.adapted) {
-    for (double eta : settings.etas) {
-      arms.push_back({"metarm-adapted eta " + number(eta), eta, Arm::Kind::metarm_adapted});
-      arms.push_back({"vanilla-adapted eta " + number(eta), eta, Arm::Kind::vanilla_adapted});
-    }
+  using Kind = metarm::sim::ArmSpec::Kind;
+  std::vector<Arm> arms;
+  for (const metarm::sim::ArmSpec& spec : settings.arms) {
+    const bool has_eta = spec.kind == Kind::metarm || spec.kind == Kind::dot;
+    arms.push_back({spec.name, has_eta ? spec.eta : spec.adapt > 0.0 ? spec.adapt : std::nan(""), spec});
   }
   return arms;
 }
@@ -91,14 +92,7 @@ SeedResult read_seed_result(const std::vector<double>& in, std::size_t& at, std:
 // of threads or ranks or on which finishes first.
 ResultGrid run_all(const RunSettings& settings, const std::vector<Arm>& arms, const options::ProgramRanks& ranks) {
   std::vector<metarm::sim::RewardModelArm<metarm::ReLU>> recipes;
-  for (const Arm& arm : arms) {
-    switch (arm.kind) {
-      case Arm::Kind::vanilla: recipes.emplace_back(arm.name, metarm::Vanilla{}); break;
-      case Arm::Kind::metarm: recipes.emplace_back(arm.name, metarm::MetaRM(arm.eta)); break;
-      case Arm::Kind::metarm_adapted: recipes.emplace_back(arm.name, metarm::MetaRM(arm.eta), arm.eta); break;
-      case Arm::Kind::vanilla_adapted: recipes.emplace_back(arm.name, metarm::Vanilla{}, arm.eta); break;
-    }
-  }
+  for (const Arm& arm : arms) recipes.push_back(metarm::sim::make_arm<metarm::ReLU>(arm.spec));
   const std::size_t seeds = static_cast<std::size_t>(settings.seeds);
   ResultGrid grid(arms.size(), std::vector<SeedResult>(seeds));
   unsigned threads = settings.threads > 0 ? static_cast<unsigned>(settings.threads) : std::thread::hardware_concurrency();
@@ -161,6 +155,9 @@ int run(const RunSettings& settings, const options::ProgramRanks& ranks) {
              o.preference_pairs, o.meta_prompts, o.k,
              metarm::Mlp<metarm::ReLU, double>(o.context_dim + o.response_dim, o.rm_hidden).describe(),
              o.policy_steps, o.kl_weight, o.shared_policy ? "; one policy, driven by the vanilla reward model" : "");
+  std::vector<std::string> arm_names;
+  for (const Arm& arm : arms) arm_names.push_back(arm.name);
+  fmt::print("arms: {} (the first is the baseline of the paired differences)\n", fmt::join(arm_names, "; "));
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   const ResultGrid grid = run_all(settings, arms, ranks);

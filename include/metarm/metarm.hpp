@@ -79,6 +79,7 @@
 
 #include "metarm/strategy/batch_objectives.hpp"
 #include "metarm/strategy/dot_product_metarm.hpp"
+#include "metarm/strategy/joint_objective.hpp"
 #include "metarm/strategy/maml.hpp"
 #include "metarm/strategy/meta_gradient.hpp"
 #include "metarm/strategy/metarm.hpp"

@@ -11,9 +11,12 @@
 
 #include "metarm/metarm.hpp"
 
+#include "metarm/sim/arm_spec.hpp"
 #include "metarm/sim/evaluation.hpp"
 #include "metarm/sim/gaussian_policy.hpp"
 #include "metarm/sim/gold_reward.hpp"
+#include "metarm/sim/make_arm.hpp"
+#include "metarm/sim/objective_choice.hpp"
 #include "metarm/sim/options.hpp"
 #include "metarm/sim/policy_trainer.hpp"
 #include "metarm/sim/preference_labels.hpp"

@@ -6,6 +6,8 @@
 #       reproducible two runs with the same seed, on 1 and on 2 threads, and a run from the first one's
 #                   config.toml, write byte-identical CSV files
 #       usage       wrong usage exits with status 2 and a one-line reason; --help exits 0 and names every knob
+#       arms        several --arm specs: one row per arm, named as the specs say, the vanilla baseline added in
+#                   front, paired differences against it, and config.toml repeating the run
 cmake_minimum_required(VERSION 3.21)
 
 set(tiny --context-dim 3 --response-dim 3 --gold-hidden 4 --pairs 100 --meta-prompts 16 --k 3 --eval-prompts 40
@@ -159,6 +161,24 @@ elseif(MODE STREQUAL "usage")
       message(FATAL_ERROR "'${case}' should give a one-line reason on stderr, gave:\n${errors}")
     endif()
   endforeach()
+  # A wrong --arm names the spec and its bad part.
+  set(arm_cases "metarm:eta=x" "maml" "metarm:lamda=1" "dot:name=a|--arm|metarm:name=a" "vanilla:adapt=1|--adapted")
+  set(arm_reasons
+      "--arm metarm:eta=x: eta: \"x\" is not a number"
+      "--arm maml: unknown kind \"maml\" (valid: vanilla, metarm, dot, joint)"
+      "--arm metarm:lamda=1: metarm: unknown key \"lamda\" (valid: eta, order, inner_steps, loss, objective, adapt, name)"
+      "--arm metarm:name=a: arm name \"a\" given twice (also by dot:name=a)"
+      "--adapted adds arms per --eta, and --arm leaves --eta empty: give --eta, or write the arms with adapt= (e.g. --arm metarm:eta=3,adapt=3)")
+  foreach(case reason IN ZIP_LISTS arm_cases arm_reasons)
+    string(REPLACE "|" ";" case "${case}")
+    execute_process(COMMAND "${PROGRAM}" --arm ${case} --out "${WORK_DIR}/never"
+                    RESULT_VARIABLE status OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+    string(STRIP "${errors}" errors)
+    if(NOT status EQUAL 2 OR NOT errors STREQUAL "metarm-simulate: ${reason}")
+      message(FATAL_ERROR "'--arm ${case}' exited with ${status} and said\n${errors}\nexpected status 2 and\n"
+                          "metarm-simulate: ${reason}")
+    endif()
+  endforeach()
   if(EXISTS "${WORK_DIR}/never")
     message(FATAL_ERROR "wrong usage created the output directory")
   endif()
@@ -167,12 +187,54 @@ elseif(MODE STREQUAL "usage")
     message(FATAL_ERROR "--help exited with ${status}")
   endif()
   foreach(flag --context-dim --response-dim --gold-hidden --beta --sft-mean-scale --sft-std --pairs --meta-prompts --k
-               --eval-prompts --eta --adapted --rm-hidden --rm-lr --rm-epochs --rm-batch --meta-batch --rounds
+               --eval-prompts --arm --eta --adapted --rm-hidden --rm-lr --rm-epochs --rm-batch --meta-batch --rounds
                --policy-steps --policy-lr --policy-batch --kl --policy --seeds --first-seed --threads --out --plot --bins)
     if(NOT help MATCHES "${flag} ")
       message(FATAL_ERROR "--help does not describe ${flag}")
     endif()
   endforeach()
+elseif(MODE STREQUAL "arms")
+  # Without --eta, --arm alone picks the arms; plain vanilla (the baseline) is added in front.
+  string(REPLACE ";--eta;1;--adapted" "" tiny "${tiny}")
+  set(arms --arm metarm:eta=1,order=exact --arm "joint:lambda=0.5,name=joint half" --arm dot:eta=0.1
+           --arm metarm:eta=1,objective=variance,loss=smoothed --arm vanilla:adapt=1)
+  run_program("${WORK_DIR}/arms" --plot no ${arms})
+  set(dir "${WORK_DIR}/arms")
+  # 2 seeds x 6 arms x 2 rounds
+  check_csv("${dir}/rounds.csv" "strategy" 24)
+  file(READ "${dir}/rounds.csv" rounds_text)
+  foreach(arm "vanilla,nan" "metarm eta=1 order=exact,1" "joint half,nan" "dot eta=0.1,0.1"
+              "metarm eta=1 loss=smoothed objective=variance,1" "vanilla adapt=1,1")
+    if(NOT rounds_text MATCHES "\n1,${arm},1,")
+      message(FATAL_ERROR "rounds.csv has no round-1 row of seed 1 for '${arm}' (name, eta)")
+    endif()
+  endforeach()
+  string(REGEX MATCH "^[^\n]*\n1,([^,]*)," first_row "${rounds_text}")
+  if(NOT CMAKE_MATCH_1 STREQUAL "vanilla")
+    message(FATAL_ERROR "the first arm is '${CMAKE_MATCH_1}', not the vanilla baseline")
+  endif()
+  file(READ "${dir}/summary.csv" summary_text)
+  if(NOT summary_text MATCHES "joint half - vanilla,paired_difference,all,shifted_accuracy,2,")
+    message(FATAL_ERROR "summary.csv lacks the paired difference of the named joint arm")
+  endif()
+  if(NOT last_output MATCHES "arms: vanilla; metarm eta=1 order=exact; joint half; dot eta=0.1;")
+    message(FATAL_ERROR "stdout does not list the arms in order:\n${last_output}")
+  endif()
+  file(STRINGS "${dir}/config.toml" settings)
+  if(NOT "eta=\"\"" IN_LIST settings)
+    message(FATAL_ERROR "config.toml should leave --eta empty when --arm picks the arms")
+  endif()
+  file(REMOVE_RECURSE "${WORK_DIR}/arms-again")
+  execute_process(COMMAND "${PROGRAM}" --config "${dir}/config.toml" --out "${WORK_DIR}/arms-again"
+                  RESULT_VARIABLE status OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "metarm-simulate --config exited with ${status}\n${output}${errors}")
+  endif()
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${dir}/rounds.csv" "${WORK_DIR}/arms-again/rounds.csv"
+                  RESULT_VARIABLE different)
+  if(different)
+    message(FATAL_ERROR "rounds.csv differs between a run with --arm and its repetition from config.toml")
+  endif()
 else()
   message(FATAL_ERROR "unknown MODE '${MODE}'")
 endif()

@@ -5,8 +5,9 @@
 /// side by side in one loop. Every arm trains the same model from the same initialisation, with the same
 /// optimiser, budget and data order; only the strategy differs.
 ///
-/// An arm may also score with adapted parameters theta + eta * grad J(theta; the round's whole meta set)
-/// instead of the trained theta. First-order MetaRM minimises the preference loss at exactly that point
+/// An arm may also name its preference loss and meta objective (Bradley-Terry and J unless it says otherwise),
+/// and may score with adapted parameters theta + eta * grad J(theta; the round's whole meta set) instead of the
+/// trained theta, J being the arm's meta objective. First-order MetaRM minimises the preference loss at exactly that point
 /// (docs/math.md, "What the update does to J at theta"), so this asks whether the adapted point, rather than
 /// theta, is the reward model MetaRM learns.
 #pragma once
@@ -24,6 +25,7 @@
 #include "metarm/backend/cpu.hpp"
 #include "metarm/data/batch.hpp"
 #include "metarm/data/meta_set.hpp"
+#include "metarm/loss/bradley_terry.hpp"
 #include "metarm/loss/difference_objective.hpp"
 #include "metarm/strategy/batch_objectives.hpp"
 #include "metarm/data/preference_set.hpp"
@@ -71,17 +73,18 @@ struct TrainingTally {
   double mean(double total) const { return steps > 0 ? total / static_cast<double>(steps) : std::nan(""); }
 };
 
-// J of `params` on the whole meta set; with `gradient` non-empty, also its gradient (overwritten).
-template <class Model>
+// The meta objective of `params` on the whole meta set; with `gradient` non-empty, also its gradient
+// (overwritten).
+template <class Model, class Objective = DifferenceObjective>
 double whole_set_objective(const Model& model, std::span<const double> params, const MetaSet<double>& meta,
-                           std::span<double> gradient) {
+                           std::span<double> gradient, const Objective& objective = {}) {
   cpu::context ctx;
   auto workspace = model.template make_workspace<cpu>(meta.responses());
   cpu::buffer<double> d_rewards(meta.responses());
   const MetaBatch<double> batch{{meta.features().data(), meta.dim(), meta.responses(), meta.dim()},
                                 {meta.offsets().data(), meta.prompts() + 1}};
   return difference_objective_and_gradient<cpu>(
-      ctx, model, DifferenceObjective{}, VectorView<const double>{params.data(), static_cast<index_t>(params.size())},
+      ctx, model, objective, VectorView<const double>{params.data(), static_cast<index_t>(params.size())},
       batch, workspace, d_rewards.view(), VectorView<double>{gradient.data(), static_cast<index_t>(gradient.size())});
 }
 
@@ -99,17 +102,29 @@ class RewardModelArm {
   /// adapt_eta > 0 scores with theta + adapt_eta * grad J(theta; whole meta set) instead of theta.
   template <class Strategy>
   RewardModelArm(std::string name, Strategy strategy, double adapt_eta = 0.0)
+      : RewardModelArm(std::move(name), std::move(strategy), adapt_eta, BradleyTerryLoss{}, DifferenceObjective{}) {}
+
+  /// An arm that trains with `strategy` on the preference loss `loss` and the meta objective `meta_objective`.
+  ///
+  /// adapt_eta > 0 scores with theta + adapt_eta * grad J(theta; whole meta set), J being `meta_objective`.
+  /// The meta set's J the arm reports (TrainedRewardModel::meta_objective) is the difference objective
+  /// whatever the arm's meta objective, so that arms compare on one scale.
+  template <class Strategy, class Loss, class MetaObjective>
+  RewardModelArm(std::string name, Strategy strategy, double adapt_eta, Loss loss, MetaObjective meta_objective)
       : name_(std::move(name)),
         adapt_eta_(adapt_eta),
-        train_([strategy = std::move(strategy), adapt_eta](const model_type& model, const RewardModelTraining& t) {
-          MetaLearner learner(model, strategy, Adam{.learning_rate = t.learning_rate}, LearnerOptions{.seed = t.init_seed});
+        train_([strategy = std::move(strategy), adapt_eta, loss = std::move(loss),
+                meta_objective = std::move(meta_objective)](const model_type& model, const RewardModelTraining& t) {
+          MetaLearner<model_type, Strategy, Adam, cpu, MatrixView<const double>, Loss, MetaObjective> learner(
+              model, strategy, Adam{.learning_rate = t.learning_rate}, LearnerOptions{.seed = t.init_seed}, loss,
+              meta_objective);
           detail::TrainingTally tally;
           learner.fit(*t.pairs, t.meta, t.fit, tally);
           TrainedRewardModel out{learner.parameters(), tally.mean(tally.loss), tally.mean(tally.objective),
                                  tally.mean(tally.ascent)};
           if (adapt_eta > 0.0) {
             std::vector<double> gradient(out.parameters.size());
-            detail::whole_set_objective(model, out.parameters, *t.meta, gradient);
+            detail::whole_set_objective(model, out.parameters, *t.meta, gradient, meta_objective);
             for (std::size_t i = 0; i < gradient.size(); ++i) out.parameters[i] += adapt_eta * gradient[i];
           }
           out.meta_objective = detail::whole_set_objective(model, out.parameters, *t.meta, {});
