@@ -21,6 +21,8 @@
 #include <system_error>
 #include <vector>
 
+#include <fmt/core.h>
+
 namespace metarm::sim {
 
 /// A spec that does not parse; what() is one line naming the bad part.
@@ -78,8 +80,8 @@ inline double spec_number(std::string_view key, std::string_view text, double lo
   if (text.empty() || ec != std::errc{} || ptr != end) {
     throw ArmSpecError(std::string(key) + ": " + quoted(text) + " is not a number");
   }
-  if (!std::isfinite(value)) throw ArmSpecError(std::string(key) + ": " + quoted(text) + " is not a finite number");
-  if (value < low) throw ArmSpecError(std::string(key) + ": must be >= " + std::to_string(static_cast<int>(low)) + ", got " + std::string(text));
+  if (!std::isfinite(value)) throw ArmSpecError(fmt::format("{}: {} is not a finite number", key, quoted(text)));
+  if (value < low) throw ArmSpecError(fmt::format("{}: must be >= {}, got {}", key, static_cast<int>(low), text));
   return value;
 }
 
@@ -88,12 +90,10 @@ inline int spec_integer(std::string_view key, std::string_view text, int low, in
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc{} || ptr != end) {
-    throw ArmSpecError(std::string(key) + ": " + quoted(text) + " is not an integer in [" + std::to_string(low) + ", " +
-                       std::to_string(high) + "]");
+    throw ArmSpecError(fmt::format("{}: {} is not an integer in [{}, {}]", key, quoted(text), low, high));
   }
   if (value < low || value > high) {
-    throw ArmSpecError(std::string(key) + ": must be in [" + std::to_string(low) + ", " + std::to_string(high) +
-                       "], got " + std::string(text));
+    throw ArmSpecError(fmt::format("{}: must be in [{}, {}], got {}", key, low, high, text));
   }
   return value;
 }

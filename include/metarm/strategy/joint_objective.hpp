@@ -39,7 +39,7 @@ class JointObjective {
   /// The strategy with `options`; throws when lambda is negative or not finite.
   explicit JointObjective(Options options) : options_(options) {
     METARM_REQUIRE(std::isfinite(options_.lambda) && options_.lambda >= 0.0, "JointObjective",
-                   "argument 'lambda' must be finite and >= 0, got " + std::to_string(options_.lambda));
+                   "argument 'lambda' must be finite and >= 0, got {:f}", options_.lambda);
   }
 
   /// The settings.
