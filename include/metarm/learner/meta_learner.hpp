@@ -568,13 +568,11 @@ class MetaLearner {
 // The members that run the model, the strategy and the optimiser are defined outside the class body, so that
 // an `extern template` declaration of a learner (metarm/learner/precompiled.hpp) keeps a program from compiling
 // them: members defined inside the body are inline, and compilers instantiate those even then.
-#define METARM_DETAIL_LEARNER_TEMPLATE \
-  template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
-#define METARM_DETAIL_LEARNER MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>
 
-METARM_DETAIL_LEARNER_TEMPLATE
-METARM_DETAIL_LEARNER::MetaLearner(Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options,
-                                   Loss loss, MetaObjective meta_objective, typename Backend::context ctx)
+template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>::MetaLearner(
+    Model model, Strategy strategy, Optimizer optimizer, LearnerOptions options, Loss loss,
+    MetaObjective meta_objective, typename Backend::context ctx)
     : strategy_(std::move(strategy)),
       options_(options),
       step_(std::move(model), std::move(optimizer), options.step, std::move(ctx), std::move(loss),
@@ -585,8 +583,9 @@ METARM_DETAIL_LEARNER::MetaLearner(Model model, Strategy strategy, Optimizer opt
   set_parameters(host);
 }
 
-METARM_DETAIL_LEARNER_TEMPLATE
-StepStats METARM_DETAIL_LEARNER::step(const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
+template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+StepStats MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>::step(
+    const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
   StepStats stats;
   StatisticsReading reading;
   try {
@@ -599,8 +598,9 @@ StepStats METARM_DETAIL_LEARNER::step(const PreferenceBatch<T, Input>& pairs, co
   return stats;
 }
 
-METARM_DETAIL_LEARNER_TEMPLATE
-auto METARM_DETAIL_LEARNER::score(std::span<const T> features, index_t count) -> std::vector<T> {
+template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+auto MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>::score(
+    std::span<const T> features, index_t count) -> std::vector<T> {
   const index_t dim = step_.model().input_dim();
   METARM_REQUIRE(static_cast<index_t>(features.size()) == dim * count, "MetaLearner::score",
                  "argument 'features' has {} values, expected {} x {}", features.size(), dim, count);
@@ -619,8 +619,9 @@ auto METARM_DETAIL_LEARNER::score(std::span<const T> features, index_t count) ->
   return rewards;
 }
 
-METARM_DETAIL_LEARNER_TEMPLATE
-auto METARM_DETAIL_LEARNER::score(const SparseColumns<T>& features) -> std::vector<T> {
+template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+auto MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>::score(
+    const SparseColumns<T>& features) -> std::vector<T> {
   static_assert(Backend::host_accessible, "metarm: sparse features are scored on host-accessible backends (cpu)");
   METARM_REQUIRE(features.rows() == step_.model().input_dim(), "MetaLearner::score",
                  "argument 'features' has {} features per column, the model expects {}", features.rows(),
@@ -636,9 +637,9 @@ auto METARM_DETAIL_LEARNER::score(const SparseColumns<T>& features) -> std::vect
   return rewards;
 }
 
-METARM_DETAIL_LEARNER_TEMPLATE
-Metrics METARM_DETAIL_LEARNER::evaluate(const preference_set_type& pairs, const meta_set_type* meta,
-                                        std::string_view prefix) {
+template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+Metrics MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>::evaluate(
+    const preference_set_type& pairs, const meta_set_type* meta, std::string_view prefix) {
   METARM_REQUIRE(!pairs.empty(), "MetaLearner::evaluate", "argument 'pairs' is empty");
   check_dim(pairs.dim(), "MetaLearner::evaluate", "pairs");
   const auto chosen = score_columns(pairs.chosen_features(), pairs.size());
@@ -662,9 +663,9 @@ Metrics METARM_DETAIL_LEARNER::evaluate(const preference_set_type& pairs, const 
   return out;
 }
 
-METARM_DETAIL_LEARNER_TEMPLATE
-StepStats METARM_DETAIL_LEARNER::run_step(const PreferenceBatch<T, Input>& pairs,
-                                          const MetaBatch<T, Input>& meta) {
+template <class Model, class Strategy, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+StepStats MetaLearner<Model, Strategy, Optimizer, Backend, Input, Loss, MetaObjective>::run_step(
+    const PreferenceBatch<T, Input>& pairs, const MetaBatch<T, Input>& meta) {
   detail::make_current(step_.backend_context());  // scratch vectors and workspaces may grow below
   validate_batch(pairs, step_.model().input_dim(), "MetaLearner::step");
   if constexpr (strategy_uses_meta_batch<Strategy>()) {
@@ -681,9 +682,6 @@ StepStats METARM_DETAIL_LEARNER::run_step(const PreferenceBatch<T, Input>& pairs
   stats.rewards_rejected = batch.rejected;
   return stats;
 }
-
-#undef METARM_DETAIL_LEARNER
-#undef METARM_DETAIL_LEARNER_TEMPLATE
 
 /// A learner whose first layer reads sparse features (SparsePreferenceSet, SparseMetaSet), for example hashed
 /// text features of 2^18 dimensions that are never densified.

@@ -537,13 +537,11 @@ class StepContext {
 
 // The members that run the model, the objectives and the optimiser are defined outside the class body, so that
 // an `extern template` declaration (metarm/learner/precompiled.hpp) keeps a program from compiling them.
-#define METARM_DETAIL_STEP_CONTEXT_TEMPLATE \
-  template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
-#define METARM_DETAIL_STEP_CONTEXT StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-METARM_DETAIL_STEP_CONTEXT::StepContext(Model model, Optimizer optimizer, StepOptions options,
-                                        typename Backend::context ctx, Loss loss, MetaObjective meta_objective)
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::StepContext(
+    Model model, Optimizer optimizer, StepOptions options, typename Backend::context ctx, Loss loss,
+    MetaObjective meta_objective)
     : model_(std::move(model)),
       options_(std::move(options)),
       ctx_(detail::made_current(ctx)),
@@ -552,25 +550,25 @@ METARM_DETAIL_STEP_CONTEXT::StepContext(Model model, Optimizer optimizer, StepOp
       meta_(model_, std::move(meta_objective)),
       scratch_(model_.layout().size()) {}
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-auto METARM_DETAIL_STEP_CONTEXT::preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
-                                                      const PreferenceBatch<T, Input>& batch) -> T {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+auto StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::preference_loss_and_gradient(
+    VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) -> T {
   const T value = rank_preference_loss_and_gradient(at, grad, batch);
   average_over_ranks(grad);
   return average_over_ranks(value);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-auto METARM_DETAIL_STEP_CONTEXT::meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad) -> T {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+auto StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::meta_objective_and_gradient(
+    VectorView<const T> at, VectorView<T> grad) -> T {
   const T value = rank_meta_objective_and_gradient(at, grad);
   average_over_ranks(grad);
   return average_over_ranks(value);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::record_preference_loss_and_gradient(VectorView<const T> at, VectorView<T> grad,
-                                                              const PreferenceBatch<T, Input>& batch,
-                                                              Statistic into) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::record_preference_loss_and_gradient(
+    VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch, Statistic into) {
   check_point(at, grad, "record_preference_loss_and_gradient");
   check_value_statistic(into, "record_preference_loss_and_gradient");
   preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
@@ -579,9 +577,9 @@ void METARM_DETAIL_STEP_CONTEXT::record_preference_loss_and_gradient(VectorView<
   average_over_ranks(grad);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::record_meta_objective_and_gradient(VectorView<const T> at, VectorView<T> grad,
-                                                             Statistic into) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::record_meta_objective_and_gradient(
+    VectorView<const T> at, VectorView<T> grad, Statistic into) {
   check_point(at, grad, "record_meta_objective_and_gradient");
   check_value_statistic(into, "record_meta_objective_and_gradient");
   METARM_REQUIRE(has_meta_batch(), "StepContext::record_meta_objective_and_gradient",
@@ -591,9 +589,9 @@ void METARM_DETAIL_STEP_CONTEXT::record_meta_objective_and_gradient(VectorView<c
   average_over_ranks(grad);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::preference_gradient(VectorView<const T> at, VectorView<T> grad,
-                                              const PreferenceBatch<T, Input>& batch) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::preference_gradient(
+    VectorView<const T> at, VectorView<T> grad, const PreferenceBatch<T, Input>& batch) {
   check_point(at, grad, "preference_gradient");
   preference_.record_value_and_gradient(ctx_, model_, at, batch.features, batch.margins, key_of(batch), grad,
                                         statistics_.discard_slot());
@@ -601,8 +599,9 @@ void METARM_DETAIL_STEP_CONTEXT::preference_gradient(VectorView<const T> at, Vec
   average_over_ranks(grad);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::meta_objective_gradient(VectorView<const T> at, VectorView<T> grad) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::meta_objective_gradient(
+    VectorView<const T> at, VectorView<T> grad) {
   check_point(at, grad, "meta_objective_gradient");
   METARM_REQUIRE(has_meta_batch(), "StepContext::meta_objective_gradient",
                  "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
@@ -611,9 +610,10 @@ void METARM_DETAIL_STEP_CONTEXT::meta_objective_gradient(VectorView<const T> at,
   average_over_ranks(grad);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::preference_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
-                                         const PreferenceBatch<T, Input>& batch, HvpOptions options) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::preference_hvp(
+    VectorView<const T> at, VectorView<const T> v, VectorView<T> out, const PreferenceBatch<T, Input>& batch,
+    HvpOptions options) {
   check_hvp(at, v, out, options, "preference_hvp");
   preference_.hvp(
       ctx_, model_, at, batch.features, batch.margins, key_of(batch), v, out, options,
@@ -622,9 +622,9 @@ void METARM_DETAIL_STEP_CONTEXT::preference_hvp(VectorView<const T> at, VectorVi
   average_over_ranks(out);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::meta_hvp(VectorView<const T> at, VectorView<const T> v, VectorView<T> out,
-                                          HvpOptions options) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::meta_hvp(
+    VectorView<const T> at, VectorView<const T> v, VectorView<T> out, HvpOptions options) {
   METARM_REQUIRE(has_meta_batch(), "StepContext::meta_hvp",
                  "this step has no meta batch; give fit() a meta set (or step() a meta batch)");
   check_hvp(at, v, out, options, "meta_hvp");
@@ -635,24 +635,24 @@ void METARM_DETAIL_STEP_CONTEXT::meta_hvp(VectorView<const T> at, VectorView<con
   average_over_ranks(out);
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-double METARM_DETAIL_STEP_CONTEXT::apply_update(VectorView<T> grad) { return state_.apply_update(ctx_, grad); }
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+double StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::apply_update(VectorView<T> grad) {
+  return state_.apply_update(ctx_, grad);
+}
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::apply_update(VectorView<T> grad, Statistic into) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::apply_update(VectorView<T> grad,
+                                                                                  Statistic into) {
   METARM_REQUIRE(is_norm(into), "StepContext::apply_update",
                  "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '{}'",
                  statistic_name(into));
   state_.apply_update(ctx_, grad, statistics_.slot(into));
 }
 
-METARM_DETAIL_STEP_CONTEXT_TEMPLATE
-void METARM_DETAIL_STEP_CONTEXT::reserve(index_t columns) {
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::reserve(index_t columns) {
   preference_.reserve(model_, columns);
   meta_.reserve(model_, columns);
 }
-
-#undef METARM_DETAIL_STEP_CONTEXT
-#undef METARM_DETAIL_STEP_CONTEXT_TEMPLATE
 
 }  // namespace metarm
