@@ -2,7 +2,7 @@
 /// \file
 /// What the `fmt::formatter` specialisations of the library's types share: the format spec of a type whose
 /// values are numbers, checked as a double's spec and applied to each value (`fmt::print("{:.4f}", metrics)`),
-/// and the copy of a formatted text to a formatter's output.
+/// the "{name: value, ...}" text of named numbers, and the copy of a formatted text to a formatter's output.
 ///
 /// The library formats with fmt::format and fmt::print only, never fmt::format_to: with fmt 9 the function
 /// that format_to calls in the compiled libfmt is mangled differently by g++ (which builds Debian's libfmt)
@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -56,6 +57,24 @@ class NumberSpec {
   char spec_[max_size]{};
   std::size_t size_ = 0;
 };
+
+/// "{name: value, ...}" of (name, value) pairs in their order, each value with `spec`; with `skip_nan`, NaN
+/// values (quantities not measured) are left out. "{}" when none is written.
+template <class Fields>
+std::string braced_fields(const Fields& fields, const NumberSpec& spec, bool skip_nan) {
+  std::string text = "{";
+  const char* separator = "";
+  for (const auto& [name, value] : fields) {
+    if (skip_nan && std::isnan(value)) continue;
+    text += separator;
+    text += name;
+    text += ": ";
+    text += spec.format_number(value);
+    separator = ", ";
+  }
+  text += '}';
+  return text;
+}
 
 /// Copies `text` to a formatter's output and returns the position after it.
 template <class Out>

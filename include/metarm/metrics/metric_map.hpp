@@ -83,17 +83,7 @@ struct formatter<metarm::Metrics> {
   /// Writes the text.
   template <class FormatContext>
   auto format(const metarm::Metrics& metrics, FormatContext& ctx) const {
-    std::string text = "{";
-    const char* separator = "";
-    for (const auto& [name, value] : metrics.items()) {
-      text += separator;
-      text += name;
-      text += ": ";
-      text += spec.format_number(value);
-      separator = ", ";
-    }
-    text += '}';
-    return metarm::detail::write_text(ctx.out(), text);
+    return metarm::detail::write_text(ctx.out(), metarm::detail::braced_fields(metrics.items(), spec, false));
   }
 };
 

@@ -4,7 +4,6 @@
 /// the measured ones: `fmt::print("{:.3g}", stats)` prints "{loss: 0.693, learning_rate: 0.001, accuracy: 0.5}".
 #pragma once
 
-#include <cmath>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -121,18 +120,7 @@ struct formatter<metarm::StepStats> {
         {"rewards_chosen", s.rewards_chosen},
         {"rewards_rejected", s.rewards_rejected},
     };
-    std::string text = "{";
-    const char* separator = "";
-    for (const auto& [name, value] : fields) {
-      if (std::isnan(value)) continue;
-      text += separator;
-      text += name;
-      text += ": ";
-      text += spec.format_number(value);
-      separator = ", ";
-    }
-    text += '}';
-    return metarm::detail::write_text(ctx.out(), text);
+    return metarm::detail::write_text(ctx.out(), metarm::detail::braced_fields(fields, spec, true));
   }
 };
 
