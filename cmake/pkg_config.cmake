@@ -36,7 +36,7 @@ elseif(CMAKE_CXX_COMPILER_ID MATCHES "^(GNU|Clang)$")
   list(APPEND metarm_pc_cflags "-fopenmp-simd" "-DMETARM_OPENMP_SIMD")
 endif()
 if(METARM_WITH_BLAS)
-  list(APPEND metarm_pc_cflags "-DEIGEN_USE_BLAS")
+  list(APPEND metarm_pc_cflags "-DMETARM_BLAS")
   if(BLA_VENDOR STREQUAL "OpenBLAS")
     list(APPEND metarm_pc_cflags "-DMETARM_BLAS_OPENBLAS")
     # By name, not by the path CMake found: the path is the build machine's (its multiarch directory).

@@ -21,12 +21,6 @@
 #include <omp.h>
 #endif
 
-#if defined(EIGEN_USE_BLAS) && defined(METARM_BLAS_OPENBLAS)
-// OpenBLAS's own description of itself, and the kernels its run-time dispatch chose for this CPU.
-extern "C" char* openblas_get_config(void);
-extern "C" char* openblas_get_corename(void);
-#endif
-
 // The elementwise loops are compiled twice, for AVX2 and for the build's own target, and the CPU picks its
 // version when the program starts (GCC's target_clones, through an ifunc), so that a program built without
 // -march still runs them eight floats wide. AVX2 without FMA computes each element bit for bit as the
@@ -44,6 +38,7 @@ extern "C" char* openblas_get_corename(void);
 #define METARM_VECTOR_CLONES
 #endif
 
+#include "metarm/backend/blas.hpp"
 #include "metarm/backend/host.hpp"
 #include "metarm/backend/sparse_view.hpp"
 #include "metarm/backend/transpose.hpp"
@@ -338,14 +333,14 @@ struct cpu {
 
   /// Names the kernels that run the matrix products, for `metarm version` and benchmark logs.
   ///
-  /// Which kernels run the matrix products, and for which instruction set: the BLAS Eigen hands them to
-  /// (EIGEN_USE_BLAS, the default when OpenBLAS is installed), or Eigen's own, compiled for the instruction sets
+  /// Which kernels run the matrix products, and for which instruction set: the BLAS the build links
+  /// (METARM_BLAS, the default when OpenBLAS is installed), or Eigen's own, compiled for the instruction sets
   /// this translation unit targets.
   static std::string product_kernels() {
-#if defined(EIGEN_USE_BLAS) && defined(METARM_BLAS_OPENBLAS)
+#if defined(METARM_DETAIL_BLAS_PRODUCTS) && defined(METARM_BLAS_OPENBLAS)
     return std::string(openblas_get_config()) + ", running its " + openblas_get_corename() + " kernels";
-#elif defined(EIGEN_USE_BLAS)
-    return "an external BLAS (EIGEN_USE_BLAS)";
+#elif defined(METARM_DETAIL_BLAS_PRODUCTS)
+    return "an external BLAS (METARM_BLAS)";
 #else
     return fmt::format("Eigen {}.{}.{} kernels for {}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
                        Eigen::SimdInstructionSetsInUse());
@@ -604,19 +599,30 @@ struct cpu {
     product(trans_a, trans_b, alpha, a, b, beta, c);
   }
 
-  // C = alpha * op(A) * op(B) + beta * C on one thread, in two Eigen product expressions per transpose pair
-  // (scaled and unscaled); gemm's thread split hands it views rather than Eigen blocks. Each distinct
-  // expression instantiates Eigen's whole product machinery (its lazy, matrix-vector and blocked kernels),
-  // which is most of the compile time of a program that trains.
+  // C = alpha * op(A) * op(B) + beta * C on one thread, by the BLAS or by Eigen's kernels; gemm's thread split
+  // hands it views rather than Eigen blocks.
   template <class T>
   static void product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
                       MatrixView<T> c) {
-#if defined(EIGEN_USE_BLAS)
+#if defined(METARM_DETAIL_BLAS_PRODUCTS)
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       blas_product(trans_a, trans_b, alpha, a, b, beta, c);
-      return;
+    } else {
+      eigen_product(trans_a, trans_b, alpha, a, b, beta, c);
     }
+#else
+    eigen_product(trans_a, trans_b, alpha, a, b, beta, c);
 #endif
+  }
+
+  // Eigen's own kernels: every distinct product expression instantiates Eigen's whole product machinery, so a
+  // build with a BLAS instantiates this only for the scalars the BLAS lacks.
+  template <class T>
+  static void eigen_product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b,
+                            T beta, MatrixView<T> c) {
+    // Two Eigen product expressions per transpose pair (scaled and unscaled). Each distinct expression
+    // instantiates Eigen's whole product machinery (its lazy, matrix-vector and blocked kernels), which is
+    // most of the compile time of a program that trains without a BLAS.
     auto C = map(c);
     if (beta == T(0)) {
       C.setZero();
@@ -646,7 +652,7 @@ struct cpu {
     }
   }
 
-#if defined(EIGEN_USE_BLAS)
+#if defined(METARM_DETAIL_BLAS_PRODUCTS)
   // The BLAS's own gemm (or gemv, where C is one row or one column), called directly rather than through
   // Eigen's product expressions, which would end in the same call: a program then compiles none of Eigen's
   // product templates for float and double (benchmarks/README.md, "Compile time").
