@@ -37,7 +37,9 @@ execute_process(COMMAND ${NM} --defined-only -C ${OBJECT} OUTPUT_VARIABLE symbol
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "${NM} could not read ${OBJECT}")
 endif()
-set(training_code "[^\n]*metarm::(MetaLearner<[^\n]*, metarm::(Vanilla|MetaRM|DotProductMetaRM), [^\n]*::(run_step|step|evaluate|score|fit<>)|StepContext<[^\n]*::(preference_loss_and_gradient|meta_objective_and_gradient|preference_hvp|apply_update))\\([^\n]*")
+# The strategy's part of the listed learners, and for every learner of these models and optimisers (those of the
+# program's own strategy too) the core: the fit loop, evaluation and scoring.
+set(training_code "[^\n]*metarm::(MetaLearner<[^\n]*, metarm::(Vanilla|MetaRM|DotProductMetaRM), [^\n]*::(run_step|step)|LearnerCore<[^\n]*::(evaluate|score|fit_loop<>)|StepContext<[^\n]*::(preference_loss_and_gradient|meta_objective_and_gradient|preference_hvp|apply_update))\\([^\n]*")
 string(REGEX MATCHALL "${training_code}" compiled "${symbols}")
 if(compiled)
   message(FATAL_ERROR "the precompiled program compiled learner code itself:\n${compiled}")

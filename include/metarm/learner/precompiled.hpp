@@ -8,13 +8,16 @@
 /// takes the objectives, Hessian-vector products and updates of its step context from the library. Any other
 /// learner is compiled from the headers as before.
 ///
-/// Only the members defined outside MetaLearner's class body, and `fit` without callbacks, are taken from the
-/// library; a fit with callbacks compiles its loop in the program and still calls the library for each step.
+/// Only the members defined outside the class bodies of MetaLearner and LearnerCore, and the fit loop without
+/// callbacks, are taken from the library; a fit with callbacks compiles its loop in the program and still calls
+/// the library for each step. A learner of a program's own strategy over one of these models and optimisers
+/// takes its fit loop, evaluation and scoring (LearnerCore) from the library and compiles only its strategy.
 /// The library and the program must see the same configuration (BLAS, OpenMP, METARM_NO_VECTOR_CLONES): the
 /// CMake target carries the library's definitions to its users.
 #pragma once
 
 #include "metarm/backend/cpu.hpp"
+#include "metarm/learner/learner_core.hpp"
 #include "metarm/learner/meta_learner.hpp"
 #include "metarm/model/mlp.hpp"
 #include "metarm/optim/adam.hpp"
@@ -39,22 +42,32 @@
   ::metarm::MetaLearner<::metarm::Mlp<::metarm::ReLU, scalar>, ::metarm::strategy, ::metarm::optimizer, ::metarm::cpu>
 
 /// `extern template` (prefix `extern`) or an explicit instantiation (empty prefix) of one learner: the class,
-/// whose members defined outside its body are the training and evaluation code, and `fit` without callbacks.
-#define METARM_DETAIL_INSTANTIATE_LEARNER(prefix, scalar, strategy, optimizer)                                   \
-  prefix template class METARM_PRECOMPILED_LEARNER_TYPE(scalar, strategy, optimizer);                            \
-  prefix template ::metarm::FitResult(METARM_PRECOMPILED_LEARNER_TYPE(scalar, strategy, optimizer)::fit<>(       \
-      const METARM_PRECOMPILED_LEARNER_TYPE(scalar, strategy, optimizer)::preference_set_type&,                  \
-      const METARM_PRECOMPILED_LEARNER_TYPE(scalar, strategy, optimizer)::meta_set_type*,                        \
-      const METARM_PRECOMPILED_LEARNER_TYPE(scalar, strategy, optimizer)::fit_options_type&));
+/// whose members defined outside its body run the strategy.
+#define METARM_DETAIL_INSTANTIATE_LEARNER(prefix, scalar, strategy, optimizer) \
+  prefix template class METARM_PRECOMPILED_LEARNER_TYPE(scalar, strategy, optimizer);
 
 /// The step context of the learners of one scalar and optimiser, which user strategies receive too.
 #define METARM_PRECOMPILED_STEP_CONTEXT_TYPE(scalar, optimizer) \
   ::metarm::StepContext<::metarm::Mlp<::metarm::ReLU, scalar>, ::metarm::optimizer, ::metarm::cpu>
 
-/// `extern template` (prefix `extern`) or an explicit instantiation (empty prefix) of one step context; the
-/// strategy argument is there to fit METARM_PRECOMPILED_OPTIMIZERS and is not used.
-#define METARM_DETAIL_INSTANTIATE_STEP_CONTEXT(prefix, scalar, strategy, optimizer) \
-  prefix template class METARM_PRECOMPILED_STEP_CONTEXT_TYPE(scalar, optimizer);
+/// The learner core of the learners of one scalar and optimiser, whatever their strategy.
+#define METARM_PRECOMPILED_LEARNER_CORE_TYPE(scalar, optimizer)                                              \
+  ::metarm::LearnerCore<::metarm::Mlp<::metarm::ReLU, scalar>, ::metarm::optimizer, ::metarm::cpu,         \
+                        ::metarm::MatrixView<const scalar>, ::metarm::BradleyTerryLoss,                      \
+                        ::metarm::DifferenceObjective>
+
+/// `extern template` (prefix `extern`) or an explicit instantiation (empty prefix) of what the learners of one
+/// scalar and optimiser share, whatever their strategy, a strategy of the program's own included: the step
+/// context, and the learner core with its fit loop without callbacks (the fit loop, evaluation and scoring).
+/// The strategy argument is there to fit METARM_PRECOMPILED_OPTIMIZERS and is not used.
+#define METARM_DETAIL_INSTANTIATE_STEP_CONTEXT(prefix, scalar, strategy, optimizer)                        \
+  prefix template class METARM_PRECOMPILED_STEP_CONTEXT_TYPE(scalar, optimizer);                           \
+  prefix template class METARM_PRECOMPILED_LEARNER_CORE_TYPE(scalar, optimizer);                           \
+  prefix template ::metarm::FitResult(METARM_PRECOMPILED_LEARNER_CORE_TYPE(scalar, optimizer)::fit_loop<>( \
+      METARM_PRECOMPILED_LEARNER_CORE_TYPE(scalar, optimizer)::StepFunction, bool, std::string_view,       \
+      const METARM_PRECOMPILED_LEARNER_CORE_TYPE(scalar, optimizer)::preference_set_type&,                 \
+      const METARM_PRECOMPILED_LEARNER_CORE_TYPE(scalar, optimizer)::meta_set_type*,                       \
+      const METARM_PRECOMPILED_LEARNER_CORE_TYPE(scalar, optimizer)::fit_options_type&));
 
 #if defined(METARM_PRECOMPILED) && !defined(METARM_BUILDING_PRECOMPILED) && !defined(__CUDACC__)
 #define METARM_DETAIL_DECLARE_LEARNER(scalar, strategy, optimizer) \
