@@ -37,7 +37,13 @@ struct ActivationBackward {
   const T* a;
   const T* da;
   T* dz;
-  METARM_HOST_DEVICE void operator()(index_t i) const { dz[i] = da[i] * A::derivative(z[i], a[i]); }
+  // The derivative is taken before da is read: in the other order GCC 12 turns ReLU's `da * (z > 0 ? 1 : 0)`
+  // into a branch around `da * 0` and leaves the loop scalar (a mispredicted branch per element); in this
+  // order it vectorises. The product is the same either way.
+  METARM_HOST_DEVICE void operator()(index_t i) const {
+    const T first = A::derivative(z[i], a[i]);
+    dz[i] = da[i] * first;
+  }
 };
 
 // a_t = f'(z) z_t

@@ -111,18 +111,17 @@ class MetaRM {
     auto hv = s.scratch("hessian-vector product");
     // theta_0 = theta, ..., theta_{K-1}: where the backward sweep takes H_J.
     auto point = [&](int i) { return i == 0 ? s.params() : s.scratch("inner point", static_cast<std::size_t>(i)); };
-    s.copy(s.params(), adapted);
     for (int i = 0; i < options_.inner_steps; ++i) {
-      if (i > 0) {
-        s.copy(adapted, point(i));  // theta_i, where the backward sweep takes H_J
-      }
       if (i == 0) {
-        s.record_meta_objective_and_gradient(adapted, grad, Statistic::objective);
+        // The first ascent step starts from the parameters themselves and writes theta_1 in one pass.
+        s.record_meta_objective_and_gradient(s.params(), grad, Statistic::objective);
         s.record_norm(as_const(grad), Statistic::ascent_norm);
+        s.add_scaled(s.params(), eta, grad, adapted);  // theta_1 = theta_0 + eta grad J(theta_0)
       } else {
+        s.copy(adapted, point(i));  // theta_i, where the backward sweep takes H_J
         s.meta_objective_gradient(adapted, grad);
+        s.axpy(eta, grad, adapted);  // theta_{i+1} = theta_i + eta grad J(theta_i)
       }
-      s.axpy(eta, grad, adapted);  // theta_{i+1} = theta_i + eta grad J(theta_i)
     }
     s.record_preference_loss_and_gradient(adapted, grad, Statistic::loss);  // g = grad L(theta')
     if (options_.eta != 0.0) {
