@@ -441,6 +441,38 @@ TEST_CASE("the record members reject a statistic of the wrong kind", "[strategy]
                              {"no meta batch"});
 }
 
+TEST_CASE("add_scaled with a norm statistic writes y + alpha x and records |x|^2 in the same pass",
+          "[strategy][statistics]") {
+  const Model model(dim, {4});
+  StepContext<Model, Sgd, cpu> s(model, Sgd{}, StepOptions{}, cpu::context{});
+  auto y = s.scratch("y"), x = s.scratch("x"), fused = s.scratch("fused"), separate = s.scratch("separate");
+  Rng rng(5);
+  for (index_t i = 0; i < x.size; ++i) {
+    x.data[i] = rng.uniform(-2.0, 2.0);
+    y.data[i] = rng.uniform(-2.0, 2.0);
+  }
+  auto values = [](VectorView<double> v) { return std::vector<double>(v.data, v.data + v.size); };
+  const double alpha = 0.37;
+  s.add_scaled(as_const(y), alpha, as_const(x), separate);
+  s.recorded_statistics().begin_step();
+  s.add_scaled(as_const(y), alpha, as_const(x), fused, Statistic::ascent_norm);
+  CHECK(same_bits(values(fused), values(separate)));
+  double squared = 0.0;
+  for (index_t i = 0; i < x.size; ++i) squared += x.data[i] * x.data[i];
+  CHECK(*s.recorded_statistics().slot(Statistic::ascent_norm) == Approx(squared).epsilon(1e-14));
+  CHECK(squared > 0.0);
+
+  // `to` may be y itself.
+  s.add_scaled(as_const(y), alpha, as_const(x), y, Statistic::grad_norm);
+  CHECK(same_bits(values(y), values(separate)));
+
+  test::require_error_naming([&] { s.add_scaled(as_const(y), alpha, as_const(x), fused, Statistic::loss); },
+                             {"StepContext::add_scaled", "must be a norm statistic"});
+  test::require_error_naming(
+      [&] { s.add_scaled(as_const(y), alpha, as_const(x), fused.segment(0, fused.size - 1), Statistic::ascent_norm); },
+      {"StepContext::add_scaled", "sizes differ"});
+}
+
 TEST_CASE("clipping decided in backend memory equals clipping decided on the host", "[optim][statistics]") {
   cpu::context ctx;
   Rng rng(8);

@@ -86,8 +86,7 @@ class MetaRM {
       if (i == 0) {
         // The first ascent step starts from the parameters themselves: no copy of them is made.
         s.record_meta_objective_and_gradient(s.params(), grad, Statistic::objective);
-        s.record_norm(as_const(grad), Statistic::ascent_norm);
-        s.add_scaled(s.params(), static_cast<T>(options_.eta), grad, adapted);
+        s.add_scaled(s.params(), static_cast<T>(options_.eta), grad, adapted, Statistic::ascent_norm);
       } else {
         s.meta_objective_gradient(adapted, grad);
         s.axpy(static_cast<T>(options_.eta), grad, adapted);
@@ -115,8 +114,8 @@ class MetaRM {
       if (i == 0) {
         // The first ascent step starts from the parameters themselves and writes theta_1 in one pass.
         s.record_meta_objective_and_gradient(s.params(), grad, Statistic::objective);
-        s.record_norm(as_const(grad), Statistic::ascent_norm);
-        s.add_scaled(s.params(), eta, grad, adapted);  // theta_1 = theta_0 + eta grad J(theta_0)
+        // theta_1 = theta_0 + eta grad J(theta_0), with |grad J| in the same pass
+        s.add_scaled(s.params(), eta, grad, adapted, Statistic::ascent_norm);
       } else {
         s.copy(adapted, point(i));  // theta_i, where the backward sweep takes H_J
         s.meta_objective_gradient(adapted, grad);

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "metarm/backend/views.hpp"
+#include "metarm/core/config.hpp"
 #include "metarm/core/error.hpp"
 #include "metarm/data/batch.hpp"
 #include "metarm/distributed/communicator.hpp"
@@ -71,6 +72,21 @@ Context&& made_current(Context& ctx) {
   make_current(ctx);
   return std::move(ctx);
 }
+
+// to[i] = y[i] + alpha x[i], returning x[i]^2 for the reduction that sums the squared norm of x in the same pass.
+template <class T>
+struct AddScaledSquaringAddend {
+  const T* y;
+  T alpha;
+  const T* x;
+  T* to;
+  METARM_HOST_DEVICE double operator()(index_t i) const {
+    const T xi = x[i];
+    to[i] = y[i] + alpha * xi;
+    const double v = static_cast<double>(xi);
+    return v * v;
+  }
+};
 
 }  // namespace detail
 
@@ -362,6 +378,9 @@ class StepContext {
       Backend::axpy(ctx_, alpha, x, to);
     }
   }
+  /// to = y + alpha * x, recording the squared norm of x as the statistic `into` (a norm, see record_norm) in the
+  /// same pass: an ascent step reads its gradient once for both. `to` may alias y but not x.
+  void add_scaled(VectorView<const T> y, T alpha, VectorView<const T> x, VectorView<T> to, Statistic into);
   /// x *= alpha.
   void scale(T alpha, VectorView<T> x) { Backend::scale(ctx_, alpha, x); }
   /// Sets every element of x to `value`.
@@ -647,6 +666,19 @@ void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::apply_u
                  "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '{}'",
                  statistic_name(into));
   state_.apply_update(ctx_, grad, statistics_.slot(into));
+}
+
+template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
+void StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>::add_scaled(VectorView<const T> y, T alpha,
+                                                                                VectorView<const T> x,
+                                                                                VectorView<T> to, Statistic into) {
+  METARM_REQUIRE(is_norm(into), "StepContext::add_scaled",
+                 "argument 'into' must be a norm statistic (grad_norm or ascent_norm), got '{}'",
+                 statistic_name(into));
+  METARM_REQUIRE(x.size == y.size && x.size == to.size, "StepContext::add_scaled",
+                 "sizes differ: y has {} values, x {}, to {}", y.size, x.size, to.size);
+  Backend::reduce_into(ctx_, x.size, detail::AddScaledSquaringAddend<T>{y.data, alpha, x.data, to.data},
+                       statistics_.slot(into));
 }
 
 template <class Model, class Optimizer, class Backend, class Input, class Loss, class MetaObjective>
