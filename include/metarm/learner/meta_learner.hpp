@@ -45,34 +45,15 @@ class MetaLearner : public LearnerCore<Model, Optimizer, Backend, Input, Loss, M
  public:
   /// The part of the learner that does not depend on the strategy.
   using core_type = LearnerCore<Model, Optimizer, Backend, Input, Loss, MetaObjective>;
-  /// The reward model type.
-  using model_type = Model;
   /// The strategy type.
   using strategy_type = Strategy;
-  /// The optimiser type.
-  using optimizer_type = Optimizer;
-  /// The backend.
-  using backend_type = Backend;
-  /// The scalar type of the parameters.
-  using scalar_type = typename Model::scalar_type;
-  /// The scalar type, for short.
-  using T = scalar_type;
-  /// The type of the first layer's input.
-  using input_type = Input;
-  /// The backend's context type.
-  using backend_context_type = typename Backend::context;
-  /// The preference loss type.
-  using loss_type = Loss;
-  /// The meta objective type.
-  using meta_objective_type = MetaObjective;
-  /// The StepContext the strategy receives.
-  using step_context_type = StepContext<Model, Optimizer, Backend, Input, Loss, MetaObjective>;
-  /// The labelled-pairs set type that goes with Input.
-  using preference_set_type = typename input_kind<Input>::preference_set;
-  /// The meta set type that goes with Input.
-  using meta_set_type = typename input_kind<Input>::meta_set;
-  /// The settings of a fit.
-  using fit_options_type = FitOptions<T, Input>;
+  // The core's types that the declarations below use; programs find all of them (model_type, scalar_type, ...)
+  // through the core.
+  using typename core_type::T;
+  using typename core_type::step_context_type;
+  using typename core_type::preference_set_type;
+  using typename core_type::meta_set_type;
+  using typename core_type::fit_options_type;
 
   static_assert(check_strategy<Strategy, step_context_type>());
 
