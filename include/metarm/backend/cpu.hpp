@@ -615,14 +615,13 @@ struct cpu {
 #endif
   }
 
-  // Eigen's own kernels: every distinct product expression instantiates Eigen's whole product machinery, so a
-  // build with a BLAS instantiates this only for the scalars the BLAS lacks.
+  // Eigen's own kernels, in two product expressions per transpose pair (scaled and unscaled). Each distinct
+  // expression instantiates Eigen's whole product machinery (its lazy, matrix-vector and blocked kernels), most
+  // of the compile time of a program that trains without a BLAS; a build with one instantiates this only for
+  // the scalars the BLAS lacks.
   template <class T>
   static void eigen_product(Trans trans_a, Trans trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b,
                             T beta, MatrixView<T> c) {
-    // Two Eigen product expressions per transpose pair (scaled and unscaled). Each distinct expression
-    // instantiates Eigen's whole product machinery (its lazy, matrix-vector and blocked kernels), which is
-    // most of the compile time of a program that trains without a BLAS.
     auto C = map(c);
     if (beta == T(0)) {
       C.setZero();
